@@ -1,0 +1,43 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11 and make:
+#   make run    install, start embedded PostgreSQL/Redis unless URLs are given, serve on :8000
+#   make test   install, then run the whole suite against real PostgreSQL and Redis
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: all install run test lint typecheck fmt clean
+
+all: lint typecheck test
+
+$(BIN)/uv:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: $(BIN)/uv uv.lock pyproject.toml
+	$(BIN)/uv sync --frozen --python $(BIN)/python --quiet
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/python -m ops.stack
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy engine api workers ops
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .data .mypy_cache .ruff_cache

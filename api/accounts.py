@@ -1,0 +1,90 @@
+"""Accounts: register, log in, who am I, staff."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
+
+from api.auth import AsPartner, AsUser
+from api.types import Email, Name, Password, Phone, ShortText
+from engine.accounts import Accounts, LoginResult, Registration, User
+from engine.store.pg_accounts import PgAccountStore
+from engine.store.redis_throttle import RedisLoginThrottle
+
+
+class RegisterIn(msgspec.Struct, forbid_unknown_fields=False):
+    role: Literal["partner", "customer"]
+    name: Name
+    email: Email
+    password: Password
+    company_name: Name | None = None
+    address: ShortText | None = None
+    phone: Phone | None = None
+
+
+class LoginIn(msgspec.Struct):
+    # login accepts any string so that a wrong shape is a plain 401, not a hint
+    email: Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class StaffIn(msgspec.Struct):
+    name: Name
+    email: Email
+    password: Password
+
+
+def provide_accounts(request: Request[Any, Any, Any]) -> Accounts:
+    resources = request.app.state.resources
+    settings = resources.settings
+    throttle = RedisLoginThrottle(
+        resources.redis,
+        settings.login_limit_per_email,
+        settings.login_limit_per_address,
+        settings.login_window_seconds,
+    )
+    return Accounts(
+        PgAccountStore(resources.pool),
+        resources.passwords,
+        throttle,
+        settings.jwt_secret,
+        settings.jwt_ttl_seconds,
+    )
+
+
+AccountsDep = NamedDependency[Accounts]
+
+
+class AccountController(Controller):
+    dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
+    tags = ["accounts"]
+
+    @post("/auth/register", status_code=201)
+    async def register(
+        self, data: JSONBody[RegisterIn], accounts: AccountsDep
+    ) -> User:
+        return await accounts.register(Registration(**msgspec.structs.asdict(data)))
+
+    @post("/auth/login", status_code=200)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[LoginIn],
+        accounts: AccountsDep,
+    ) -> LoginResult:
+        address = request.client.host if request.client else "unknown"
+        return await accounts.login(data.email, data.password, address)
+
+    @get("/me")
+    async def me(self, user: AsUser, accounts: AccountsDep) -> User:
+        return await accounts.me(user)
+
+    @post("/partner/staff", status_code=201)
+    async def create_staff(
+        self, partner: AsPartner, data: JSONBody[StaffIn], accounts: AccountsDep
+    ) -> User:
+        return await accounts.create_staff(partner, data.name, data.email, data.password)

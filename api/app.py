@@ -1,0 +1,60 @@
+"""The Litestar application factory: `uvicorn api.app:create_app --factory`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from api.accounts import AccountController
+from api.auth import AUTH_DEPENDENCIES
+from api.operations import health, ready
+from api.problems import EXCEPTION_HANDLERS
+from engine.settings import get_settings
+from engine.store.resources import open_resources
+from ops.logs import configure_logging
+
+ROUTE_HANDLERS: list[object] = [AccountController, health, ready]
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    openmetrics_format = False
+
+
+@asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    resources = await open_resources(get_settings())
+    app.state.resources = resources
+    try:
+        yield
+    finally:
+        await resources.close()
+
+
+def create_app() -> Litestar:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    prometheus = PrometheusConfig(
+        app_name="boxoffice", prefix="boxoffice", group_path=True, exclude=["/metrics"]
+    )
+    return Litestar(
+        route_handlers=[*ROUTE_HANDLERS, MetricsController],  # type: ignore[list-item]
+        dependencies=AUTH_DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[prometheus.middleware],
+        lifespan=[lifespan],
+        logging_config=None,
+        request_max_body_size=4 * 1024 * 1024,
+        openapi_config=OpenAPIConfig(
+            title="boxoffice",
+            version="0.1.0",
+            description="Flash-sale ticketing engine. Contract: API.md.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin()],
+        ),
+    )

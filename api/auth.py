@@ -1,0 +1,76 @@
+"""Bearer-token authentication and role checks, as Litestar dependencies.
+
+A handler asks for the principal it needs by parameter name: `user` (any role), `customer`,
+`partner`, `gate` (staff or partner) or `viewer` (optional: None when anonymous).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.di import NamedDependency, Provide
+
+from engine.errors import AuthenticationRequired, PermissionDenied
+from engine.principal import Principal
+from engine.tokens import read_access_token
+
+
+def _bearer(request: Request[Any, Any, Any]) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationRequired("Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def _principal(request: Request[Any, Any, Any]) -> Principal:
+    token = _bearer(request)
+    if token is None:
+        raise AuthenticationRequired("Log in and send 'Authorization: Bearer <token>'")
+    return read_access_token(token, request.app.state.resources.settings.jwt_secret)
+
+
+def _with_role(request: Request[Any, Any, Any], *roles: str) -> Principal:
+    principal = _principal(request)
+    if principal.role not in roles:
+        raise PermissionDenied(f"This action is for {' or '.join(roles)} accounts")
+    return principal
+
+
+def provide_user(request: Request[Any, Any, Any]) -> Principal:
+    return _principal(request)
+
+
+def provide_customer(request: Request[Any, Any, Any]) -> Principal:
+    return _with_role(request, "customer")
+
+
+def provide_partner(request: Request[Any, Any, Any]) -> Principal:
+    return _with_role(request, "partner")
+
+
+def provide_gate(request: Request[Any, Any, Any]) -> Principal:
+    return _with_role(request, "staff", "partner")
+
+
+def provide_viewer(request: Request[Any, Any, Any]) -> Principal | None:
+    return None if _bearer(request) is None else _principal(request)
+
+
+AUTH_DEPENDENCIES = {
+    "user": Provide(provide_user, sync_to_thread=False),
+    "customer": Provide(provide_customer, sync_to_thread=False),
+    "partner": Provide(provide_partner, sync_to_thread=False),
+    "gate": Provide(provide_gate, sync_to_thread=False),
+    "viewer": Provide(provide_viewer, sync_to_thread=False),
+}
+
+# Handler parameter types: `partner: AsPartner` resolves the "partner" dependency above.
+AsUser = NamedDependency[Principal]
+AsCustomer = NamedDependency[Principal]
+AsPartner = NamedDependency[Principal]
+AsGate = NamedDependency[Principal]
+AsViewer = NamedDependency[Principal | None]

@@ -1,0 +1,133 @@
+"""Every error becomes RFC 9457 problem+json with a stable `code`, mapped here and only here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from engine import errors
+
+log = logging.getLogger("boxoffice.api")
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS_BY_ERROR: dict[type[errors.BoxofficeError], int] = {
+    errors.InvalidInput: 422,
+    errors.AuthenticationRequired: 401,
+    errors.PermissionDenied: 403,
+    errors.NotFound: 404,
+    errors.TooManyAttempts: 429,
+    errors.Conflict: 409,
+    errors.PurchaseRefused: 409,
+    errors.AdmissionRequired: 403,
+    errors.PaymentDeclined: 402,
+    errors.HoldExpired: 410,
+}
+
+_CODE_BY_STATUS = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+
+def status_of(error: errors.BoxofficeError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 400
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    body = {
+        "type": f"https://boxoffice.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def domain_error(_: Request[Any, Any, Any], exc: errors.BoxofficeError) -> Response[Any]:
+    headers = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    extra = {k: v for k, v in exc.extra.items() if k != "retry_after"}
+    return problem(status_of(exc), exc.code, exc.title, exc.detail, headers or None, **extra)
+
+
+def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    detail = str(exc.detail)
+    if "malformed" in detail.lower() or "json is malformed" in detail.lower():
+        return problem(400, "malformed_json", "Malformed JSON", detail)
+    fields = [
+        {"field": item.get("key"), "message": item.get("message"), "source": item.get("source")}
+        for item in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(item, dict)
+    ]
+    if fields:
+        detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return problem(422, "validation_error", "Invalid input", detail, errors=fields)
+
+
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if status == 400 and "malformed" in str(exc.detail).lower():
+        return problem(400, "malformed_json", "Malformed JSON", str(exc.detail))
+    if status >= 500:
+        log.error("http error %s: %s", status, exc.detail)
+    code = _CODE_BY_STATUS.get(status, "error" if status >= 500 else "bad_request")
+    title = {401: "Authentication required", 403: "Not allowed", 404: "Not found"}.get(
+        status, exc.detail if status < 500 else "Internal error"
+    )
+    headers = dict(exc.headers or {})
+    return problem(status, code, title, str(exc.detail), headers or None)
+
+
+def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Internal error",
+        "The server failed to handle this request; it has been logged.",
+    )
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    errors.BoxofficeError: domain_error,
+    ValidationException: validation_error,
+    NotAuthorizedException: http_error,
+    PermissionDeniedException: http_error,
+    NotFoundException: http_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType", "problem", "status_of"]

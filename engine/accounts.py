@@ -1,0 +1,146 @@
+"""Accounts: registration, login, staff. Roles decide what each user may ever do."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Protocol
+
+import msgspec
+
+from engine.errors import InvalidCredentials, InvalidInput, TooManyAttempts
+from engine.passwords import Passwords
+from engine.principal import Principal, Role
+from engine.tokens import issue_access_token
+
+
+class User(msgspec.Struct, omit_defaults=True):
+    """A user as anyone may see it: never the password or its hash."""
+
+    id: int
+    role: Role
+    name: str
+    email: str
+    created_at: datetime
+    company_name: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    partner_id: int | None = None
+
+    @property
+    def principal(self) -> Principal:
+        partner_id = self.id if self.role == "partner" else self.partner_id
+        return Principal(user_id=self.id, role=self.role, partner_id=partner_id)
+
+
+class NewUser(msgspec.Struct, frozen=True):
+    role: Role
+    name: str
+    email: str
+    password_hash: str
+    company_name: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    partner_id: int | None = None
+
+
+class Registration(msgspec.Struct, frozen=True):
+    role: Literal["partner", "customer"]
+    name: str
+    email: str
+    password: str
+    company_name: str | None = None
+    address: str | None = None
+    phone: str | None = None
+
+
+class LoginResult(msgspec.Struct, frozen=True):
+    access_token: str
+    expires_in: int
+    user: User
+    token_type: str = "bearer"
+
+
+class AccountStore(Protocol):
+    async def insert_user(self, new: NewUser) -> User:
+        """Insert; raise EmailTaken when the e-mail exists in any letter case."""
+
+    async def user_with_hash(self, email: str) -> tuple[User, str] | None: ...
+
+    async def user_by_id(self, user_id: int) -> User | None: ...
+
+
+class LoginThrottle(Protocol):
+    async def retry_after(self, email: str, address: str) -> int:
+        """Seconds until another attempt is allowed; 0 when allowed now."""
+
+    async def record_failure(self, email: str, address: str) -> None: ...
+
+    async def clear(self, email: str) -> None: ...
+
+
+def check_registration(data: Registration) -> None:
+    if data.role == "partner" and not (data.company_name or "").strip():
+        raise InvalidInput("company_name is required for a partner", field="company_name")
+    if data.role == "customer" and data.company_name:
+        raise InvalidInput("company_name is for partners only", field="company_name")
+
+
+class Accounts:
+    def __init__(
+        self,
+        store: AccountStore,
+        passwords: Passwords,
+        throttle: LoginThrottle,
+        jwt_secret: str,
+        token_ttl_seconds: int,
+    ) -> None:
+        self._store = store
+        self._passwords = passwords
+        self._throttle = throttle
+        self._jwt_secret = jwt_secret
+        self._ttl = token_ttl_seconds
+
+    async def register(self, data: Registration) -> User:
+        check_registration(data)
+        return await self._store.insert_user(
+            NewUser(
+                role=data.role,
+                name=data.name.strip(),
+                email=data.email.strip(),
+                password_hash=await self._passwords.hash(data.password),
+                company_name=data.company_name if data.role == "partner" else None,
+                address=data.address,
+                phone=data.phone,
+            )
+        )
+
+    async def create_staff(self, partner: Principal, name: str, email: str, password: str) -> User:
+        return await self._store.insert_user(
+            NewUser(
+                role="staff",
+                name=name.strip(),
+                email=email.strip(),
+                password_hash=await self._passwords.hash(password),
+                partner_id=partner.user_id,
+            )
+        )
+
+    async def login(self, email: str, password: str, address: str) -> LoginResult:
+        wait = await self._throttle.retry_after(email, address)
+        if wait:
+            raise TooManyAttempts(wait, "Too many failed logins; try again later")
+        found = await self._store.user_with_hash(email.strip())
+        ok = await self._passwords.verify(found[1] if found else None, password)
+        if not found or not ok:
+            await self._throttle.record_failure(email, address)
+            raise InvalidCredentials()
+        user = found[0]
+        await self._throttle.clear(email)
+        token = issue_access_token(user.principal, self._jwt_secret, self._ttl)
+        return LoginResult(access_token=token, expires_in=self._ttl, user=user)
+
+    async def me(self, principal: Principal) -> User:
+        user = await self._store.user_by_id(principal.user_id)
+        if user is None:
+            raise InvalidCredentials("This account no longer exists")
+        return user

@@ -1,0 +1,167 @@
+"""The one error tree of the domain. Each class carries a stable snake_case `code`;
+`api/problems.py` maps the tree to HTTP statuses in one place.
+
+    BoxofficeError
+    ├── InvalidInput                  validation_error   a value breaks a rule of the domain
+    ├── AuthenticationRequired        not_authenticated  no or bad bearer token
+    │   └── InvalidCredentials        invalid_credentials
+    ├── PermissionDenied              forbidden          the role may never do this
+    ├── NotFound                      not_found          unknown, or someone else's
+    ├── TooManyAttempts               too_many_attempts  throttled; carries retry_after
+    ├── Conflict                                         the state forbids the change
+    │   ├── EmailTaken                email_taken
+    │   ├── EventHasSales             event_has_sales
+    │   ├── DuplicateSeat             duplicate_seat
+    │   ├── SeatNotAvailable          seat_not_available (catalogue edit of a held/sold seat)
+    │   ├── QuantityBelowSold         quantity_below_sold
+    │   ├── DuplicateLineup           lineup_exists
+    │   ├── InvalidState              invalid_state
+    │   └── IdempotencyInProgress     idempotency_in_progress; carries retry_after
+    └── PurchaseRefused               a refused purchase: recorded with its reason
+        ├── SeatUnavailable           seat_unavailable
+        ├── SoldOut                   sold_out
+        ├── LimitExceeded             limit_exceeded
+        ├── SaleNotOpen               sale_not_open
+        ├── AdmissionRequired         admission_required
+        ├── PaymentDeclined           payment_declined
+        └── HoldExpired               hold_expired
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class BoxofficeError(Exception):
+    code: ClassVar[str] = "error"
+    title: ClassVar[str] = "Request failed"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+
+class InvalidInput(BoxofficeError):
+    code = "validation_error"
+    title = "Invalid input"
+
+
+class AuthenticationRequired(BoxofficeError):
+    code = "not_authenticated"
+    title = "Authentication required"
+
+
+class InvalidCredentials(AuthenticationRequired):
+    code = "invalid_credentials"
+    title = "Invalid e-mail or password"
+
+
+class PermissionDenied(BoxofficeError):
+    code = "forbidden"
+    title = "Not allowed for this role"
+
+
+class NotFound(BoxofficeError):
+    code = "not_found"
+    title = "Not found"
+
+
+class TooManyAttempts(BoxofficeError):
+    code = "too_many_attempts"
+    title = "Too many attempts"
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class Conflict(BoxofficeError):
+    code = "conflict"
+    title = "Conflict with the current state"
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    title = "E-mail already registered"
+
+
+class EventHasSales(Conflict):
+    code = "event_has_sales"
+    title = "Tickets are held or sold"
+
+
+class DuplicateSeat(Conflict):
+    code = "duplicate_seat"
+    title = "Seat label already exists in this event"
+
+
+class SeatNotAvailable(Conflict):
+    code = "seat_not_available"
+    title = "Seat is held or sold"
+
+
+class QuantityBelowSold(Conflict):
+    code = "quantity_below_sold"
+    title = "Quantity below what is held or sold"
+
+
+class DuplicateLineup(Conflict):
+    code = "lineup_exists"
+    title = "Attraction already in the lineup"
+
+
+class InvalidState(Conflict):
+    code = "invalid_state"
+    title = "Not allowed in the current state"
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotency_in_progress"
+    title = "A request with this Idempotency-Key is still running"
+
+    def __init__(self, retry_after: int = 1, detail: str | None = None) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class PurchaseRefused(BoxofficeError):
+    """A purchase the engine refused; every one is recorded with its `code` as reason."""
+
+    code = "purchase_refused"
+    title = "Purchase refused"
+
+
+class SeatUnavailable(PurchaseRefused):
+    code = "seat_unavailable"
+    title = "Seat unavailable"
+
+
+class SoldOut(PurchaseRefused):
+    code = "sold_out"
+    title = "Sold out"
+
+
+class LimitExceeded(PurchaseRefused):
+    code = "limit_exceeded"
+    title = "Per-customer ticket limit exceeded"
+
+
+class SaleNotOpen(PurchaseRefused):
+    code = "sale_not_open"
+    title = "Sale is not open"
+
+
+class AdmissionRequired(PurchaseRefused):
+    code = "admission_required"
+    title = "Admission token from the waiting room required"
+
+
+class PaymentDeclined(PurchaseRefused):
+    code = "payment_declined"
+    title = "Payment declined"
+
+
+class HoldExpired(PurchaseRefused):
+    code = "hold_expired"
+    title = "Hold expired"

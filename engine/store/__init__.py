@@ -1,0 +1,1 @@
+"""Storage adapters: asyncpg repositories, redis-py script runners and migrations."""

@@ -1,0 +1,43 @@
+"""Connections a process holds: the PostgreSQL pool, the inventory Redis and the queue Redis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from redis.asyncio import Redis
+
+from engine.passwords import Passwords
+from engine.settings import Settings
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: Redis
+    queue_redis: Redis
+    passwords: Passwords
+
+    async def close(self) -> None:
+        self.passwords.close()
+        await self.redis.aclose()
+        if self.queue_redis is not self.redis:
+            await self.queue_redis.aclose()
+        await self.pool.close()
+
+
+async def open_resources(settings: Settings, pool_size: int = 10) -> Resources:
+    pool = await asyncpg.create_pool(
+        settings.database_url, min_size=1, max_size=pool_size, command_timeout=30
+    )
+    redis = Redis.from_url(settings.redis_url, max_connections=512)
+    queue_redis = (
+        redis
+        if settings.queue_redis_url == settings.redis_url
+        else Redis.from_url(settings.queue_redis_url)
+    )
+    passwords = Passwords(
+        settings.argon2_time_cost, settings.argon2_memory_kib, settings.password_threads
+    )
+    return Resources(settings, pool, redis, queue_redis, passwords)

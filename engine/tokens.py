@@ -1,0 +1,51 @@
+"""Signed access tokens (JWT, HS256) carrying the user's role in their claims."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+
+from engine.errors import AuthenticationRequired
+from engine.principal import Principal
+
+ALGORITHM = "HS256"
+AUDIENCE = "boxoffice"
+
+
+def issue_access_token(principal: Principal, secret: str, ttl_seconds: int) -> str:
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "sub": str(principal.user_id),
+        "role": principal.role,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if principal.partner_id is not None:
+        claims["pid"] = principal.partner_id
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def read_access_token(token: str, secret: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            options={"require": ["sub", "role", "exp"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthenticationRequired("Access token expired") from exc
+    except jwt.PyJWTError as exc:
+        raise AuthenticationRequired("Invalid access token") from exc
+    role = claims.get("role")
+    if role not in ("partner", "customer", "staff", "admin"):
+        raise AuthenticationRequired("Invalid access token")
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError) as exc:
+        raise AuthenticationRequired("Invalid access token") from exc
+    partner_id = claims.get("pid")
+    return Principal(user_id=user_id, role=role, partner_id=partner_id)

@@ -1,0 +1,1 @@
+"""Operations: the stack launcher, embedded servers and command-line tools."""

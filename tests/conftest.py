@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from itertools import count
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+
+from engine.settings import reset_settings
+from tests.services import TEST_DATA, TestServices, start_test_services
+
+_ids = count(1)
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[TestServices]:
+    svc = start_test_services()
+    os.environ.update(
+        DATABASE_URL=svc.database_url,
+        REDIS_URL=svc.redis_url,
+        BOXOFFICE_DATA_DIR=str(TEST_DATA),
+        # cheap argon2 for the suite; production parameters are measured by `make bench`
+        ARGON2_MEMORY_KIB="1024",
+        ARGON2_TIME_COST="1",
+        LOG_LEVEL="WARNING",
+    )
+    reset_settings()
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture(scope="session")
+async def redis(services: TestServices) -> AsyncIterator[Redis]:
+    client = Redis.from_url(services.redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def client(services: TestServices, redis: Redis) -> AsyncIterator[AsyncTestClient[Any]]:
+    from api.app import create_app
+
+    async with AsyncTestClient(app=create_app()) as test_client:
+        yield test_client
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}{next(_ids)}-{os.getpid()}@example.com"
+
+
+class Actor:
+    """A registered, logged-in user for tests."""
+
+    def __init__(self, user: dict[str, Any], token: str) -> None:
+        self.user = user
+        self.id: int = user["id"]
+        self.token = token
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+
+async def make_actor(client: AsyncTestClient[Any], role: str, **fields: Any) -> Actor:
+    email = unique_email(role)
+    body: dict[str, Any] = {
+        "role": role,
+        "name": f"A {role}",
+        "email": email,
+        "password": "correct horse",
+        **fields,
+    }
+    if role == "partner":
+        body.setdefault("company_name", "Acme Shows")
+    registered = await client.post("/auth/register", json=body)
+    assert registered.status_code == 201, registered.text
+    login = await client.post("/auth/login", json={"email": email, "password": "correct horse"})
+    assert login.status_code == 200, login.text
+    return Actor(login.json()["user"], login.json()["access_token"])
+
+
+async def make_staff(client: AsyncTestClient[Any], partner: Actor) -> Actor:
+    email = unique_email("staff")
+    created = await client.post(
+        "/partner/staff",
+        headers=partner.headers,
+        json={"name": "Gate One", "email": email, "password": "correct horse"},
+    )
+    assert created.status_code == 201, created.text
+    login = await client.post("/auth/login", json={"email": email, "password": "correct horse"})
+    assert login.status_code == 200, login.text
+    return Actor(login.json()["user"], login.json()["access_token"])
+
+
+@pytest.fixture
+async def partner(client: AsyncTestClient[Any]) -> Actor:
+    return await make_actor(client, "partner")
+
+
+@pytest.fixture
+async def other_partner(client: AsyncTestClient[Any]) -> Actor:
+    return await make_actor(client, "partner")
+
+
+@pytest.fixture
+async def customer(client: AsyncTestClient[Any]) -> Actor:
+    return await make_actor(client, "customer", address="Rua A, 1", phone="+55 11 5555-0000")
+
+
+@pytest.fixture
+async def staff(client: AsyncTestClient[Any], partner: Actor) -> Actor:
+    return await make_staff(client, partner)

@@ -1,0 +1,78 @@
+"""Real PostgreSQL and Redis for the test run: the URLs given, or embedded servers.
+
+Each run gets a fresh database (dropped afterwards) and Redis logical database 15 (flushed),
+so a developer's data is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from engine.settings import ROOT
+from engine.store.migrate import apply_migrations
+from ops.embedded import EmbeddedPostgres, EmbeddedRedis
+
+TEST_DATA = ROOT / ".data" / "test"
+
+
+@dataclass
+class TestServices:
+    server_dsn: str
+    database_url: str
+    redis_url: str
+    embedded_pg: EmbeddedPostgres | None
+    embedded_redis: EmbeddedRedis | None
+
+    def stop(self) -> None:
+        asyncio.run(_drop_database(self.server_dsn, self.database_url))
+        if self.embedded_redis:
+            self.embedded_redis.stop()
+        if self.embedded_pg:
+            self.embedded_pg.stop()
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+async def _create_database(server_dsn: str, name: str) -> None:
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _drop_database(server_dsn: str, database_url: str) -> None:
+    name = urlsplit(database_url).path.lstrip("/")
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def start_test_services() -> TestServices:
+    embedded_pg = embedded_redis = None
+    server_dsn = os.environ.get("DATABASE_URL")
+    if not server_dsn:
+        embedded_pg = EmbeddedPostgres(Path(TEST_DATA / "pg"), database="boxoffice")
+        server_dsn = embedded_pg.start()
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        embedded_redis = EmbeddedRedis(Path(TEST_DATA / "redis"))
+        redis_url = embedded_redis.start()
+    database_url = _with_path(server_dsn, f"/bx_test_{uuid.uuid4().hex[:12]}")
+    asyncio.run(_create_database(server_dsn, urlsplit(database_url).path.lstrip("/")))
+    asyncio.run(apply_migrations(database_url))
+    return TestServices(
+        server_dsn, database_url, _with_path(redis_url, "/15"), embedded_pg, embedded_redis
+    )
