@@ -64,9 +64,7 @@ class AccountController(Controller):
     tags = ["accounts"]
 
     @post("/auth/register", status_code=201)
-    async def register(
-        self, data: JSONBody[RegisterIn], accounts: AccountsDep
-    ) -> User:
+    async def register(self, data: JSONBody[RegisterIn], accounts: AccountsDep) -> User:
         return await accounts.register(Registration(**msgspec.structs.asdict(data)))
 
     @post("/auth/login", status_code=200)

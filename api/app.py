@@ -10,6 +10,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from api import events, inventory, lineup
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.operations import health, ready
@@ -18,7 +19,14 @@ from engine.settings import get_settings
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
 
-ROUTE_HANDLERS: list[object] = [AccountController, health, ready]
+ROUTE_HANDLERS: list[object] = [
+    AccountController,
+    health,
+    ready,
+    *events.ROUTES,
+    *inventory.ROUTES,
+    *lineup.ROUTES,
+]
 
 
 class MetricsController(PrometheusController):

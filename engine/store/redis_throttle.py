@@ -20,7 +20,9 @@ class RedisLoginThrottle:
             keys.login_failures_by_address(address),
         )
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(by_email).ttl(by_email).get(by_address).ttl(by_address)
+            for key in (by_email, by_address):
+                pipe.get(key)
+                pipe.ttl(key)
             email_count, email_ttl, address_count, address_ttl = await pipe.execute()
         waits = []
         if email_count is not None and int(email_count) >= self._per_email:
@@ -35,7 +37,8 @@ class RedisLoginThrottle:
                 keys.login_failures_by_email(email),
                 keys.login_failures_by_address(address),
             ):
-                pipe.incr(key).expire(key, self._window, nx=True)
+                pipe.incr(key)
+                pipe.expire(key, self._window, nx=True)
             await pipe.execute()
 
     async def clear(self, email: str) -> None:
