@@ -10,7 +10,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from api import events, inventory, lineup
+from api import events, inventory, lineup, orders
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.operations import health, ready
@@ -18,6 +18,7 @@ from api.problems import EXCEPTION_HANDLERS
 from engine.settings import get_settings
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
+from workers.queue import ArqPersistQueue
 
 ROUTE_HANDLERS: list[object] = [
     AccountController,
@@ -26,6 +27,7 @@ ROUTE_HANDLERS: list[object] = [
     *events.ROUTES,
     *inventory.ROUTES,
     *lineup.ROUTES,
+    *orders.ROUTES,
 ]
 
 
@@ -36,11 +38,15 @@ class MetricsController(PrometheusController):
 
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
-    resources = await open_resources(get_settings())
+    settings = get_settings()
+    resources = await open_resources(settings)
+    queue = await ArqPersistQueue.connect(settings.queue_redis_url)
+    resources.persist_queue = queue
     app.state.resources = resources
     try:
         yield
     finally:
+        await queue.close()
         await resources.close()
 
 

@@ -18,3 +18,43 @@ def login_failures_by_email(email: str) -> str:
 
 def login_failures_by_address(address: str) -> str:
     return f"{PREFIX}:login:fail:addr:{address}"
+
+
+HYDRATED_EVENTS = f"{PREFIX}:events:hydrated"
+
+
+def event_tag(event_id: int) -> str:
+    return f"{{ev:{event_id}}}"
+
+
+# The order of these names is the KEYS order every Lua script in lua/ expects.
+EVENT_KEY_NAMES = (
+    "meta",  # HASH: status, sale window (ms), hold seconds, limit per customer, event start
+    "seats",  # HASH seat id -> "a" | "h:<order>" | "s:<order>"
+    "seat_info",  # HASH seat id -> "<price_cents>|<label>"
+    "pools",  # HASH "<type>:a|h|s|p|n" -> available, held, sold, price, name per ticket type
+    "customers",  # HASH customer id -> tickets held + sold in this event
+    "holds",  # ZSET order -> hold expiry (ms) while held or paying
+    "parts",  # HASH order -> JSON of this event's part of the order (seats, pools, state)
+    "orders",  # HASH order -> JSON order document, for orders whose home is this event
+    "outbox",  # ZSET order -> ms it was paid, until persisted and completed
+    "changes",  # ZSET order -> ms of its last status change, until written to PostgreSQL
+    "refusals",  # STREAM of refused purchases, until written to PostgreSQL
+    "counts",  # HASH a|h|s -> units available, held, sold in this event
+)
+
+
+def event_keys(event_id: int) -> list[str]:
+    tag = event_tag(event_id)
+    return [f"{tag}:{name}" for name in EVENT_KEY_NAMES]
+
+
+def idempotency(user_id: int, key: str) -> str:
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+    return f"{PREFIX}:idem:{user_id}:{digest}"
+
+
+def event_key(event_id: int, name: str) -> str:
+    if name not in EVENT_KEY_NAMES:
+        raise KeyError(name)
+    return f"{event_tag(event_id)}:{name}"

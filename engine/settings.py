@@ -119,3 +119,10 @@ def get_settings() -> Settings:
 
 def reset_settings() -> None:
     get_settings.cache_clear()
+
+
+def ticket_signing_key(settings: Settings) -> bytes:
+    """HMAC key for ticket codes: TICKET_SIGNING_KEY, or derived from the JWT secret."""
+    explicit = _env("TICKET_SIGNING_KEY")
+    source = explicit or f"ticket-codes:{settings.jwt_secret}"
+    return source.encode()

@@ -9,7 +9,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
-from engine.settings import reset_settings
+from engine.settings import get_settings, reset_settings
+from engine.store.resources import Resources, open_resources
 from tests.services import TEST_DATA, TestServices, start_test_services
 
 _ids = count(1)
@@ -38,6 +39,18 @@ async def redis(services: TestServices) -> AsyncIterator[Redis]:
     await client.flushdb()
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def resources(services: TestServices, redis: Redis) -> AsyncIterator[Resources]:
+    """Connections in the test's own event loop, for direct SQL and Redis in tests.
+
+    The app under AsyncTestClient runs in another thread and loop: never use
+    `client.app.state.resources` from a test.
+    """
+    opened = await open_resources(get_settings(), pool_size=5)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture(scope="session")

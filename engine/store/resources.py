@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from redis.asyncio import Redis
 
+from engine.orders import PersistQueue
 from engine.passwords import Passwords
 from engine.settings import Settings
+from engine.store.claim_batcher import ClaimBatcher
+from engine.store.pg_orders import PgOrderStore
+from engine.store.pg_sale import PgSaleReads
+from engine.store.redis_inventory import RedisInventory
+from engine.store.redis_sale import RedisSaleStore
+from engine.store.scripts import EventScripts
 
 
 @dataclass
@@ -18,6 +25,20 @@ class Resources:
     redis: Redis
     queue_redis: Redis
     passwords: Passwords
+    scripts: EventScripts = field(init=False)
+    sale_store: RedisSaleStore = field(init=False)
+    sale_reads: PgSaleReads = field(init=False)
+    order_store: PgOrderStore = field(init=False)
+    inventory: RedisInventory = field(init=False)
+    # set by the process: the API enqueues ARQ jobs through it; workers persist directly
+    persist_queue: PersistQueue | None = None
+
+    def __post_init__(self) -> None:
+        self.scripts = EventScripts(self.redis)
+        self.sale_store = RedisSaleStore(self.redis, self.scripts, ClaimBatcher(self.scripts))
+        self.sale_reads = PgSaleReads(self.pool)
+        self.order_store = PgOrderStore(self.pool)
+        self.inventory = RedisInventory(self.redis, self.scripts)
 
     async def close(self) -> None:
         self.passwords.close()

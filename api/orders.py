@@ -1,0 +1,115 @@
+"""Orders: reserve, pay, cancel, read."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
+
+from api.auth import AsCustomer
+from api.idempotency import idempotent
+from api.types import Cursor, Id, Limit, PathText
+from engine import errors
+from engine.orders import Order, Orders, requested_items
+from engine.pagination import Page
+
+Qty = Annotated[int, msgspec.Meta(ge=1, le=100)]
+SeatIds = Annotated[list[Id], msgspec.Meta(min_length=1, max_length=100)]
+
+
+class OrderItemIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Either `{event_id, seat_ids}` or `{ticket_type_id, quantity}`."""
+
+    event_id: Id | None = None
+    seat_ids: SeatIds | None = None
+    ticket_type_id: Id | None = None
+    quantity: Qty | None = None
+
+
+class OrderIn(msgspec.Struct):
+    items: Annotated[list[OrderItemIn], msgspec.Meta(min_length=1, max_length=100)]
+
+
+class PayIn(msgspec.Struct):
+    payment_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+def split_items(
+    items: list[OrderItemIn],
+) -> tuple[list[tuple[int, list[int]]], list[tuple[int, int]]]:
+    seats, pools = [], []
+    for index, item in enumerate(items):
+        if item.event_id is not None and item.seat_ids and item.ticket_type_id is None:
+            seats.append((item.event_id, list(item.seat_ids)))
+        elif item.ticket_type_id is not None and item.quantity and item.event_id is None:
+            pools.append((item.ticket_type_id, item.quantity))
+        else:
+            raise errors.InvalidInput(
+                f"items[{index}] must be {{event_id, seat_ids}} or {{ticket_type_id, quantity}}",
+                field=f"items[{index}]",
+            )
+    return seats, pools
+
+
+def provide_orders(request: Request[Any, Any, Any]) -> Orders:
+    resources = request.app.state.resources
+    return Orders(resources.sale_store, resources.sale_reads, resources.persist_queue)
+
+
+OrdersDep = NamedDependency[Orders]
+
+
+class OrderController(Controller):
+    dependencies = {"orders": Provide(provide_orders, sync_to_thread=False)}
+    tags = ["orders"]
+
+    @post("/orders", status_code=201)
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        customer: AsCustomer,
+        data: JSONBody[OrderIn],
+        orders: OrdersDep,
+    ) -> Response[Any]:
+        async def place() -> Order:
+            claims = await orders.group_by_event(*split_items(data.items))
+            return await orders.place(customer, claims, requested_items(claims))
+
+        return await idempotent(request, customer.user_id, 201, place)
+
+    @get("/orders/{order_id:str}")
+    async def read(self, customer: AsCustomer, order_id: PathText, orders: OrdersDep) -> Order:
+        return await orders.get(customer, order_id)
+
+    @post("/orders/{order_id:str}/pay", status_code=202)
+    async def pay(
+        self,
+        request: Request[Any, Any, Any],
+        customer: AsCustomer,
+        order_id: PathText,
+        data: JSONBody[PayIn],
+        orders: OrdersDep,
+    ) -> Response[Any]:
+        return await idempotent(
+            request,
+            customer.user_id,
+            202,
+            lambda: orders.pay(customer, order_id, data.payment_token),
+        )
+
+    @post("/orders/{order_id:str}/cancel", status_code=200)
+    async def cancel(self, customer: AsCustomer, order_id: PathText, orders: OrdersDep) -> Order:
+        return await orders.cancel(customer, order_id)
+
+    @get("/me/orders")
+    async def history(
+        self, customer: AsCustomer, orders: OrdersDep, limit: Limit = 50, cursor: Cursor = None
+    ) -> Page[Order]:
+        items, next_cursor = await orders.history(customer, limit, cursor)
+        return Page(items=items, next_cursor=next_cursor)
+
+
+ROUTES: list[object] = [OrderController]

@@ -1,0 +1,315 @@
+"""Orders: claim all or nothing across events, pay (simulated), cancel, read.
+
+The engine decides; `SaleStore` (Redis Lua scripts) executes atomically per event, and
+`OrderArchive` (PostgreSQL) answers for what has been persisted. Nothing here touches
+PostgreSQL on the claim or pay path except to resolve a ticket type seen for the first time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+import msgspec
+
+from engine import errors
+from engine.order_ids import home_event_of, new_order_id
+from engine.principal import Principal
+
+OrderStatus = Literal["reserved", "paid", "completed", "expired", "payment_failed", "cancelled"]
+MAX_UNITS_PER_ORDER = 100
+PAYMENT_GRACE_MS = 600_000
+
+
+class OrderLine(msgspec.Struct):
+    event_id: int
+    seat_id: int | None
+    ticket_type_id: int | None
+    label: str
+    price_cents: int
+
+
+class HistoryEntry(msgspec.Struct):
+    status: OrderStatus
+    at: datetime
+    reason: str | None = None
+
+
+class Order(msgspec.Struct):
+    id: str
+    customer_id: int
+    status: OrderStatus
+    items: list[OrderLine]
+    total_cents: int
+    expires_at: datetime
+    created_at: datetime
+    history: list[HistoryEntry]
+
+
+class EventClaim(msgspec.Struct):
+    """What one order asks of one event."""
+
+    event_id: int
+    seat_ids: list[int] = msgspec.field(default_factory=list)
+    pools: dict[int, int] = msgspec.field(default_factory=dict)
+
+    @property
+    def units(self) -> int:
+        return len(self.seat_ids) + sum(self.pools.values())
+
+
+class ClaimOutcome(msgspec.Struct):
+    ok: bool
+    code: str | None = None
+    detail: Any = None
+    expires_ms: int = 0
+    lines: list[OrderLine] = msgspec.field(default_factory=list)
+
+
+class SaleStore(Protocol):
+    async def claim(
+        self, order_id: str, customer_id: int, claim: EventClaim, home: bool, requested: str
+    ) -> ClaimOutcome: ...
+
+    async def add_lines(self, order_id: str, lines: list[OrderLine], expires_ms: int) -> None: ...
+
+    async def order_document(self, order_id: str) -> dict[str, Any] | None: ...
+
+    async def pay_begin(self, event_id: int, order_id: str) -> str: ...
+
+    async def confirm(self, event_id: int, order_id: str, payment_ref: str) -> str: ...
+
+    async def release(self, event_id: int, order_id: str, mode: str, reason: str) -> str: ...
+
+    async def record_refusal(
+        self, event_id: int, customer_id: int, code: str, requested: str
+    ) -> None: ...
+
+    async def is_hydrated(self, event_id: int) -> bool: ...
+
+
+class OrderArchive(Protocol):
+    async def event_of_ticket_type(self, ticket_type_id: int) -> int | None: ...
+
+    async def event_exists(self, event_id: int) -> bool: ...
+
+    async def order(self, order_id: str) -> Order | None: ...
+
+    async def customer_orders(
+        self, customer_id: int, limit: int, cursor: str | None
+    ) -> tuple[list[Order], str | None]: ...
+
+
+class PersistQueue(Protocol):
+    async def persist_paid(self, order_id: str) -> None: ...
+
+
+REFUSAL_ERRORS: dict[str, type[errors.PurchaseRefused]] = {
+    cls.code: cls
+    for cls in (
+        errors.SeatUnavailable,
+        errors.SoldOut,
+        errors.LimitExceeded,
+        errors.SaleNotOpen,
+        errors.AdmissionRequired,
+        errors.PaymentDeclined,
+        errors.HoldExpired,
+    )
+}
+
+
+def from_ms(ms: int | float) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def order_from_document(doc: dict[str, Any]) -> Order:
+    items = doc["items"] if isinstance(doc["items"], list) else []
+    return Order(
+        id=doc["id"],
+        customer_id=int(doc["customer_id"]),
+        status=doc["status"],
+        items=[
+            OrderLine(
+                event_id=int(item["event_id"]),
+                seat_id=int(item["seat_id"]) if item.get("seat_id") is not None else None,
+                ticket_type_id=int(item["ticket_type_id"])
+                if item.get("ticket_type_id") is not None
+                else None,
+                label=item["label"],
+                price_cents=int(item["price_cents"]),
+            )
+            for item in items
+        ],
+        total_cents=int(doc["total_cents"]),
+        expires_at=from_ms(doc["expires_at"]),
+        created_at=from_ms(doc["created_at"]),
+        history=[
+            HistoryEntry(status=h["status"], at=from_ms(h["at"]), reason=h.get("reason"))
+            for h in doc["history"]
+        ],
+    )
+
+
+def refusal_error(outcome: ClaimOutcome) -> errors.BoxofficeError:
+    if outcome.code == "unknown_seat":
+        return errors.NotFound(f"No such seat in this event: {_ids(outcome.detail)}")
+    if outcome.code == "unknown_ticket_type":
+        return errors.NotFound(f"No such ticket type: {_ids(outcome.detail)}")
+    cls = REFUSAL_ERRORS.get(outcome.code or "", errors.PurchaseRefused)
+    if cls is errors.SeatUnavailable:
+        return cls(f"Seats not available: {_ids(outcome.detail)}", seats=_int_ids(outcome.detail))
+    if cls is errors.SoldOut:
+        return cls(f"Not enough tickets left of type {_ids(outcome.detail)}")
+    return cls(str(outcome.detail) if outcome.detail else None)
+
+
+def _ids(detail: Any) -> str:
+    return ", ".join(str(x) for x in detail) if isinstance(detail, list) else str(detail)
+
+
+def _int_ids(detail: Any) -> list[int]:
+    return [int(x) for x in detail] if isinstance(detail, list) else []
+
+
+class Orders:
+    def __init__(self, store: SaleStore, archive: OrderArchive, queue: PersistQueue) -> None:
+        self._store = store
+        self._archive = archive
+        self._queue = queue
+
+    async def group_by_event(
+        self, seats: list[tuple[int, list[int]]], pools: list[tuple[int, int]]
+    ) -> list[EventClaim]:
+        """Claims per event, in event-id order so concurrent multi-event orders agree."""
+        claims: dict[int, EventClaim] = {}
+        for event_id, seat_ids in seats:
+            claim = claims.setdefault(event_id, EventClaim(event_id))
+            claim.seat_ids.extend(seat_ids)
+        for ticket_type_id, quantity in pools:
+            pool_event = await self._archive.event_of_ticket_type(ticket_type_id)
+            if pool_event is None:
+                raise errors.NotFound(f"No such ticket type: {ticket_type_id}")
+            claim = claims.setdefault(pool_event, EventClaim(pool_event))
+            claim.pools[ticket_type_id] = claim.pools.get(ticket_type_id, 0) + quantity
+        check_claims(list(claims.values()))
+        return [claims[event_id] for event_id in sorted(claims)]
+
+    async def place(self, customer: Principal, claims: list[EventClaim], requested: str) -> Order:
+        order_id = new_order_id(claims[0].event_id)
+        taken: list[EventClaim] = []
+        extra_lines: list[OrderLine] = []
+        expires_ms = 0
+        for index, claim in enumerate(claims):
+            outcome = await self._store.claim(
+                order_id, customer.user_id, claim, home=index == 0, requested=requested
+            )
+            if not outcome.ok:
+                for done in reversed(taken):
+                    await self._store.release(done.event_id, order_id, "rollback", "rollback")
+                if outcome.code == "sale_not_open" and not await self._known_event(claim):
+                    raise errors.NotFound(f"No such event: {claim.event_id}")
+                raise refusal_error(outcome)
+            taken.append(claim)
+            if index > 0:
+                extra_lines.extend(outcome.lines)
+                expires_ms = min(expires_ms or outcome.expires_ms, outcome.expires_ms)
+        if extra_lines:
+            await self._store.add_lines(order_id, extra_lines, expires_ms)
+        return await self.get(customer, order_id)
+
+    async def _known_event(self, claim: EventClaim) -> bool:
+        return await self._store.is_hydrated(claim.event_id) or await self._archive.event_exists(
+            claim.event_id
+        )
+
+    async def get(self, customer: Principal, order_id: str) -> Order:
+        doc = await self._store.order_document(order_id)
+        order = order_from_document(doc) if doc else await self._archive.order(order_id)
+        if order is None or order.customer_id != customer.user_id:
+            raise errors.NotFound("No such order")
+        return order
+
+    async def _document(self, customer: Principal, order_id: str) -> dict[str, Any]:
+        home_event_of(order_id)
+        doc = await self._store.order_document(order_id)
+        if doc is None or int(doc["customer_id"]) != customer.user_id:
+            if await self._archive.order(order_id) is not None and doc is None:
+                raise errors.InvalidState("This order can no longer change")
+            raise errors.NotFound("No such order")
+        return doc
+
+    async def pay(self, customer: Principal, order_id: str, payment_token: str) -> Order:
+        doc = await self._document(customer, order_id)
+        if doc["status"] != "reserved":
+            raise errors.InvalidState(f"Order is {doc['status']}")
+        home = home_event_of(order_id)
+        events = [int(e) for e in doc["events"]]
+        locked: list[int] = []
+        for event_id in events:
+            result = await self._store.pay_begin(event_id, order_id)
+            if result != "ok":
+                await self._undo_payment(events, locked, order_id, result)
+            locked.append(event_id)
+        if payment_token.startswith("tok_decline"):
+            for event_id in sorted(events, key=lambda e: e == home):
+                await self._store.release(event_id, order_id, "decline", "payment_declined")
+            await self._store.record_refusal(home, customer.user_id, "payment_declined", order_id)
+            raise errors.PaymentDeclined("The payment was declined; the tickets are back on sale")
+        payment_ref = f"sim_{order_id}"
+        # the home confirm is the commit point: it marks the order paid and writes the outbox
+        for event_id in sorted(events, key=lambda e: e != home):
+            await self._store.confirm(event_id, order_id, payment_ref)
+        await self._queue.persist_paid(order_id)
+        return await self.get(customer, order_id)
+
+    async def _undo_payment(
+        self, events: list[int], locked: list[int], order_id: str, result: str
+    ) -> None:
+        home = home_event_of(order_id)
+        if result.startswith("invalid_state"):
+            for event_id in locked:  # give back the locks this attempt took
+                await self._store.release(event_id, order_id, "expire", "hold_expired")
+            raise errors.InvalidState("A payment for this order is already in progress")
+        for event_id in sorted(events, key=lambda e: e == home):
+            await self._store.release(event_id, order_id, "expire", "hold_expired")
+        doc = await self._store.order_document(order_id)
+        customer_id = int(doc["customer_id"]) if doc else 0
+        await self._store.record_refusal(home, customer_id, "hold_expired", order_id)
+        raise errors.HoldExpired("The hold lapsed before payment; the tickets are back on sale")
+
+    async def cancel(self, customer: Principal, order_id: str) -> Order:
+        doc = await self._document(customer, order_id)
+        home = home_event_of(order_id)
+        result = await self._store.release(home, order_id, "cancel", "cancelled_by_customer")
+        if result == "started":
+            raise errors.InvalidState("The event has started; the order can no longer be cancelled")
+        if result != "ok":
+            raise errors.InvalidState(f"Order is {result.removeprefix('invalid_state:')}")
+        for event_id in (int(e) for e in doc["events"]):
+            if event_id != home:
+                await self._store.release(event_id, order_id, "cancel", "cancelled_by_customer")
+        return await self.get(customer, order_id)
+
+    async def history(
+        self, customer: Principal, limit: int, cursor: str | None
+    ) -> tuple[list[Order], str | None]:
+        return await self._archive.customer_orders(customer.user_id, limit, cursor)
+
+
+def check_claims(claims: list[EventClaim]) -> None:
+    units = sum(claim.units for claim in claims)
+    if units == 0:
+        raise errors.InvalidInput("An order needs at least one seat or ticket", field="items")
+    if units > MAX_UNITS_PER_ORDER:
+        raise errors.InvalidInput(f"At most {MAX_UNITS_PER_ORDER} tickets per order", field="items")
+    for claim in claims:
+        if len(set(claim.seat_ids)) != len(claim.seat_ids):
+            raise errors.InvalidInput("A seat appears twice in the order", field="seat_ids")
+
+
+def requested_items(claims: list[EventClaim]) -> str:
+    by_event: dict[int, dict[str, Any]] = defaultdict(dict)
+    for claim in claims:
+        by_event[claim.event_id] = {"seat_ids": claim.seat_ids, "pools": claim.pools}
+    return msgspec.json.encode(by_event).decode()

@@ -1,0 +1,140 @@
+"""Persisting orders: turn the Redis order documents into the rows PostgreSQL keeps.
+
+Pure functions here decide what to write; engine/store/pg_orders.py writes it idempotently
+(natural unique keys and ON CONFLICT), so a batch can be replayed after any crash.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from engine.orders import from_ms
+from engine.ticket_codes import mint
+
+
+class LineRow(msgspec.Struct, array_like=True):
+    order_id: str
+    line_no: int
+    event_id: int
+    seat_id: int | None
+    ticket_type_id: int | None
+    label: str
+    price_cents: int
+
+
+class TicketRow(msgspec.Struct, array_like=True):
+    order_id: str
+    line_no: int
+    event_id: int
+    seat_id: int | None
+    ticket_type_id: int | None
+    label: str
+    code: str
+
+
+class OrderRows(msgspec.Struct):
+    order_id: str
+    customer_id: int
+    status: str
+    total_cents: int
+    payment_ref: str | None
+    expires_at: datetime
+    created_at: datetime
+    paid_at: datetime | None
+    lines: list[LineRow]
+    history: list[tuple[str, datetime, str | None]]
+    tickets: list[TicketRow]
+    void_tickets: bool
+    completed_ms: int | None
+
+
+def rows_for(doc: dict[str, Any], now_ms: int, ticket_key: bytes) -> OrderRows:
+    """What PostgreSQL must hold for this order document; a paid order is completed here."""
+    order_id = doc["id"]
+    items = doc["items"] if isinstance(doc["items"], list) else []
+    lines = [
+        LineRow(
+            order_id,
+            no,
+            int(item["event_id"]),
+            int(item["seat_id"]) if item.get("seat_id") is not None else None,
+            int(item["ticket_type_id"]) if item.get("ticket_type_id") is not None else None,
+            item["label"],
+            int(item["price_cents"]),
+        )
+        for no, item in enumerate(items)
+    ]
+    history = [(h["status"], from_ms(h["at"]), h.get("reason")) for h in doc["history"]]
+    was_paid = any(status == "paid" for status, _, _ in history)
+    status = doc["status"]
+    completed_ms = None
+    if status == "paid":
+        status, completed_ms = "completed", max(now_ms, int(doc["history"][-1]["at"]) + 1)
+        history.append(("completed", from_ms(completed_ms), None))
+    tickets = (
+        [
+            TicketRow(
+                line.order_id,
+                line.line_no,
+                line.event_id,
+                line.seat_id,
+                line.ticket_type_id,
+                line.label,
+                mint(line.event_id, order_id, line.line_no, ticket_key),
+            )
+            for line in lines
+        ]
+        if was_paid
+        else []
+    )
+    return OrderRows(
+        order_id=order_id,
+        customer_id=int(doc["customer_id"]),
+        status=status,
+        total_cents=int(doc["total_cents"]),
+        payment_ref=doc.get("payment_ref"),
+        expires_at=from_ms(doc["expires_at"]),
+        created_at=from_ms(doc["created_at"]),
+        paid_at=from_ms(doc["paid_at"]) if doc.get("paid_at") else None,
+        lines=lines,
+        history=history,
+        tickets=tickets,
+        void_tickets=was_paid and status == "cancelled",
+        completed_ms=completed_ms,
+    )
+
+
+class Persister:
+    """Moves order documents from Redis into PostgreSQL and completes the paid ones.
+
+    Safe to run from many workers at once and to replay: PostgreSQL writes are idempotent,
+    Redis completion only moves `paid` forward, and a change is forgotten only if the order
+    did not change again while it was being written.
+    """
+
+    def __init__(self, log: Any, store: Any, ticket_key: bytes) -> None:
+        self._log = log
+        self._store = store
+        self._ticket_key = ticket_key
+
+    async def persist(self, order_ids: list[str]) -> int:
+        order_ids = list(dict.fromkeys(order_ids))
+        documents = await self._log.documents(order_ids)
+        now = await self._log.server_time_ms()
+        batch = [rows_for(doc, now, self._ticket_key) for doc, _ in documents if doc]
+        if batch:
+            await self._store.write(batch)
+        for rows in batch:
+            if rows.completed_ms is not None:
+                await self._log.complete(rows.order_id, rows.completed_ms)
+        await self._log.ack_changes(
+            [
+                (order_id, score)
+                for order_id, (_, score) in zip(order_ids, documents, strict=True)
+                if score is not None
+            ]
+        )
+        return len(batch)

@@ -1,0 +1,218 @@
+"""PostgreSQL side of orders: idempotent batch writes by workers, and reads of the archive."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from engine.orders import HistoryEntry, Order, OrderLine
+from engine.pagination import decode_cursor, encode_cursor
+from engine.persistence import OrderRows
+
+_UPSERT_ORDER = """
+INSERT INTO orders (id, customer_id, status, total_cents, payment_ref, expires_at, created_at,
+                    paid_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (id) DO UPDATE
+   SET status = EXCLUDED.status, payment_ref = EXCLUDED.payment_ref,
+       paid_at = EXCLUDED.paid_at, expires_at = EXCLUDED.expires_at, updated_at = now()
+ WHERE order_status_rank(EXCLUDED.status) > order_status_rank(orders.status)"""
+
+_INSERT_TICKETS = """
+INSERT INTO tickets (order_id, line_no, event_id, seat_id, ticket_type_id, label, code)
+SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[],
+                     $6::text[], $7::text[])
+ON CONFLICT (order_id, line_no) DO NOTHING
+RETURNING id, order_id, seat_id, ticket_type_id"""
+
+_VOID_TICKETS = """
+UPDATE tickets SET status = 'void'
+ WHERE order_id = ANY($1::text[]) AND status <> 'void'
+RETURNING id, order_id, seat_id, ticket_type_id"""
+
+
+class PgOrderStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def write(self, batch: list[OrderRows]) -> None:
+        """Write orders, lines, histories and tickets in one transaction, idempotently."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                _UPSERT_ORDER,
+                [
+                    (
+                        r.order_id,
+                        r.customer_id,
+                        r.status,
+                        r.total_cents,
+                        r.payment_ref,
+                        r.expires_at,
+                        r.created_at,
+                        r.paid_at,
+                    )
+                    for r in batch
+                ],
+            )
+            await conn.executemany(
+                """INSERT INTO order_lines (order_id, line_no, event_id, seat_id, ticket_type_id,
+                                            label, price_cents)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
+                [_astuple(line) for r in batch for line in r.lines],
+            )
+            await conn.executemany(
+                """INSERT INTO order_status_history (order_id, status, at, reason)
+                   VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
+                [(r.order_id, *entry) for r in batch for entry in r.history],
+            )
+            tickets = [t for r in batch for t in r.tickets]
+            if tickets:
+                issued = await conn.fetch(_INSERT_TICKETS, *_columns(tickets, 7))
+                await self._apply_ticket_change(conn, issued, "valid", "sold", +1)
+            voided_orders = [r.order_id for r in batch if r.void_tickets]
+            if voided_orders:
+                voided = await conn.fetch(_VOID_TICKETS, voided_orders)
+                await self._apply_ticket_change(conn, voided, "void", "available", -1)
+
+    async def _apply_ticket_change(
+        self,
+        conn: asyncpg.Connection,
+        tickets: list[asyncpg.Record],
+        ticket_status: str,
+        seat_status: str,
+        delta: int,
+    ) -> None:
+        if not tickets:
+            return
+        now = await conn.fetchval("SELECT now()")
+        await conn.executemany(
+            """INSERT INTO ticket_status_history (ticket_id, status, at) VALUES ($1, $2, $3)
+               ON CONFLICT DO NOTHING""",
+            [(t["id"], ticket_status, now) for t in tickets],
+        )
+        seats = sorted((t["seat_id"], t["order_id"]) for t in tickets if t["seat_id"])
+        if seats:
+            await conn.execute(
+                "UPDATE seats SET status = $2 WHERE id = ANY($1::bigint[])",
+                [seat for seat, _ in seats],
+                seat_status,
+            )
+            await conn.executemany(
+                """INSERT INTO seat_status_history (seat_id, status, order_id, at)
+                   VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
+                [(seat, seat_status, order_id, now) for seat, order_id in seats],
+            )
+        per_type: dict[int, int] = {}
+        for t in tickets:
+            if t["ticket_type_id"]:
+                per_type[t["ticket_type_id"]] = per_type.get(t["ticket_type_id"], 0) + delta
+        for type_id in sorted(per_type):
+            await conn.execute(
+                "UPDATE ticket_types SET sold = sold + $2 WHERE id = $1", type_id, per_type[type_id]
+            )
+
+    async def order(self, order_id: str) -> Order | None:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch("SELECT * FROM orders WHERE id = $1", order_id)
+            orders = await self._assemble(conn, rows)
+        return orders[0] if orders else None
+
+    async def customer_orders(
+        self, customer_id: int, limit: int, cursor: str | None
+    ) -> tuple[list[Order], str | None]:
+        after = decode_cursor(cursor, 2)
+        async with self._pool.acquire() as conn:
+            if after is None:
+                rows = await conn.fetch(
+                    """SELECT * FROM orders WHERE customer_id = $1
+                       ORDER BY created_at DESC, id DESC LIMIT $2""",
+                    customer_id,
+                    limit + 1,
+                )
+            else:
+                rows = await conn.fetch(
+                    """SELECT * FROM orders WHERE customer_id = $1
+                         AND (created_at, id) < ($2::timestamptz, $3)
+                       ORDER BY created_at DESC, id DESC LIMIT $4""",
+                    customer_id,
+                    datetime.fromisoformat(after[0]),
+                    after[1],
+                    limit + 1,
+                )
+            orders = await self._assemble(conn, rows[:limit])
+        next_cursor = (
+            encode_cursor(rows[limit - 1]["created_at"].isoformat(), rows[limit - 1]["id"])
+            if len(rows) > limit
+            else None
+        )
+        return orders, next_cursor
+
+    async def _assemble(self, conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[Order]:
+        ids = [row["id"] for row in rows]
+        lines: dict[str, list[OrderLine]] = {i: [] for i in ids}
+        for line in await conn.fetch(
+            "SELECT * FROM order_lines WHERE order_id = ANY($1) ORDER BY order_id, line_no", ids
+        ):
+            lines[line["order_id"]].append(
+                OrderLine(
+                    event_id=line["event_id"],
+                    seat_id=line["seat_id"],
+                    ticket_type_id=line["ticket_type_id"],
+                    label=line["label"],
+                    price_cents=line["price_cents"],
+                )
+            )
+        history: dict[str, list[HistoryEntry]] = {i: [] for i in ids}
+        for entry in await conn.fetch(
+            """SELECT * FROM order_status_history WHERE order_id = ANY($1)
+               ORDER BY order_id, at, order_status_rank(status)""",
+            ids,
+        ):
+            history[entry["order_id"]].append(
+                HistoryEntry(status=entry["status"], at=entry["at"], reason=entry["reason"])
+            )
+        return [
+            Order(
+                id=row["id"],
+                customer_id=row["customer_id"],
+                status=row["status"],
+                items=lines[row["id"]],
+                total_cents=row["total_cents"],
+                expires_at=row["expires_at"],
+                created_at=row["created_at"],
+                history=history[row["id"]],
+            )
+            for row in rows
+        ]
+
+
+def _astuple(row: Any) -> tuple[Any, ...]:
+    return tuple(getattr(row, name) for name in row.__struct_fields__)
+
+
+def _columns(rows: list[Any], width: int) -> list[list[Any]]:
+    return [[_astuple(row)[i] for row in rows] for i in range(width)]
+
+
+async def write_refusals(
+    pool: asyncpg.Pool, event_id: int, entries: list[tuple[str, dict[str, str]]]
+) -> None:
+    """Refused purchases from an event's Redis stream; the stream id makes replays harmless."""
+    await pool.executemany(
+        """INSERT INTO purchase_refusals (event_id, stream_id, customer_id, reason, requested, at)
+           VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint / 1000.0))
+           ON CONFLICT DO NOTHING""",
+        [
+            (
+                event_id,
+                entry_id,
+                int(f.get("c") or 0) or None,
+                f.get("r", "unknown"),
+                f.get("i", ""),
+                int(f.get("t") or entry_id.split("-")[0]),
+            )
+            for entry_id, f in entries
+        ],
+    )

@@ -1,0 +1,71 @@
+"""Live inventory in Redis: hydration, and the counts and states catalogue reads overlay."""
+
+from __future__ import annotations
+
+import msgspec
+from redis.asyncio import Redis
+
+from engine import keys
+from engine.hydration import Availability, EventSnapshot
+from engine.store.scripts import EventScripts
+
+
+class RedisInventory:
+    def __init__(self, redis: Redis, scripts: EventScripts) -> None:
+        self._redis = redis
+        self._scripts = scripts
+
+    async def load(self, event_id: int, snapshot: EventSnapshot) -> Availability:
+        available, held, sold = await self._scripts.run(
+            "hydrate",
+            event_id,
+            msgspec.json.encode(snapshot.meta),
+            msgspec.json.encode(snapshot.seats),
+            msgspec.json.encode(snapshot.pools),
+            msgspec.json.encode(snapshot.sold_parts),
+        )
+        await self._redis.sadd(keys.HYDRATED_EVENTS, str(event_id))
+        return Availability(int(available), int(held), int(sold))
+
+    async def forget(self, event_id: int) -> None:
+        await self._redis.srem(keys.HYDRATED_EVENTS, str(event_id))
+        await self._redis.delete(*keys.event_keys(event_id))
+
+    async def hydrated_events(self) -> list[int]:
+        return sorted(int(e) for e in await self._redis.smembers(keys.HYDRATED_EVENTS))
+
+    async def counts(self, event_ids: list[int]) -> dict[int, Availability]:
+        """Live counts of the hydrated events among `event_ids`."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for event_id in event_ids:
+                pipe.hmget(keys.event_key(event_id, "counts"), "a", "h", "s")
+            replies = await pipe.execute()
+        return {
+            event_id: Availability(int(a), int(h), int(s))
+            for event_id, (a, h, s) in zip(event_ids, replies, strict=True)
+            if a is not None
+        }
+
+    async def seat_states(self, event_id: int, seat_ids: list[int]) -> dict[int, str]:
+        """'available' | 'held' | 'sold' per seat, for a hydrated event ({} otherwise)."""
+        if not seat_ids:
+            return {}
+        states = await self._redis.hmget(
+            keys.event_key(event_id, "seats"), [str(s) for s in seat_ids]
+        )
+        names = {b"a": "available", b"h": "held", b"s": "sold"}
+        return {
+            seat: names[state[:1]] for seat, state in zip(seat_ids, states, strict=True) if state
+        }
+
+    async def pool_counts(self, event_id: int, type_ids: list[int]) -> dict[int, Availability]:
+        if not type_ids:
+            return {}
+        fields = [f"{t}:{x}" for t in type_ids for x in ("a", "h", "s")]
+        values = await self._redis.hmget(keys.event_key(event_id, "pools"), fields)
+        result = {}
+        for i, type_id in enumerate(type_ids):
+            a, h, s = values[3 * i : 3 * i + 3]
+            if a is not None:
+                result[type_id] = Availability(int(a), int(h), int(s))
+        return result

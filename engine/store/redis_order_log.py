@@ -1,0 +1,85 @@
+"""What workers read from and acknowledge in Redis: order documents, change and outbox
+indexes, due holds, and refused-purchase streams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from engine import keys
+from engine.order_ids import home_event_of
+from engine.store.scripts import EventScripts
+
+
+class RedisOrderLog:
+    def __init__(self, redis: Redis, scripts: EventScripts) -> None:
+        self._redis = redis
+        self._scripts = scripts
+
+    async def documents(
+        self, order_ids: list[str]
+    ) -> list[tuple[dict[str, Any] | None, str | None]]:
+        """Each order's document and the score of its pending change (None if none)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for order_id in order_ids:
+                home = home_event_of(order_id)
+                pipe.hget(keys.event_key(home, "orders"), order_id)
+                pipe.zscore(keys.event_key(home, "changes"), order_id)
+            replies = await pipe.execute()
+        result = []
+        for i in range(0, len(replies), 2):
+            raw, score = replies[i], replies[i + 1]
+            result.append(
+                (
+                    msgspec.json.decode(raw) if raw else None,
+                    None if score is None else str(int(score)),
+                )
+            )
+        return result
+
+    async def complete(self, order_id: str, at_ms: int) -> str:
+        status = await self._scripts.run("complete", home_event_of(order_id), order_id, at_ms)
+        return status.decode() if isinstance(status, bytes) else str(status)
+
+    async def ack_changes(self, acks: list[tuple[str, str]]) -> None:
+        by_event: dict[int, list[str]] = {}
+        for order_id, score in acks:
+            by_event.setdefault(home_event_of(order_id), []).extend([order_id, score])
+        for event_id, args in by_event.items():
+            await self._scripts.run("ack_changes", event_id, *args)
+
+    async def changed_orders(self, event_id: int, limit: int) -> list[str]:
+        raw = await self._redis.zrange(keys.event_key(event_id, "changes"), 0, limit - 1)
+        return [r.decode() for r in raw]
+
+    async def unpersisted_paid(self, event_id: int, paid_before_ms: int) -> list[str]:
+        raw = await self._redis.zrangebyscore(
+            keys.event_key(event_id, "outbox"), "-inf", paid_before_ms, start=0, num=500
+        )
+        return [r.decode() for r in raw]
+
+    async def expire_due_holds(self, event_id: int, now_ms: int) -> list[str]:
+        due = await self._redis.zrangebyscore(
+            keys.event_key(event_id, "holds"), "-inf", now_ms, start=0, num=500
+        )
+        if not due:
+            return []
+        expired = await self._scripts.run("expire", event_id, *due)
+        return [e.decode() for e in expired]
+
+    async def refusals(self, event_id: int, count: int) -> list[tuple[str, dict[str, str]]]:
+        entries = await self._redis.xrange(keys.event_key(event_id, "refusals"), count=count)
+        return [
+            (entry_id.decode(), {k.decode(): v.decode() for k, v in fields.items()})
+            for entry_id, fields in entries
+        ]
+
+    async def forget_refusals(self, event_id: int, entry_ids: list[str]) -> None:
+        if entry_ids:
+            await self._redis.xdel(keys.event_key(event_id, "refusals"), *entry_ids)
+
+    async def server_time_ms(self) -> int:
+        seconds, micros = await self._redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000

@@ -1,0 +1,107 @@
+"""SaleStore on Redis: the engine's claims, payments and releases as Lua scripts."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from engine import keys
+from engine.order_ids import home_event_of
+from engine.orders import PAYMENT_GRACE_MS, ClaimOutcome, EventClaim, OrderLine
+from engine.store.claim_batcher import ClaimBatcher
+from engine.store.scripts import EventScripts
+
+
+def _decode(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _line(event_id: int, raw: list[Any]) -> OrderLine:
+    kind, item_id, label, price = raw
+    return OrderLine(
+        event_id=event_id,
+        seat_id=int(item_id) if kind == "s" else None,
+        ticket_type_id=int(item_id) if kind == "g" else None,
+        label=label,
+        price_cents=int(price),
+    )
+
+
+class RedisSaleStore:
+    def __init__(self, redis: Redis, scripts: EventScripts, batcher: ClaimBatcher) -> None:
+        self._redis = redis
+        self._scripts = scripts
+        self._batcher = batcher
+
+    async def claim(
+        self, order_id: str, customer_id: int, claim: EventClaim, home: bool, requested: str
+    ) -> ClaimOutcome:
+        result = await self._batcher.claim(
+            claim.event_id,
+            {
+                "o": order_id,
+                "c": str(customer_id),
+                "s": [str(seat) for seat in claim.seat_ids],
+                "g": [[str(pool), quantity] for pool, quantity in claim.pools.items()],
+                "h": 1 if home else 0,
+                "r": requested,
+            },
+        )
+        if "err" in result:
+            return ClaimOutcome(ok=False, code=result["err"], detail=result.get("x"))
+        lines = result["l"] if isinstance(result["l"], list) else []
+        return ClaimOutcome(
+            ok=True,
+            expires_ms=int(result["e"]),
+            lines=[_line(claim.event_id, raw) for raw in lines],
+        )
+
+    async def add_lines(self, order_id: str, lines: list[OrderLine], expires_ms: int) -> None:
+        payload = {
+            "items": [
+                {
+                    "event_id": str(line.event_id),
+                    "seat_id": None if line.seat_id is None else str(line.seat_id),
+                    "ticket_type_id": None
+                    if line.ticket_type_id is None
+                    else str(line.ticket_type_id),
+                    "label": line.label,
+                    "price_cents": line.price_cents,
+                }
+                for line in lines
+            ],
+            "events": sorted({str(line.event_id) for line in lines}),
+            "expires_at": expires_ms,
+        }
+        await self._scripts.run(
+            "add_lines", home_event_of(order_id), order_id, msgspec.json.encode(payload)
+        )
+
+    async def order_document(self, order_id: str) -> dict[str, Any] | None:
+        home = home_event_of(order_id)
+        raw = await self._redis.hget(keys.event_key(home, "orders"), order_id)
+        return msgspec.json.decode(raw) if raw else None
+
+    async def pay_begin(self, event_id: int, order_id: str) -> str:
+        return _decode(await self._scripts.run("pay_begin", event_id, order_id, PAYMENT_GRACE_MS))
+
+    async def confirm(self, event_id: int, order_id: str, payment_ref: str) -> str:
+        return _decode(await self._scripts.run("confirm", event_id, order_id, payment_ref))
+
+    async def release(self, event_id: int, order_id: str, mode: str, reason: str) -> str:
+        return _decode(await self._scripts.run("release", event_id, order_id, mode, reason))
+
+    async def record_refusal(
+        self, event_id: int, customer_id: int, code: str, requested: str
+    ) -> None:
+        stream = keys.event_key(event_id, "refusals")
+        await self._redis.xadd(
+            stream,
+            {"c": str(customer_id), "r": code, "i": requested, "t": str(int(time.time() * 1000))},
+        )
+
+    async def is_hydrated(self, event_id: int) -> bool:
+        return bool(await self._redis.sismember(keys.HYDRATED_EVENTS, str(event_id)))

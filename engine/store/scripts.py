@@ -1,0 +1,50 @@
+"""The Lua scripts of lua/, loaded once per process, run against one event's keys.
+
+Every script gets the shared helpers of lua/_lib.lua prepended. redis-py's Script sends
+EVALSHA and falls back to loading the script when the server answers NOSCRIPT.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from engine import keys
+
+LUA_DIR = Path(__file__).resolve().parents[2] / "lua"
+SCRIPT_NAMES = (
+    "claim",
+    "pay_begin",
+    "confirm",
+    "release",
+    "expire",
+    "complete",
+    "ack_changes",
+    "add_lines",
+    "hydrate",
+)
+
+
+@cache
+def script_source(name: str) -> str:
+    return (LUA_DIR / "_lib.lua").read_text() + "\n" + (LUA_DIR / f"{name}.lua").read_text()
+
+
+class EventScripts:
+    """Runs a named script on the keys of one event."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script(script_source(name)) for name in SCRIPT_NAMES
+        }
+
+    async def run(self, name: str, event_id: int, *args: Any) -> Any:
+        return await self._scripts[name](keys=keys.event_keys(event_id), args=list(args))
+
+    def sha(self, name: str) -> str:
+        return str(self._scripts[name].sha)

@@ -1,0 +1,89 @@
+-- Claim seats and general-admission quantities for a batch of orders in one event.
+-- ARGV[1]: JSON list of claims {o: order id, c: customer id, s: [seat ids], g: [[type, qty]],
+--          h: 1 when this event is the order's home (its document is created here),
+--          r: JSON of the requested items (kept with a refusal)}.
+-- Each claim is all or nothing; claims of the batch are independent of one another.
+-- Ids travel as strings (Lua prints large numbers in exponent form).
+-- Returns a JSON list, one entry per claim: {ok=1, e=expires_ms, l=[lines]} or {err=code, x=detail}.
+local claims = cjson.decode(ARGV[1])
+local now = now_ms()
+local meta = redis.call('HMGET', K_META, 'status', 'sale_starts', 'sale_ends', 'hold_ms', 'limit',
+                        'event')
+local results = {}
+
+local function refuse(claim, code, detail)
+  redis.call('XADD', K_REFUSALS, '*', 'c', claim.c, 'r', code, 'i', claim.r or '', 't', now)
+  return {err = code, x = detail or cjson.null}
+end
+
+local function claim_one(claim)
+  if meta[1] ~= 'published' then return refuse(claim, 'sale_not_open', 'event is not on sale') end
+  if now < tonumber(meta[2]) or now >= tonumber(meta[3]) then
+    return refuse(claim, 'sale_not_open', 'outside the on-sale window')
+  end
+  local wanted = #claim.s
+  for _, line in ipairs(claim.g) do wanted = wanted + line[2] end
+  local owned = tonumber(redis.call('HGET', K_CUSTOMERS, claim.c) or '0')
+  if owned + wanted > tonumber(meta[5]) then
+    return refuse(claim, 'limit_exceeded', 'limit ' .. meta[5] .. ', already ' .. owned)
+  end
+  local taken, unknown = {}, {}
+  for _, seat in ipairs(claim.s) do
+    local state = redis.call('HGET', K_SEATS, seat)
+    if not state then
+      unknown[#unknown + 1] = seat
+    elseif state ~= 'a' then
+      if string.sub(state, 1, 2) == 'h:' and expire_if_lapsed(string.sub(state, 3), now) then
+        state = 'a'
+      else
+        taken[#taken + 1] = seat
+      end
+    end
+  end
+  if #unknown > 0 then return {err = 'unknown_seat', x = unknown} end
+  if #taken > 0 then return refuse(claim, 'seat_unavailable', taken) end
+  for _, line in ipairs(claim.g) do
+    local available = redis.call('HGET', K_POOLS, line[1] .. ':a')
+    if not available then return {err = 'unknown_ticket_type', x = {line[1]}} end
+    if tonumber(available) < line[2] then
+      return refuse(claim, 'sold_out', {line[1]})
+    end
+  end
+  local expires = now + tonumber(meta[4])
+  local lines, held_mark = {}, 'h:' .. claim.o
+  for _, seat in ipairs(claim.s) do
+    redis.call('HSET', K_SEATS, seat, held_mark)
+    local info = redis.call('HGET', K_SEAT_INFO, seat)
+    local sep = string.find(info, '|', 1, true)
+    lines[#lines + 1] = {'s', seat, string.sub(info, sep + 1), tonumber(string.sub(info, 1, sep - 1))}
+  end
+  for _, line in ipairs(claim.g) do
+    redis.call('HINCRBY', K_POOLS, line[1] .. ':a', -line[2])
+    redis.call('HINCRBY', K_POOLS, line[1] .. ':h', line[2])
+    local info = redis.call('HMGET', K_POOLS, line[1] .. ':p', line[1] .. ':n')
+    for _ = 1, line[2] do lines[#lines + 1] = {'g', line[1], info[2], tonumber(info[1])} end
+  end
+  add_counts(-wanted, wanted, 0)
+  redis.call('HINCRBY', K_CUSTOMERS, claim.c, wanted)
+  redis.call('ZADD', K_HOLDS, expires, claim.o)
+  save_part(claim.o, {c = claim.c, s = claim.s, g = claim.g, n = wanted, st = 'held'})
+  if claim.h == 1 then
+    local items, total = {}, 0
+    for _, line in ipairs(lines) do
+      total = total + line[4]
+      items[#items + 1] = {event_id = meta[6],
+                           seat_id = line[1] == 's' and line[2] or cjson.null,
+                           ticket_type_id = line[1] == 'g' and line[2] or cjson.null,
+                           label = line[3], price_cents = line[4]}
+    end
+    redis.call('HSET', K_ORDERS, claim.o, cjson.encode({
+      id = claim.o, customer_id = claim.c, status = 'reserved', items = items,
+      total_cents = total, expires_at = expires, created_at = now, events = {meta[6]},
+      history = {{status = 'reserved', at = now, reason = cjson.null}}}))
+    redis.call('ZADD', K_CHANGES, now, claim.o)
+  end
+  return {ok = 1, e = expires, l = lines}
+end
+
+for i, claim in ipairs(claims) do results[i] = claim_one(claim) end
+return cjson.encode(results)

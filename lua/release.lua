@@ -1,0 +1,37 @@
+-- Put this event's part of an order back on sale, and where the order's document lives move
+-- it to a new status. ARGV[1]: order id; ARGV[2]: mode:
+--   'decline'  payment refused: part must be paying; order reserved -> payment_failed
+--   'cancel'   customer cancels before the event starts: order reserved|paid|completed ->
+--              cancelled; a part being paid cannot be cancelled
+--   'expire'   the hold lapsed while paying was attempted: order reserved -> expired
+--   'rollback' a multi-event claim failed later: the order never existed
+-- ARGV[3]: reason recorded in the history. Returns 'ok' | 'invalid_state:<s>' | 'started'.
+local order_id, mode, reason = ARGV[1], ARGV[2], ARGV[3]
+local now = now_ms()
+local part = load_part(order_id)
+local raw = redis.call('HGET', K_ORDERS, order_id)
+local doc = raw and cjson.decode(raw) or nil
+if mode == 'cancel' then
+  if part and part.st == 'paying' then return 'invalid_state:paying' end
+  if doc and not ({reserved = true, paid = true, completed = true})[doc.status] then
+    return 'invalid_state:' .. doc.status
+  end
+  local starts = tonumber(redis.call('HGET', K_META, 'starts') or '0')
+  if starts > 0 and now >= starts then return 'started' end
+elseif mode == 'decline' then
+  if part and part.st ~= 'paying' then return 'invalid_state:' .. part.st end
+end
+if part then release_part(order_id, part) end
+if doc then
+  if mode == 'rollback' then
+    redis.call('HDEL', K_ORDERS, order_id)
+    redis.call('ZREM', K_CHANGES, order_id)
+  elseif mode == 'decline' then
+    set_status(order_id, 'payment_failed', now, reason, {reserved = true})
+  elseif mode == 'expire' then
+    set_status(order_id, 'expired', now, reason, {reserved = true})
+  else
+    set_status(order_id, 'cancelled', now, reason, {reserved = true, paid = true, completed = true})
+  end
+end
+return 'ok'

@@ -1,0 +1,53 @@
+"""ARQ worker settings: `python -m workers` (or `arq workers.settings.WorkerSettings`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, ClassVar
+
+from arq.connections import RedisSettings
+
+from engine.persistence import Persister
+from engine.settings import get_settings, ticket_signing_key
+from engine.store.redis_order_log import RedisOrderLog
+from engine.store.resources import open_resources
+from ops.logs import configure_logging
+from workers.tasks import PersistBatcher, persist_order, sync_loop
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    resources = await open_resources(settings, pool_size=8)
+    order_log = RedisOrderLog(resources.redis, resources.scripts)
+    persister = Persister(order_log, resources.order_store, ticket_signing_key(settings))
+    ctx.update(
+        resources=resources,
+        order_log=order_log,
+        persister=persister,
+        persist_batcher=PersistBatcher(persister),
+    )
+    ctx["sync_task"] = asyncio.create_task(sync_loop(ctx))
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    task = ctx.get("sync_task")
+    if task:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if "resources" in ctx:
+        await ctx["resources"].close()
+
+
+class WorkerSettings:
+    functions: ClassVar[list[Any]] = [persist_order]
+    on_startup = startup
+    on_shutdown = shutdown
+    max_jobs = 500
+    max_tries = 1000  # a paid order is retried until PostgreSQL takes it
+    keep_result = 0  # the outbox reconciler may enqueue the same order id again
+    job_timeout = 120
+    poll_delay = 0.05
+    redis_settings = RedisSettings.from_dsn(get_settings().queue_redis_url)
