@@ -1,0 +1,91 @@
+"""Drive the sale engine directly (no HTTP), from this process or from worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import asyncpg
+
+from engine import errors
+from engine.orders import EventClaim, Orders
+from engine.principal import Principal
+from engine.settings import get_settings, reset_settings
+from engine.store.resources import Resources, open_resources
+
+
+class RecordingQueue:
+    """The ARQ boundary, faked: remembers which paid orders were handed to the workers."""
+
+    def __init__(self) -> None:
+        self.paid: list[str] = []
+
+    async def persist_paid(self, order_id: str) -> None:
+        self.paid.append(order_id)
+
+
+def engine_orders(resources: Resources, queue: RecordingQueue | None = None) -> Orders:
+    return Orders(resources.sale_store, resources.sale_reads, queue or RecordingQueue())
+
+
+async def claim(orders: Orders, customer_id: int, claims: list[EventClaim]) -> str:
+    """The order id, or the refusal code."""
+    try:
+        order = await orders.place(Principal(customer_id, "customer"), claims, "test")
+    except errors.BoxofficeError as exc:
+        return exc.code
+    return order.id
+
+
+async def create_customers(pool: asyncpg.Pool, count: int) -> list[int]:
+    rows = await pool.fetch(
+        """INSERT INTO users (role, name, email, password_hash)
+           SELECT 'customer', 'Buyer ' || n, 'buyer-' || gen_random_uuid() || '@example.com', 'x'
+             FROM generate_series(1, $1) n RETURNING id""",
+        count,
+    )
+    return [row["id"] for row in rows]
+
+
+async def _claims_in_process(jobs: Sequence[tuple[int, list[EventClaim]]]) -> list[str]:
+    resources = await open_resources(get_settings(), pool_size=2)
+    try:
+        orders = engine_orders(resources)
+        return list(await asyncio.gather(*(claim(orders, c, cl) for c, cl in jobs)))
+    finally:
+        await resources.close()
+
+
+def _run_in_process(env: dict[str, str], jobs: Sequence[tuple[int, list[EventClaim]]]) -> list[str]:
+    os.environ.update(env)
+    reset_settings()
+    return asyncio.run(_claims_in_process(jobs))
+
+
+async def claims_from_processes(
+    jobs: list[tuple[int, list[EventClaim]]], processes: int = 4
+) -> list[str]:
+    """Run the claims concurrently from several OS processes, as separate API servers would."""
+    env = {k: v for k, v in os.environ.items() if k in ("DATABASE_URL", "REDIS_URL")}
+    env.update(ARGON2_MEMORY_KIB="1024", LOG_LEVEL="WARNING",
+               BOXOFFICE_DATA_DIR=str(get_settings().data_dir))
+    shares = [jobs[i::processes] for i in range(processes)]
+    loop = asyncio.get_running_loop()
+    import multiprocessing
+
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = await asyncio.gather(
+            *(loop.run_in_executor(pool, _run_in_process, env, share) for share in shares)
+        )
+    return [result for share in results for result in share]
+
+
+def counts(values: Any) -> dict[str, int]:
+    tally: dict[str, int] = {}
+    for value in values:
+        key = value if not isinstance(value, str) or "-" not in value else "ok"
+        tally[key] = tally.get(key, 0) + 1
+    return tally
