@@ -56,7 +56,9 @@ def split_items(
 
 def provide_orders(request: Request[Any, Any, Any]) -> Orders:
     resources = request.app.state.resources
-    return Orders(resources.sale_store, resources.sale_reads, resources.persist_queue)
+    return Orders(
+        resources.sale_store, resources.sale_reads, resources.order_store, resources.persist_queue
+    )
 
 
 OrdersDep = NamedDependency[Orders]

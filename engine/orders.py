@@ -89,11 +89,13 @@ class SaleStore(Protocol):
     async def is_hydrated(self, event_id: int) -> bool: ...
 
 
-class OrderArchive(Protocol):
+class CatalogueLookups(Protocol):
     async def event_of_ticket_type(self, ticket_type_id: int) -> int | None: ...
 
     async def event_exists(self, event_id: int) -> bool: ...
 
+
+class OrderArchive(Protocol):
     async def order(self, order_id: str) -> Order | None: ...
 
     async def customer_orders(
@@ -173,8 +175,15 @@ def _int_ids(detail: Any) -> list[int]:
 
 
 class Orders:
-    def __init__(self, store: SaleStore, archive: OrderArchive, queue: PersistQueue) -> None:
+    def __init__(
+        self,
+        store: SaleStore,
+        lookups: CatalogueLookups,
+        archive: OrderArchive,
+        queue: PersistQueue,
+    ) -> None:
         self._store = store
+        self._lookups = lookups
         self._archive = archive
         self._queue = queue
 
@@ -187,7 +196,7 @@ class Orders:
             claim = claims.setdefault(event_id, EventClaim(event_id))
             claim.seat_ids.extend(seat_ids)
         for ticket_type_id, quantity in pools:
-            pool_event = await self._archive.event_of_ticket_type(ticket_type_id)
+            pool_event = await self._lookups.event_of_ticket_type(ticket_type_id)
             if pool_event is None:
                 raise errors.NotFound(f"No such ticket type: {ticket_type_id}")
             claim = claims.setdefault(pool_event, EventClaim(pool_event))
@@ -219,7 +228,7 @@ class Orders:
         return await self.get(customer, order_id)
 
     async def _known_event(self, claim: EventClaim) -> bool:
-        return await self._store.is_hydrated(claim.event_id) or await self._archive.event_exists(
+        return await self._store.is_hydrated(claim.event_id) or await self._lookups.event_exists(
             claim.event_id
         )
 
@@ -233,11 +242,12 @@ class Orders:
     async def _document(self, customer: Principal, order_id: str) -> dict[str, Any]:
         home_event_of(order_id)
         doc = await self._store.order_document(order_id)
-        if doc is None or int(doc["customer_id"]) != customer.user_id:
-            if await self._archive.order(order_id) is not None and doc is None:
-                raise errors.InvalidState("This order can no longer change")
-            raise errors.NotFound("No such order")
-        return doc
+        if doc is not None and int(doc["customer_id"]) == customer.user_id:
+            return doc
+        archived = None if doc else await self._archive.order(order_id)
+        if archived is not None and archived.customer_id == customer.user_id:
+            raise errors.InvalidState("This order is archived and can no longer change")
+        raise errors.NotFound("No such order")
 
     async def pay(self, customer: Principal, order_id: str, payment_token: str) -> Order:
         doc = await self._document(customer, order_id)

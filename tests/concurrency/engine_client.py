@@ -28,7 +28,9 @@ class RecordingQueue:
 
 
 def engine_orders(resources: Resources, queue: RecordingQueue | None = None) -> Orders:
-    return Orders(resources.sale_store, resources.sale_reads, queue or RecordingQueue())
+    return Orders(
+        resources.sale_store, resources.sale_reads, resources.order_store, queue or RecordingQueue()
+    )
 
 
 async def claim(orders: Orders, customer_id: int, claims: list[EventClaim]) -> str:
@@ -70,8 +72,11 @@ async def claims_from_processes(
 ) -> list[str]:
     """Run the claims concurrently from several OS processes, as separate API servers would."""
     env = {k: v for k, v in os.environ.items() if k in ("DATABASE_URL", "REDIS_URL")}
-    env.update(ARGON2_MEMORY_KIB="1024", LOG_LEVEL="WARNING",
-               BOXOFFICE_DATA_DIR=str(get_settings().data_dir))
+    env.update(
+        ARGON2_MEMORY_KIB="1024",
+        LOG_LEVEL="WARNING",
+        BOXOFFICE_DATA_DIR=str(get_settings().data_dir),
+    )
     shares = [jobs[i::processes] for i in range(processes)]
     loop = asyncio.get_running_loop()
     import multiprocessing
