@@ -120,9 +120,18 @@ class Persister:
         self._store = store
         self._ticket_key = ticket_key
 
-    async def persist(self, order_ids: list[str]) -> int:
+    async def persist(self, order_ids: list[str], include_paid: bool = True) -> int:
+        """Write these orders; with include_paid=False, paid orders are left to their
+        persist_order job (and the outbox reconciler) so no order is written twice at once."""
         order_ids = list(dict.fromkeys(order_ids))
         documents = await self._log.documents(order_ids)
+        if not include_paid:
+            kept = [
+                (o, d)
+                for o, d in zip(order_ids, documents, strict=True)
+                if not (d[0] and d[0]["status"] == "paid")
+            ]
+            order_ids, documents = [o for o, _ in kept], [d for _, d in kept]
         now = await self._log.server_time_ms()
         batch = [rows_for(doc, now, self._ticket_key) for doc, _ in documents if doc]
         if batch:

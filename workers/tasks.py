@@ -93,7 +93,7 @@ async def sync_round(ctx: dict[str, Any], sweep: bool) -> None:
             await order_log.expire_due_holds(event_id, now)
         changed = await order_log.changed_orders(event_id, 500)
         if changed:
-            await persister.persist(changed)
+            await persister.persist(changed, include_paid=False)
         refusals = await order_log.refusals(event_id, 1000)
         if refusals:
             await write_refusals(resources.pool, event_id, refusals)

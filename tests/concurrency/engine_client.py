@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from engine import errors
-from engine.orders import EventClaim, Orders
+from engine.orders import EventClaim, Orders, requested_items
 from engine.principal import Principal
 from engine.settings import get_settings, reset_settings
 from engine.store.resources import Resources, open_resources
@@ -36,7 +36,9 @@ def engine_orders(resources: Resources, queue: RecordingQueue | None = None) -> 
 async def claim(orders: Orders, customer_id: int, claims: list[EventClaim]) -> str:
     """The order id, or the refusal code."""
     try:
-        order = await orders.place(Principal(customer_id, "customer"), claims, "test")
+        order = await orders.place(
+            Principal(customer_id, "customer"), claims, requested_items(claims)
+        )
     except errors.BoxofficeError as exc:
         return exc.code
     return order.id

@@ -90,11 +90,19 @@ async def test_multi_event_refusal_leaves_nothing_held(
     (blocker,) = await create_customers(resources.pool, 1)
     assert "-" in await claim(orders, blocker, [EventClaim(second.event_id, [second.seat_ids[0]])])
     customers = await create_customers(resources.pool, 20)
-    results = await asyncio.gather(*(
-        claim(orders, c, [EventClaim(first.event_id, [first.seat_ids[i]]),
-                          EventClaim(second.event_id, [second.seat_ids[0]])])
-        for i, c in enumerate(customers)
-    ))
+    results = await asyncio.gather(
+        *(
+            claim(
+                orders,
+                c,
+                [
+                    EventClaim(first.event_id, [first.seat_ids[i]]),
+                    EventClaim(second.event_id, [second.seat_ids[0]]),
+                ],
+            )
+            for i, c in enumerate(customers)
+        )
+    )
     assert counts(results) == {"seat_unavailable": 20}
     assert await live_counts(resources.redis, first.event_id) == (20, 0, 0)
     holders = await seat_holders(resources.redis, first.event_id)

@@ -1,0 +1,104 @@
+"""The worker's background round: sweep lapsed holds, write changes and refusals to
+PostgreSQL, and re-enqueue paid orders the outbox still holds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+from engine import keys
+from engine.orders import EventClaim
+from engine.persistence import Persister
+from engine.principal import Principal
+from engine.settings import get_settings, ticket_signing_key
+from engine.store.redis_order_log import RedisOrderLog
+from engine.store.resources import Resources
+from tests.concurrency.engine_client import RecordingQueue, claim, create_customers, engine_orders
+from tests.conftest import Actor
+from tests.sale_setup import open_sale
+from workers.tasks import sync_round
+
+
+@pytest.fixture
+async def worker_ctx(resources: Resources) -> AsyncIterator[dict[str, Any]]:
+    arq: ArqRedis = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
+    order_log = RedisOrderLog(resources.redis, resources.scripts)
+    persister = Persister(order_log, resources.order_store, ticket_signing_key(get_settings()))
+    yield {"resources": resources, "order_log": order_log, "persister": persister, "redis": arq}
+    await arq.aclose()
+
+
+async def order_status(resources: Resources, order_id: str) -> str | None:
+    status: str | None = await resources.pool.fetchval(
+        "SELECT status FROM orders WHERE id = $1", order_id
+    )
+    return status
+
+
+async def test_sweeper_expires_unpaid_holds_and_records_history(
+    resources: Resources, partner: Actor, worker_ctx: dict[str, Any]
+) -> None:
+    sale = await open_sale(resources, partner.id, seats=2, hold_seconds=1)
+    (customer,) = await create_customers(resources.pool, 1)
+    order_id = await claim(
+        engine_orders(resources), customer, [EventClaim(sale.event_id, sale.seat_ids)]
+    )
+    await sync_round(worker_ctx, sweep=True)
+    assert await order_status(resources, order_id) == "reserved"
+    await asyncio.sleep(1.1)
+    await sync_round(worker_ctx, sweep=True)
+    assert await order_status(resources, order_id) == "expired"
+    history = await resources.pool.fetch(
+        "SELECT status, reason FROM order_status_history WHERE order_id = $1 ORDER BY at", order_id
+    )
+    assert [(h["status"], h["reason"]) for h in history] == [
+        ("reserved", None),
+        ("expired", "hold_expired"),
+    ]
+    counts = await resources.redis.hmget(keys.event_key(sale.event_id, "counts"), "a", "h", "s")
+    assert [int(c) for c in counts] == [2, 0, 0]
+    assert await resources.redis.zcard(keys.event_key(sale.event_id, "changes")) == 0
+
+
+async def test_refusals_are_written_with_reason_customer_and_items(
+    resources: Resources, partner: Actor, worker_ctx: dict[str, Any]
+) -> None:
+    sale = await open_sale(resources, partner.id, pools=(1,))
+    first, second = await create_customers(resources.pool, 2)
+    orders = engine_orders(resources)
+    want = [EventClaim(sale.event_id, pools={sale.pool_ids[0]: 1})]
+    assert "-" in await claim(orders, first, want)
+    assert await claim(orders, second, want) == "sold_out"
+    await sync_round(worker_ctx, sweep=False)
+    rows = await resources.pool.fetch(
+        "SELECT customer_id, reason, requested FROM purchase_refusals WHERE event_id = $1",
+        sale.event_id,
+    )
+    assert [(r["customer_id"], r["reason"]) for r in rows] == [(second, "sold_out")]
+    assert str(sale.pool_ids[0]) in rows[0]["requested"]
+    assert await resources.redis.xlen(keys.event_key(sale.event_id, "refusals")) == 0
+
+
+async def test_outbox_reconciler_reenqueues_paid_orders_never_enqueued(
+    resources: Resources, partner: Actor, worker_ctx: dict[str, Any]
+) -> None:
+    """An API crash between confirm and enqueue: the outbox still has the paid order."""
+    sale = await open_sale(resources, partner.id, seats=1)
+    (customer,) = await create_customers(resources.pool, 1)
+    lost_queue = RecordingQueue()  # stands for an API that died before enqueueing
+    orders = engine_orders(resources, lost_queue)
+    order_id = await claim(orders, customer, [EventClaim(sale.event_id, sale.seat_ids)])
+    await orders.pay(Principal(customer, "customer"), order_id, "tok_visa")
+    arq: ArqRedis = worker_ctx["redis"]
+    await arq.delete(f"arq:job:{order_id}")
+    outbox = keys.event_key(sale.event_id, "outbox")
+    await resources.redis.zadd(outbox, {order_id: 1})  # paid long enough ago
+    await sync_round(worker_ctx, sweep=False)
+    assert await arq.exists(f"arq:job:{order_id}") == 1
+    await worker_ctx["persister"].persist([order_id])
+    assert await order_status(resources, order_id) == "completed"
+    assert await resources.redis.zscore(outbox, order_id) is None
