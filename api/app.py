@@ -10,7 +10,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from api import events, inventory, lineup, orders
+from api import events, inventory, lineup, orders, reports
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.operations import health, ready
@@ -28,6 +28,7 @@ ROUTE_HANDLERS: list[object] = [
     *inventory.ROUTES,
     *lineup.ROUTES,
     *orders.ROUTES,
+    *reports.ROUTES,
 ]
 
 

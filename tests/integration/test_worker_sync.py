@@ -102,3 +102,51 @@ async def test_outbox_reconciler_reenqueues_paid_orders_never_enqueued(
     await worker_ctx["persister"].persist([order_id])
     assert await order_status(resources, order_id) == "completed"
     assert await resources.redis.zscore(outbox, order_id) is None
+
+
+async def test_partner_sales_report_counts_everything(
+    client: Any,
+    resources: Resources,
+    partner: Actor,
+    other_partner: Actor,
+    worker_ctx: dict[str, Any],
+) -> None:
+    sale = await open_sale(resources, partner.id, seats=3, price_cents=2500)
+    buyers = await create_customers(resources.pool, 3)
+    queue = RecordingQueue()
+    orders = engine_orders(resources, queue)
+    paid = await claim(orders, buyers[0], [EventClaim(sale.event_id, [sale.seat_ids[0]])])
+    await orders.pay(Principal(buyers[0], "customer"), paid, "tok_visa")
+    held = await claim(orders, buyers[1], [EventClaim(sale.event_id, [sale.seat_ids[1]])])
+    assert await claim(orders, buyers[2], [EventClaim(sale.event_id, [sale.seat_ids[1]])]) == (
+        "seat_unavailable"
+    )
+    await worker_ctx["persister"].persist(queue.paid)
+    await sync_round(worker_ctx, sweep=False)
+    report = await client.get(f"/partner/events/{sale.event_id}/sales", headers=partner.headers)
+    assert report.status_code == 200, report.text
+    assert report.json() == {
+        "available": 1,
+        "held": 1,
+        "sold": 1,
+        "revenue_cents": 2500,
+        "orders_by_status": {"completed": 1, "reserved": 1},
+        "failures_by_reason": {"seat_unavailable": 1},
+        "checked_in": 0,
+    }
+    listing = await client.get(
+        f"/partner/events/{sale.event_id}/orders?limit=1", headers=partner.headers
+    )
+    assert listing.status_code == 200
+    first_page = listing.json()
+    assert len(first_page["items"]) == 1
+    assert first_page["next_cursor"]
+    rest = await client.get(
+        f"/partner/events/{sale.event_id}/orders?cursor={first_page['next_cursor']}",
+        headers=partner.headers,
+    )
+    assert {o["id"] for o in first_page["items"] + rest.json()["items"]} == {paid, held}
+    foreign = await client.get(
+        f"/partner/events/{sale.event_id}/sales", headers=other_partner.headers
+    )
+    assert foreign.status_code == 404
