@@ -134,11 +134,9 @@ class Persister:
             order_ids, documents = [o for o, _ in kept], [d for _, d in kept]
         now = await self._log.server_time_ms()
         batch = [rows_for(doc, now, self._ticket_key) for doc, _ in documents if doc]
-        if batch:
-            await self._store.write(batch)
-        for rows in batch:
-            if rows.completed_ms is not None:
-                await self._log.complete(rows.order_id, rows.completed_ms)
+        completed_at = await self._store.write(batch) if batch else {}
+        for order_id, at in completed_at.items():
+            await self._log.complete(order_id, int(at.timestamp() * 1000))
         await self._log.ack_changes(
             [
                 (order_id, score)

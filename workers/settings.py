@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from typing import Any, ClassVar
 
+from arq import cron
 from arq.connections import RedisSettings
 
 from engine.persistence import Persister
@@ -13,7 +14,7 @@ from engine.settings import get_settings, ticket_signing_key
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
-from workers.tasks import PersistBatcher, persist_order, sync_loop
+from workers.tasks import PersistBatcher, persist_order, reconcile, sync_loop
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -43,11 +44,12 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [persist_order]
+    cron_jobs: ClassVar[list[Any]] = [cron(reconcile, second=30, unique=True, timeout=300)]
     on_startup = startup
     on_shutdown = shutdown
     max_jobs = 500
     max_tries = 1000  # a paid order is retried until PostgreSQL takes it
     keep_result = 0  # the outbox reconciler may enqueue the same order id again
-    job_timeout = 120
+    job_timeout = 60
     poll_delay = 0.05
     redis_settings = RedisSettings.from_dsn(get_settings().queue_redis_url)

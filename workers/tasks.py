@@ -17,12 +17,14 @@ import asyncpg
 from arq import Retry
 
 from engine.persistence import Persister
-from engine.store.pg_orders import write_refusals
+from engine.reconcile import reconcile_all, report
+from engine.store.pg_orders import PgOrderRepair, write_refusals
 from engine.store.redis_order_log import RedisOrderLog
 
 log = logging.getLogger("boxoffice.worker")
 
-OUTBOX_GRACE_MS = 3000
+OUTBOX_GRACE_MS = 3000  # paid this long ago and still in the outbox: enqueue again
+OUTBOX_STUCK_MS = 10000  # still there: its job is stuck (e.g. a killed worker); persist here
 SYNC_INTERVAL_S = 0.2
 SWEEP_EVERY = 5  # sync rounds: holds are swept once a second
 DB_ERRORS = (
@@ -100,6 +102,25 @@ async def sync_round(ctx: dict[str, Any], sweep: bool) -> None:
             await order_log.forget_refusals(event_id, [entry_id for entry_id, _ in refusals])
         for order_id in await order_log.unpersisted_paid(event_id, now - OUTBOX_GRACE_MS):
             await ctx["redis"].enqueue_job("persist_order", order_id, _job_id=order_id)
+        stuck = await order_log.unpersisted_paid(event_id, now - OUTBOX_STUCK_MS)
+        if stuck:
+            log.warning("persisting %d paid orders whose jobs are stuck", len(stuck))
+            await persister.persist(stuck)
+
+
+async def reconcile(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Cron: compare Redis with PostgreSQL for every event on sale, repair, and log drift."""
+    resources = ctx["resources"]
+    drifts = await reconcile_all(
+        resources.sale_reads,
+        resources.inventory,
+        resources.inventory,
+        PgOrderRepair(resources.pool),
+    )
+    summary = report(drifts)
+    if summary["with_drift"]:
+        log.warning("reconcile repaired drift", extra={"drift": summary})
+    return summary
 
 
 async def sync_loop(ctx: dict[str, Any]) -> None:

@@ -37,8 +37,11 @@ class PgOrderStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def write(self, batch: list[OrderRows]) -> None:
-        """Write orders, lines, histories and tickets in one transaction, idempotently."""
+    async def write(self, batch: list[OrderRows]) -> dict[str, datetime]:
+        """Write orders, lines, histories and tickets in one transaction, idempotently.
+
+        Returns when each completed order of the batch was completed, as PostgreSQL keeps it
+        (an earlier, interrupted run may have completed it already)."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.executemany(
                 _UPSERT_ORDER,
@@ -75,6 +78,13 @@ class PgOrderStore:
             if voided_orders:
                 voided = await conn.fetch(_VOID_TICKETS, voided_orders)
                 await self._apply_ticket_change(conn, voided, "void", "available", -1)
+            completed = [r.order_id for r in batch if r.completed_ms is not None]
+            rows = await conn.fetch(
+                """SELECT order_id, at FROM order_status_history
+                    WHERE order_id = ANY($1) AND status = 'completed'""",
+                completed,
+            )
+        return {row["order_id"]: row["at"] for row in rows}
 
     async def _apply_ticket_change(
         self,
@@ -216,3 +226,40 @@ async def write_refusals(
             for entry_id, f in entries
         ],
     )
+
+
+class PgOrderRepair:
+    """PostgreSQL side of reconciliation."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def events_on_sale(self) -> list[int]:
+        rows = await self._pool.fetch(
+            "SELECT id FROM events WHERE sale_starts_at IS NOT NULL ORDER BY id"
+        )
+        return [row["id"] for row in rows]
+
+    async def reserved_orders(self, event_id: int) -> list[str]:
+        rows = await self._pool.fetch(
+            """SELECT id FROM orders WHERE status = 'reserved' AND id LIKE $1 || '-%'""",
+            str(event_id),
+        )
+        return [row["id"] for row in rows]
+
+    async def expire_lost(self, order_ids: list[str], reason: str) -> int:
+        """Orders whose hold Redis lost: nothing was paid, so they expire."""
+        if not order_ids:
+            return 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            expired = await conn.fetch(
+                """UPDATE orders SET status = 'expired', updated_at = now()
+                    WHERE id = ANY($1) AND status = 'reserved' RETURNING id""",
+                order_ids,
+            )
+            await conn.executemany(
+                """INSERT INTO order_status_history (order_id, status, at, reason)
+                   VALUES ($1, 'expired', now(), $2) ON CONFLICT DO NOTHING""",
+                [(row["id"], reason) for row in expired],
+            )
+        return len(expired)

@@ -69,3 +69,18 @@ class RedisInventory:
             if a is not None:
                 result[type_id] = Availability(int(a), int(h), int(s))
         return result
+
+    async def seat_marks(self, event_id: int) -> dict[str, str]:
+        raw = await self._redis.hgetall(keys.event_key(event_id, "seats"))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def pool_sold(self, event_id: int) -> dict[str, int]:
+        raw = await self._redis.hgetall(keys.event_key(event_id, "pools"))
+        return {k.decode()[:-2]: int(v) for k, v in raw.items() if k.decode().endswith(":s")}
+
+    async def known_orders(self, event_id: int, order_ids: list[str]) -> set[str]:
+        """Which of these orders (homed at event_id) Redis still has a document for."""
+        if not order_ids:
+            return set()
+        found = await self._redis.hmget(keys.event_key(event_id, "orders"), order_ids)
+        return {order_id for order_id, doc in zip(order_ids, found, strict=True) if doc}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -45,7 +46,10 @@ class Resources:
         await self.redis.aclose()
         if self.queue_redis is not self.redis:
             await self.queue_redis.aclose()
-        await self.pool.close()
+        try:  # a connection stuck on an unreachable server must not hang shutdown
+            await asyncio.wait_for(self.pool.close(), timeout=5)
+        except TimeoutError:
+            self.pool.terminate()
 
 
 async def open_resources(settings: Settings, pool_size: int = 10) -> Resources:

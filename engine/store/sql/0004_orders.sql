@@ -34,7 +34,8 @@ CREATE TABLE order_status_history (
     status    text NOT NULL,
     at        timestamptz NOT NULL,
     reason    text,
-    UNIQUE (order_id, status, at)
+    -- an order passes through each status at most once (reserved, paid, completed, ...)
+    UNIQUE (order_id, status)
 );
 
 CREATE TABLE tickets (

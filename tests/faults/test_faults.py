@@ -1,0 +1,166 @@
+"""Faults: killed workers, an API killed after payment, a PostgreSQL outage, Redis flushed.
+Every paid order still ends `completed` exactly once, and Redis can be rebuilt."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+from engine import keys
+from engine.orders import EventClaim
+from engine.principal import Principal
+from engine.reconcile import reconcile_event
+from engine.settings import ROOT, get_settings
+from engine.store.pg_orders import PgOrderRepair
+from engine.store.resources import Resources
+from tests.concurrency.engine_client import claim, create_customers, engine_orders
+from tests.conftest import Actor
+from tests.faults.tcp_proxy import PostgresProxy
+from tests.faults.worker_process import kill, start_worker, wait_for_status
+from tests.sale_setup import open_sale
+from workers.queue import ArqPersistQueue
+
+
+async def paid_orders(resources: Resources, partner_id: int, count: int) -> list[str]:
+    """`count` single-seat orders, claimed and paid, with persist_order jobs enqueued."""
+    sale = await open_sale(resources, partner_id, seats=count)
+    customers = await create_customers(resources.pool, count)
+    queue = await ArqPersistQueue.connect(get_settings().queue_redis_url)
+    orders = engine_orders(resources, queue)  # type: ignore[arg-type]
+    ids = await asyncio.gather(
+        *(
+            claim(orders, c, [EventClaim(sale.event_id, [seat])])
+            for c, seat in zip(customers, sale.seat_ids, strict=True)
+        )
+    )
+    await asyncio.gather(
+        *(
+            orders.pay(Principal(c, "customer"), order_id, "tok_visa")
+            for c, order_id in zip(customers, ids, strict=True)
+        )
+    )
+    await queue.close()
+    return list(ids)
+
+
+async def assert_completed_exactly_once(resources: Resources, order_ids: list[str]) -> None:
+    rows = await resources.pool.fetch(
+        """SELECT o.id, o.status,
+                  (SELECT count(*) FROM tickets t WHERE t.order_id = o.id) AS tickets,
+                  (SELECT count(*) FROM order_status_history h
+                    WHERE h.order_id = o.id AND h.status = 'completed') AS completions
+             FROM orders o WHERE o.id = ANY($1)""",
+        order_ids,
+    )
+    assert len(rows) == len(order_ids)
+    assert {(r["status"], r["tickets"], r["completions"]) for r in rows} == {("completed", 1, 1)}
+
+
+async def test_worker_killed_mid_batch_then_restarted(resources: Resources, partner: Actor) -> None:
+    order_ids = await paid_orders(resources, partner.id, 400)
+    worker = start_worker()
+    try:
+        while await wait_for_status(resources.pool, order_ids, "completed", 0.05) < 20:
+            pass
+    finally:
+        kill(worker)
+    done = await wait_for_status(resources.pool, order_ids, "completed", 0)
+    assert done < len(order_ids), "the worker finished before it could be killed mid-batch"
+    restarted = start_worker()
+    try:
+        assert await wait_for_status(resources.pool, order_ids, "completed", 60) == len(order_ids)
+    finally:
+        kill(restarted)
+    await assert_completed_exactly_once(resources, order_ids)
+
+
+async def test_api_killed_between_confirm_and_enqueue(resources: Resources, partner: Actor) -> None:
+    sale = await open_sale(resources, partner.id, seats=1)
+    (customer,) = await create_customers(resources.pool, 1)
+    order_id = await claim(
+        engine_orders(resources), customer, [EventClaim(sale.event_id, sale.seat_ids)]
+    )
+    died = subprocess.run(
+        [sys.executable, "-m", "tests.faults.pay_then_die", order_id, str(customer)],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+    )
+    assert died.returncode == 3, died.stderr.decode()
+    assert await resources.redis.zscore(keys.event_key(sale.event_id, "outbox"), order_id)
+    worker = start_worker()
+    try:
+        assert await wait_for_status(resources.pool, [order_id], "completed", 30) == 1
+    finally:
+        kill(worker)
+    await assert_completed_exactly_once(resources, [order_id])
+
+
+async def test_postgres_outage_during_payments(resources: Resources, partner: Actor) -> None:
+    proxy = PostgresProxy(get_settings().database_url)
+    worker = start_worker(DATABASE_URL=await proxy.start())
+    try:
+        await asyncio.sleep(1.5)  # the worker is up and connected through the proxy
+        await proxy.cut()
+        order_ids = await paid_orders(resources, partner.id, 50)
+        await asyncio.sleep(10)
+        assert await wait_for_status(resources.pool, order_ids, "completed", 0) == 0
+        await proxy.restore()
+        assert await wait_for_status(resources.pool, order_ids, "completed", 60) == 50
+    finally:
+        kill(worker)
+        await proxy.stop()
+    await assert_completed_exactly_once(resources, order_ids)
+
+
+async def test_redis_flushed_then_rehydrated_from_postgres(
+    resources: Resources, partner: Actor
+) -> None:
+    sale = await open_sale(resources, partner.id, seats=10, pools=(10,))
+    customers = await create_customers(resources.pool, 3)
+    queue_orders = engine_orders(resources)
+    bought = [
+        await claim(queue_orders, customers[0], [EventClaim(sale.event_id, sale.seat_ids[:3])]),
+        await claim(
+            queue_orders, customers[1], [EventClaim(sale.event_id, pools={sale.pool_ids[0]: 4})]
+        ),
+    ]
+    for customer, order_id in zip(customers, bought, strict=False):
+        await queue_orders.pay(Principal(customer, "customer"), order_id, "tok_visa")
+    held = await claim(queue_orders, customers[2], [EventClaim(sale.event_id, [sale.seat_ids[5]])])
+    from engine.persistence import Persister
+    from engine.settings import ticket_signing_key
+    from engine.store.redis_order_log import RedisOrderLog
+
+    persister = Persister(
+        RedisOrderLog(resources.redis, resources.scripts),
+        resources.order_store,
+        ticket_signing_key(get_settings()),
+    )
+    await persister.persist([*bought, held])
+    await resources.redis.flushdb()
+    drift = await reconcile_event(
+        sale.event_id,
+        resources.sale_reads,
+        resources.inventory,
+        resources.inventory,
+        PgOrderRepair(resources.pool),
+    )
+    assert not drift.hydrated
+    assert drift.counts_after is not None
+    assert (drift.counts_after.available, drift.counts_after.held, drift.counts_after.sold) == (
+        13,
+        0,
+        7,
+    )
+    assert drift.lost_reservations_expired == 1
+    retaken = await claim(
+        queue_orders, customers[2], [EventClaim(sale.event_id, [sale.seat_ids[0]])]
+    )
+    assert retaken == "seat_unavailable"
+    assert "-" in await claim(
+        queue_orders, customers[2], [EventClaim(sale.event_id, [sale.seat_ids[5]])]
+    )
+    status = await resources.pool.fetchval("SELECT status FROM orders WHERE id = $1", held)
+    assert status == "expired"
