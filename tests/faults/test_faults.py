@@ -4,7 +4,6 @@ Every paid order still ends `completed` exactly once, and Redis can be rebuilt."
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 
 from engine import keys
@@ -81,13 +80,17 @@ async def test_api_killed_between_confirm_and_enqueue(resources: Resources, part
     order_id = await claim(
         engine_orders(resources), customer, [EventClaim(sale.event_id, sale.seat_ids)]
     )
-    died = subprocess.run(
-        [sys.executable, "-m", "tests.faults.pay_then_die", order_id, str(customer)],
+    died = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.faults.pay_then_die",
+        order_id,
+        str(customer),
         cwd=ROOT,
-        check=False,
-        capture_output=True,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert died.returncode == 3, died.stderr.decode()
+    _, stderr = await died.communicate()
+    assert died.returncode == 3, stderr.decode()
     assert await resources.redis.zscore(keys.event_key(sale.event_id, "outbox"), order_id)
     worker = start_worker()
     try:

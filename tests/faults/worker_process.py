@@ -37,11 +37,11 @@ def kill(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
 
 
 async def wait_for_status(
-    pool: asyncpg.Pool, order_ids: Iterable[str], status: str, timeout: float
+    pool: asyncpg.Pool, order_ids: Iterable[str], status: str, within: float
 ) -> int:
     """Wait until every order has `status` in PostgreSQL; return how many do at the end."""
     ids = list(order_ids)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     done = 0
     while time.monotonic() < deadline:
         done = await pool.fetchval(
