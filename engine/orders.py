@@ -65,6 +65,7 @@ class ClaimOutcome(msgspec.Struct):
     detail: Any = None
     expires_ms: int = 0
     lines: list[OrderLine] = msgspec.field(default_factory=list)
+    document: dict[str, Any] | None = None  # the new order, when this event is its home
 
 
 class SaleStore(Protocol):
@@ -209,6 +210,7 @@ class Orders:
         taken: list[EventClaim] = []
         extra_lines: list[OrderLine] = []
         expires_ms = 0
+        document: dict[str, Any] | None = None
         for index, claim in enumerate(claims):
             outcome = await self._store.claim(
                 order_id, customer.user_id, claim, home=index == 0, requested=requested
@@ -220,12 +222,15 @@ class Orders:
                     raise errors.NotFound(f"No such event: {claim.event_id}")
                 raise refusal_error(outcome)
             taken.append(claim)
+            document = document or outcome.document
             if index > 0:
                 extra_lines.extend(outcome.lines)
                 expires_ms = min(expires_ms or outcome.expires_ms, outcome.expires_ms)
         if extra_lines:
             await self._store.add_lines(order_id, extra_lines, expires_ms)
-        return await self.get(customer, order_id)
+        if extra_lines or document is None:
+            return await self.get(customer, order_id)
+        return order_from_document(document)
 
     async def _known_event(self, claim: EventClaim) -> bool:
         return await self._store.is_hydrated(claim.event_id) or await self._lookups.event_exists(

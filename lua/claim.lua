@@ -4,7 +4,8 @@
 --          r: JSON of the requested items (kept with a refusal)}.
 -- Each claim is all or nothing; claims of the batch are independent of one another.
 -- Ids travel as strings (Lua prints large numbers in exponent form).
--- Returns a JSON list, one entry per claim: {ok=1, e=expires_ms, l=[lines]} or {err=code, x=detail}.
+-- Returns a JSON list, one entry per claim: {ok=1, e=expires_ms, l=[lines], d=document (home)}
+-- or {err=code, x=detail}.
 local claims = cjson.decode(ARGV[1])
 local now = now_ms()
 local meta = redis.call('HMGET', K_META, 'status', 'sale_starts', 'sale_ends', 'hold_ms', 'limit',
@@ -76,11 +77,13 @@ local function claim_one(claim)
                            ticket_type_id = line[1] == 'g' and line[2] or cjson.null,
                            label = line[3], price_cents = line[4]}
     end
-    redis.call('HSET', K_ORDERS, claim.o, cjson.encode({
+    local doc = {
       id = claim.o, customer_id = claim.c, status = 'reserved', items = items,
       total_cents = total, expires_at = expires, created_at = now, events = {meta[6]},
-      history = {{status = 'reserved', at = now, reason = cjson.null}}}))
+      history = {{status = 'reserved', at = now, reason = cjson.null}}}
+    redis.call('HSET', K_ORDERS, claim.o, cjson.encode(doc))
     redis.call('ZADD', K_CHANGES, now, claim.o)
+    return {ok = 1, e = expires, l = lines, d = doc}  -- the caller needs no second read
   end
   return {ok = 1, e = expires, l = lines}
 end

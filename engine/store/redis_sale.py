@@ -57,6 +57,7 @@ class RedisSaleStore:
             ok=True,
             expires_ms=int(result["e"]),
             lines=[_line(claim.event_id, raw) for raw in lines],
+            document=result.get("d"),
         )
 
     async def add_lines(self, order_id: str, lines: list[OrderLine], expires_ms: int) -> None:
