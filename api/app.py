@@ -15,6 +15,7 @@ from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.operations import health, ready
 from api.problems import EXCEPTION_HANDLERS
+from engine.orders import Orders
 from engine.settings import get_settings
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
@@ -44,6 +45,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     queue = await ArqPersistQueue.connect(settings.queue_redis_url)
     resources.persist_queue = queue
     app.state.resources = resources
+    app.state.orders = Orders(
+        resources.sale_store, resources.sale_reads, resources.order_store, queue
+    )
     try:
         yield
     finally:

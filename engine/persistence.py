@@ -135,8 +135,10 @@ class Persister:
         now = await self._log.server_time_ms()
         batch = [rows_for(doc, now, self._ticket_key) for doc, _ in documents if doc]
         completed_at = await self._store.write(batch) if batch else {}
-        for order_id, at in completed_at.items():
-            await self._log.complete(order_id, int(at.timestamp() * 1000))
+        if completed_at:
+            await self._log.complete(
+                {order_id: int(at.timestamp() * 1000) for order_id, at in completed_at.items()}
+            )
         await self._log.ack_changes(
             [
                 (order_id, score)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 import jwt
 
@@ -28,6 +29,16 @@ def issue_access_token(principal: Principal, secret: str, ttl_seconds: int) -> s
 
 
 def read_access_token(token: str, secret: str) -> Principal:
+    """The principal of a valid token. Verified tokens are remembered (bounded), so a buyer
+    hammering the API pays the signature check once, while expiry is still checked each time."""
+    principal, expires = _verified(token, secret)
+    if expires <= time.time():
+        raise AuthenticationRequired("Access token expired")
+    return principal
+
+
+@lru_cache(maxsize=65536)
+def _verified(token: str, secret: str) -> tuple[Principal, int]:
     try:
         claims = jwt.decode(
             token,
@@ -48,4 +59,4 @@ def read_access_token(token: str, secret: str) -> Principal:
     except (TypeError, ValueError) as exc:
         raise AuthenticationRequired("Invalid access token") from exc
     partner_id = claims.get("pid")
-    return Principal(user_id=user_id, role=role, partner_id=partner_id)
+    return Principal(user_id=user_id, role=role, partner_id=partner_id), int(claims["exp"])

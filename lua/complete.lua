@@ -1,9 +1,14 @@
--- After the order and its tickets are committed in PostgreSQL: paid -> completed, at the
--- time written there, and the order leaves the outbox. PostgreSQL already holds this change,
--- so it is not queued for writing again.
--- ARGV[1]: order id, ARGV[2]: completion time ms. Returns the order's status afterwards.
-local order_id, at = ARGV[1], tonumber(ARGV[2])
-local ok, status = set_status(order_id, 'completed', at, cjson.null, {paid = true})
-if ok then redis.call('ZREM', K_CHANGES, order_id) end
-redis.call('ZREM', K_OUTBOX, order_id)
-return status
+-- After orders and their tickets are committed in PostgreSQL: paid -> completed, at the time
+-- written there, and each order leaves the outbox. PostgreSQL already holds this change, so
+-- it is not queued for writing again.
+-- ARGV: order id, completion time ms, order id, completion time ms, ...
+-- Returns each order's status afterwards.
+local statuses = {}
+for i = 1, #ARGV, 2 do
+  local order_id, at = ARGV[i], tonumber(ARGV[i + 1])
+  local ok, status = set_status(order_id, 'completed', at, cjson.null, {paid = true})
+  if ok then redis.call('ZREM', K_CHANGES, order_id) end
+  redis.call('ZREM', K_OUTBOX, order_id)
+  statuses[#statuses + 1] = status
+end
+return statuses

@@ -15,6 +15,8 @@ from typing import Any
 
 import asyncpg
 from arq import Retry
+from arq.connections import ArqRedis
+from arq.constants import job_key_prefix
 
 from engine.persistence import Persister
 from engine.reconcile import reconcile_all, report
@@ -100,12 +102,25 @@ async def sync_round(ctx: dict[str, Any], sweep: bool) -> None:
         if refusals:
             await write_refusals(resources.pool, event_id, refusals)
             await order_log.forget_refusals(event_id, [entry_id for entry_id, _ in refusals])
-        for order_id in await order_log.unpersisted_paid(event_id, now - OUTBOX_GRACE_MS):
-            await ctx["redis"].enqueue_job("persist_order", order_id, _job_id=order_id)
+        late = await order_log.unpersisted_paid(event_id, now - OUTBOX_GRACE_MS)
+        await enqueue_missing(ctx["redis"], late)
         stuck = await order_log.unpersisted_paid(event_id, now - OUTBOX_STUCK_MS)
         if stuck:
             log.warning("persisting %d paid orders whose jobs are stuck", len(stuck))
             await persister.persist(stuck)
+
+
+async def enqueue_missing(queue: ArqRedis, order_ids: list[str]) -> None:
+    """Enqueue persist_order for paid orders whose job is gone (e.g. never enqueued)."""
+    if not order_ids:
+        return
+    async with queue.pipeline(transaction=False) as pipe:
+        for order_id in order_ids:
+            pipe.exists(job_key_prefix + order_id)
+        queued = await pipe.execute()
+    for order_id, exists in zip(order_ids, queued, strict=True):
+        if not exists:
+            await queue.enqueue_job("persist_order", order_id, _job_id=order_id)
 
 
 async def reconcile(ctx: dict[str, Any]) -> dict[str, Any]:

@@ -39,9 +39,13 @@ class RedisOrderLog:
             )
         return result
 
-    async def complete(self, order_id: str, at_ms: int) -> str:
-        status = await self._scripts.run("complete", home_event_of(order_id), order_id, at_ms)
-        return status.decode() if isinstance(status, bytes) else str(status)
+    async def complete(self, completed: dict[str, int]) -> None:
+        """Mark paid orders completed at the given times, one script call per home event."""
+        by_event: dict[int, list[str | int]] = {}
+        for order_id, at_ms in completed.items():
+            by_event.setdefault(home_event_of(order_id), []).extend([order_id, at_ms])
+        for event_id, args in by_event.items():
+            await self._scripts.run("complete", event_id, *args)
 
     async def ack_changes(self, acks: list[tuple[str, str]]) -> None:
         by_event: dict[int, list[str]] = {}

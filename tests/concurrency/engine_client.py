@@ -8,13 +8,12 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-import asyncpg
-
 from engine import errors
 from engine.orders import EventClaim, Orders, requested_items
 from engine.principal import Principal
 from engine.settings import get_settings, reset_settings
 from engine.store.resources import Resources, open_resources
+from loadtests.setup_data import create_customers
 
 
 class RecordingQueue:
@@ -42,16 +41,6 @@ async def claim(orders: Orders, customer_id: int, claims: list[EventClaim]) -> s
     except errors.BoxofficeError as exc:
         return exc.code
     return order.id
-
-
-async def create_customers(pool: asyncpg.Pool, count: int) -> list[int]:
-    rows = await pool.fetch(
-        """INSERT INTO users (role, name, email, password_hash)
-           SELECT 'customer', 'Buyer ' || n, 'buyer-' || gen_random_uuid() || '@example.com', 'x'
-             FROM generate_series(1, $1) n RETURNING id""",
-        count,
-    )
-    return [row["id"] for row in rows]
 
 
 async def _claims_in_process(jobs: Sequence[tuple[int, list[EventClaim]]]) -> list[str]:
@@ -96,3 +85,13 @@ def counts(values: Any) -> dict[str, int]:
         key = value if not isinstance(value, str) or "-" not in value else "ok"
         tally[key] = tally.get(key, 0) + 1
     return tally
+
+
+__all__ = [
+    "RecordingQueue",
+    "claim",
+    "claims_from_processes",
+    "counts",
+    "create_customers",
+    "engine_orders",
+]

@@ -1,0 +1,148 @@
+"""A private stack for benchmarks and load tests: its own database (and embedded servers
+when no URLs are given), the API and worker processes, all stopped afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from engine.settings import ROOT, reset_settings
+from engine.store.migrate import apply_migrations
+from ops.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent, free_port
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+class BenchStack:
+    def __init__(self, name: str) -> None:
+        self.data = ROOT / ".data" / name / f"run-{os.getpid()}"
+        self.pg: EmbeddedPostgres | None = None
+        self.redis: EmbeddedRedis | None = None
+        self.server_dsn = ""
+        self.database = f"bx_{name}_{uuid.uuid4().hex[:8]}"
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.port = 0
+
+    def start(self) -> None:
+        self.server_dsn = os.environ.get("DATABASE_URL", "")
+        if not self.server_dsn:
+            self.pg = EmbeddedPostgres(self.data / "pg")
+            self.server_dsn = self.pg.start()
+        redis_url = os.environ.get("REDIS_URL", "")
+        if not redis_url:
+            self.redis = EmbeddedRedis(self.data / "redis")
+            redis_url = self.redis.start()
+        database_url = _with_path(self.server_dsn, f"/{self.database}")
+        asyncio.run(self._create_database())
+        asyncio.run(apply_migrations(database_url))
+        os.environ.update(
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_url,
+            BOXOFFICE_DATA_DIR=str(self.data),
+            LOG_LEVEL="WARNING",
+        )
+        os.environ.pop("QUEUE_REDIS_URL", None)
+        reset_settings()
+
+    async def _create_database(self) -> None:
+        conn = await asyncpg.connect(self.server_dsn)
+        try:
+            await conn.execute(f'CREATE DATABASE "{self.database}"')
+        finally:
+            await conn.close()
+
+    def _spawn(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        self.data.mkdir(parents=True, exist_ok=True)
+        with open(self.data / "processes.log", "ab") as log:
+            child = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=ROOT,
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=log,
+                preexec_fn=die_with_parent,
+            )
+        self.children.append(child)
+        return child
+
+    def start_api(self, workers: int = 1, **env: str) -> str:
+        self.port = free_port()
+        self._spawn(
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--workers",
+            str(workers),
+            **env,
+        )
+        base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{base}/ready", timeout=1) as response:
+                    if response.status == 200:
+                        return base
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the API did not start; see {self.data / 'processes.log'}")
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        return self._spawn("-m", "workers")
+
+    def stop_children(self) -> None:
+        for child in self.children:
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children:
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        self.children.clear()
+
+    def stop(self) -> None:
+        self.stop_children()
+        asyncio.run(self._drop_database())
+        if self.redis:
+            self.redis.stop()
+        if self.pg:
+            self.pg.stop()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+    async def _drop_database(self) -> None:
+        conn = await asyncpg.connect(self.server_dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+def results_dir() -> Path:
+    path = ROOT / "reports"
+    path.mkdir(exist_ok=True)
+    return path
