@@ -84,7 +84,7 @@ def domain_error(_: Request[Any, Any, Any], exc: errors.BoxofficeError) -> Respo
 
 def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     detail = str(exc.detail)
-    if "malformed" in detail.lower() or "json is malformed" in detail.lower():
+    if any(word in detail.lower() for word in ("malformed", "truncated")):
         return problem(400, "malformed_json", "Malformed JSON", detail)
     fields = [
         {"field": item.get("key"), "message": item.get("message"), "source": item.get("source")}
@@ -98,7 +98,7 @@ def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Res
 
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
-    if status == 400 and "malformed" in str(exc.detail).lower():
+    if status == 400 and any(w in str(exc.detail).lower() for w in ("malformed", "truncated")):
         return problem(400, "malformed_json", "Malformed JSON", str(exc.detail))
     if status >= 500:
         log.error("http error %s: %s", status, exc.detail)

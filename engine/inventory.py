@@ -153,6 +153,8 @@ class LiveInventory(InventoryCache, Protocol):
 
     async def seat_states(self, event_id: int, seat_ids: list[int]) -> dict[int, str]: ...
 
+    async def withdraw_seat(self, event_id: int, seat_id: int) -> bool: ...
+
     async def pool_counts(self, event_id: int, type_ids: list[int]) -> dict[int, Availability]: ...
 
 
@@ -285,7 +287,13 @@ class Inventory:
 
     async def delete_seat(self, partner: Principal, seat_id: int) -> None:
         seat = await self._available_owned_seat(partner, seat_id)
+        # off sale in Redis first, atomically with claims, so nobody holds a deleted seat
+        if await self._is_live(seat.event_id) and not await self._live.withdraw_seat(
+            seat.event_id, seat_id
+        ):
+            raise SeatNotAvailable(f"Seat {seat.label} is held or sold")
         if not await self._store.delete_available_seat(seat_id):
+            await self._refresh_live(seat.event_id)  # puts the seat back on sale
             raise SeatNotAvailable(f"Seat {seat.label} is held or sold")
         await self._refresh_live(seat.event_id)
 

@@ -49,7 +49,13 @@ redis.call('DEL', K_CUSTOMERS)
 for customer, n in pairs(customers) do redis.call('HSET', K_CUSTOMERS, customer, n) end
 
 local available, held, sold = 0, 0, 0
-for _, pool in ipairs(cjson.decode(ARGV[3])) do
+local pools = cjson.decode(ARGV[3])
+local kept = {}
+for _, pool in ipairs(pools) do kept[tostring(pool[1])] = true end
+for _, field in ipairs(redis.call('HKEYS', K_POOLS)) do  -- ticket types deleted meanwhile
+  if not kept[string.match(field, '^(.*):')] then redis.call('HDEL', K_POOLS, field) end
+end
+for _, pool in ipairs(pools) do
   local id = tostring(pool[1])
   local h, s = pool_held[id] or 0, pool_sold[id] or 0
   local a = math.max(pool[4] - h - s, 0)

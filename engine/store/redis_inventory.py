@@ -27,6 +27,11 @@ class RedisInventory:
         await self._redis.sadd(keys.HYDRATED_EVENTS, str(event_id))
         return Availability(int(available), int(held), int(sold))
 
+    async def withdraw_seat(self, event_id: int, seat_id: int) -> bool:
+        """Take an available seat off sale; False if it is held or sold."""
+        result = await self._scripts.run("withdraw", event_id, str(seat_id))
+        return bytes(result) == b"ok"
+
     async def forget(self, event_id: int) -> None:
         await self._redis.srem(keys.HYDRATED_EVENTS, str(event_id))
         await self._redis.delete(*keys.event_keys(event_id))

@@ -16,17 +16,7 @@ from redis.commands.core import AsyncScript
 from engine import keys
 
 LUA_DIR = Path(__file__).resolve().parents[2] / "lua"
-SCRIPT_NAMES = (
-    "claim",
-    "pay_begin",
-    "confirm",
-    "release",
-    "expire",
-    "complete",
-    "ack_changes",
-    "add_lines",
-    "hydrate",
-)
+SCRIPT_NAMES = tuple(sorted(p.stem for p in LUA_DIR.glob("*.lua") if not p.stem.startswith("_")))
 
 
 @cache
