@@ -33,6 +33,7 @@ class TicketRow(msgspec.Struct, array_like=True):
     ticket_type_id: int | None
     label: str
     code: str
+    status: str  # 'void' when the order was cancelled before its tickets were written
 
 
 class OrderRows(msgspec.Struct):
@@ -84,6 +85,7 @@ def rows_for(doc: dict[str, Any], now_ms: int, ticket_key: bytes) -> OrderRows:
                 line.ticket_type_id,
                 line.label,
                 mint(line.event_id, order_id, line.line_no, ticket_key),
+                "void" if status == "cancelled" else "valid",
             )
             for line in lines
         ]

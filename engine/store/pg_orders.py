@@ -21,11 +21,11 @@ ON CONFLICT (id) DO UPDATE
  WHERE order_status_rank(EXCLUDED.status) > order_status_rank(orders.status)"""
 
 _INSERT_TICKETS = """
-INSERT INTO tickets (order_id, line_no, event_id, seat_id, ticket_type_id, label, code)
+INSERT INTO tickets (order_id, line_no, event_id, seat_id, ticket_type_id, label, code, status)
 SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[],
-                     $6::text[], $7::text[])
+                     $6::text[], $7::text[], $8::text[])
 ON CONFLICT (order_id, line_no) DO NOTHING
-RETURNING id, order_id, seat_id, ticket_type_id"""
+RETURNING id, order_id, seat_id, ticket_type_id, status"""
 
 _VOID_TICKETS = """
 UPDATE tickets SET status = 'void'
@@ -70,14 +70,17 @@ class PgOrderStore:
                    VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
                 [(r.order_id, *entry) for r in batch for entry in r.history],
             )
-            tickets = [t for r in batch for t in r.tickets]
-            if tickets:
-                issued = await conn.fetch(_INSERT_TICKETS, *_columns(tickets, 7))
-                await self._apply_ticket_change(conn, issued, "valid", "sold", +1)
+            # void first: a seat a cancelled order gives back may be re-sold in this batch
             voided_orders = [r.order_id for r in batch if r.void_tickets]
             if voided_orders:
                 voided = await conn.fetch(_VOID_TICKETS, voided_orders)
                 await self._apply_ticket_change(conn, voided, "void", "available", -1)
+            tickets = [t for r in batch for t in r.tickets]
+            if tickets:
+                issued = await conn.fetch(_INSERT_TICKETS, *_columns(tickets, 8))
+                valid = [t for t in issued if t["status"] == "valid"]
+                await self._apply_ticket_change(conn, valid, "valid", "sold", +1)
+                await self._born_void(conn, [t for t in issued if t["status"] == "void"])
             completed = [r.order_id for r in batch if r.completed_ms is not None]
             rows = await conn.fetch(
                 """SELECT order_id, at FROM order_status_history
@@ -85,6 +88,16 @@ class PgOrderStore:
                 completed,
             )
         return {row["order_id"]: row["at"] for row in rows}
+
+    async def _born_void(self, conn: asyncpg.Connection, tickets: list[asyncpg.Record]) -> None:
+        """Tickets of an order cancelled before they were written: valid, then void at once."""
+        if tickets:
+            now = await conn.fetchval("SELECT now()")
+            await conn.executemany(
+                """INSERT INTO ticket_status_history (ticket_id, status, at, reason)
+                   VALUES ($1, $2, $3, 'order_cancelled') ON CONFLICT DO NOTHING""",
+                [(t["id"], status, now) for t in tickets for status in ("valid", "void")],
+            )
 
     async def _apply_ticket_change(
         self,

@@ -71,3 +71,35 @@ async def test_seat_taken_is_409_naming_seats(
     assert second.status_code == 409
     assert second.json()["code"] == "seat_unavailable"
     assert str(sale.seat_ids[1]) in second.json()["detail"]
+
+
+async def test_seat_resold_after_cancel_persists_in_one_batch(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    """Found by the state machine: A paid and cancelled, B buys the seat, one write for both."""
+    from tests.conftest import make_actor
+
+    sale = await open_sale(resources, partner.id, seats=1)
+    seat = seat_item(sale, sale.seat_ids[0])
+    first = (await client.post("/orders", headers=customer.headers, json={"items": [seat]})).json()
+    await client.post(
+        f"/orders/{first['id']}/pay", headers=customer.headers, json={"payment_token": "tok_visa"}
+    )
+    await client.post(f"/orders/{first['id']}/cancel", headers=customer.headers)
+    buyer = await make_actor(client, "customer")
+    second = (await client.post("/orders", headers=buyer.headers, json={"items": [seat]})).json()
+    await client.post(
+        f"/orders/{second['id']}/pay", headers=buyer.headers, json={"payment_token": "tok_visa"}
+    )
+    assert await persister(resources).persist([first["id"], second["id"]]) == 2
+    tickets = await resources.pool.fetch(
+        "SELECT order_id, status FROM tickets WHERE seat_id = $1 ORDER BY id", sale.seat_ids[0]
+    )
+    assert {(t["order_id"], t["status"]) for t in tickets} == {
+        (first["id"], "void"),
+        (second["id"], "valid"),
+    }
+    status = await resources.pool.fetchval(
+        "SELECT status FROM seats WHERE id = $1", sale.seat_ids[0]
+    )
+    assert status == "sold"
