@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: all install run test lint typecheck fmt clean
+.PHONY: all install run test lint typecheck fmt clean bench reconcile
 
 all: lint typecheck test
 
@@ -28,12 +28,18 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench: install
+	$(BIN)/python -m loadtests.bench $(BENCH_ARGS)
+
+reconcile: install
+	$(BIN)/python -m ops.reconcile $(RECONCILE_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy engine api workers ops
+	$(BIN)/mypy engine api workers ops loadtests
 
 fmt: install
 	$(BIN)/ruff check --fix .
