@@ -42,7 +42,7 @@ DB_ERRORS = (
 class PersistBatcher:
     """Collects order ids from concurrent jobs and persists them in one transaction."""
 
-    def __init__(self, persister: Persister, max_batch: int = 200) -> None:
+    def __init__(self, persister: Persister, max_batch: int = 500) -> None:
         self._persister = persister
         self._max_batch = max_batch
         self._waiting: list[tuple[str, asyncio.Future[None]]] = []
@@ -55,7 +55,7 @@ class PersistBatcher:
         self._waiting.append((order_id, future))
         if not self._scheduled:
             self._scheduled = True
-            loop.call_later(0.002, self._flush)
+            loop.call_later(0.01, self._flush)  # gather jobs ARQ starts together
         await future
 
     def _flush(self) -> None:
