@@ -10,16 +10,23 @@ answers come from one place. Domain errors use the same problem+json mapping.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.orders import OrderIn, split_items
 from api.problems import PROBLEM_JSON, status_of
 from engine.errors import AuthenticationRequired, BoxofficeError
 from engine.orders import Orders, requested_items
 from engine.tokens import read_access_token
+
+# plain ASGI, typed loosely: this module speaks the protocol directly
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _decode_order = msgspec.json.Decoder(OrderIn).decode
 _encode = msgspec.json.Encoder().encode
@@ -67,7 +74,7 @@ class FastClaims:
 
 
 async def _read_body(receive: Receive) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         message = await receive()
         chunks.append(message.get("body", b""))
