@@ -10,7 +10,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
 from api.auth import AsPartner, AsUser
-from api.types import Email, Name, Password, Phone, ShortText
+from api.types import NO_NUL, Email, Name, Password, Phone, ShortText
 from engine.accounts import Accounts, LoginResult, Registration, User
 from engine.store.pg_accounts import PgAccountStore
 from engine.store.redis_throttle import RedisLoginThrottle
@@ -28,7 +28,7 @@ class RegisterIn(msgspec.Struct, forbid_unknown_fields=False):
 
 class LoginIn(msgspec.Struct):
     # login accepts any string so that a wrong shape is a plain 401, not a hint
-    email: Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
+    email: Annotated[str, msgspec.Meta(min_length=1, max_length=254, pattern=NO_NUL)]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 

@@ -110,6 +110,10 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     return problem(status, code, title, str(exc.detail), headers or None)
 
 
+def too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    return problem(400, "malformed_json", "Malformed JSON", "JSON nested too deeply")
+
+
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -127,6 +131,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     PermissionDeniedException: http_error,
     NotFoundException: http_error,
     HTTPException: http_error,
+    RecursionError: too_deep,
     Exception: unexpected_error,
 }
 

@@ -20,7 +20,9 @@ Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]
 ShortText = Annotated[str, Meta(max_length=500, pattern=NO_NUL)]
 LongText = Annotated[str, Meta(max_length=10_000, pattern=NO_NUL)]
 Url = Annotated[str, Meta(max_length=2000, pattern=r"^https?://\S+$")]
-Email = Annotated[str, Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[
+    str, Meta(min_length=3, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
+]
 Password = Annotated[str, Meta(min_length=8, max_length=256)]
 Phone = Annotated[str, Meta(max_length=40, pattern=NO_NUL)]
 Cents = Annotated[int, Meta(ge=0, le=MAX_CENTS)]
