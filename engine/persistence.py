@@ -6,6 +6,7 @@ Pure functions here decide what to write; engine/store/pg_orders.py writes it id
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,8 @@ import msgspec
 
 from engine.orders import from_ms
 from engine.ticket_codes import mint
+
+log = logging.getLogger(__name__)
 
 
 class LineRow(msgspec.Struct, array_like=True):
@@ -124,20 +127,24 @@ class Persister:
         self._ticket_key = ticket_key
 
     async def persist(self, order_ids: list[str], include_paid: bool = True) -> int:
-        """Write these orders; with include_paid=False, paid orders are left to their
-        persist_order job (and the outbox reconciler) so no order is written twice at once."""
+        """Write these orders; return how many were written.
+
+        With include_paid=False, paid orders are left to their persist_order job (and the
+        outbox reconciler) so no order is written twice at once. A document PostgreSQL
+        already has in full (completed, nothing changed since) is skipped."""
         order_ids = list(dict.fromkeys(order_ids))
-        documents = await self._log.documents(order_ids)
-        if not include_paid:
-            kept = [
-                (o, d)
-                for o, d in zip(order_ids, documents, strict=True)
-                if not (d[0] and d[0]["status"] == "paid")
-            ]
-            order_ids, documents = [o for o, _ in kept], [d for _, d in kept]
-        now = int(time.time() * 1000)  # only orders 'completed' after the last change
-        batch = [rows_for(doc, now, self._ticket_key) for doc, _ in documents if doc]
-        completed_at = await self._store.write(batch) if batch else {}
+        pending = [
+            (order_id, doc, score)
+            for order_id, (doc, score) in zip(
+                order_ids, await self._log.documents(order_ids), strict=True
+            )
+            if doc
+            and (include_paid or doc["status"] != "paid")
+            and not (doc["status"] == "completed" and score is None)
+        ]
+        now = int(time.time() * 1000)  # orders are 'completed' after their last change
+        batch = [rows_for(doc, now, self._ticket_key) for _, doc, _ in pending]
+        written, completed_at = await self._write(batch)
         if completed_at:
             await self._log.complete(
                 {order_id: int(at.timestamp() * 1000) for order_id, at in completed_at.items()}
@@ -145,8 +152,32 @@ class Persister:
         await self._log.ack_changes(
             [
                 (order_id, score)
-                for order_id, (_, score) in zip(order_ids, documents, strict=True)
-                if score is not None
+                for order_id, _, score in pending
+                if score is not None and order_id in written
             ]
         )
-        return len(batch)
+        return len(written)
+
+    async def _write(self, batch: list[OrderRows]) -> tuple[set[str], dict[str, Any]]:
+        """Write the batch in one transaction; if that fails, order by order, so one order
+        PostgreSQL refuses cannot hold up the others. When none can be written (PostgreSQL
+        is down, say), the first error is raised for the caller to retry."""
+        if not batch:
+            return set(), {}
+        try:
+            return {rows.order_id for rows in batch}, await self._store.write(batch)
+        except Exception as first:
+            if len(batch) == 1:
+                raise
+            written: set[str] = set()
+            completed: dict[str, Any] = {}
+            for rows in batch:
+                try:
+                    completed.update(await self._store.write([rows]))
+                except Exception:
+                    log.exception("order %s could not be written; will retry", rows.order_id)
+                    continue
+                written.add(rows.order_id)
+            if not written:
+                raise first from None
+            return written, completed

@@ -150,3 +150,21 @@ async def test_partner_sales_report_counts_everything(
         f"/partner/events/{sale.event_id}/sales", headers=other_partner.headers
     )
     assert foreign.status_code == 404
+
+
+async def test_order_postgres_refuses_does_not_hold_up_the_batch(
+    resources: Resources, partner: Actor, worker_ctx: dict[str, Any]
+) -> None:
+    """One order PostgreSQL cannot take (its customer vanished) while the rest are written."""
+    sale = await open_sale(resources, partner.id, seats=2)
+    good, doomed = await create_customers(resources.pool, 2)
+    orders = engine_orders(resources)
+    kept = await claim(orders, good, [EventClaim(sale.event_id, [sale.seat_ids[0]])])
+    lost = await claim(orders, doomed, [EventClaim(sale.event_id, [sale.seat_ids[1]])])
+    await resources.pool.execute("DELETE FROM users WHERE id = $1", doomed)
+    assert await worker_ctx["persister"].persist([kept, lost]) == 1
+    assert await order_status(resources, kept) == "reserved"
+    assert await order_status(resources, lost) is None
+    changes = keys.event_key(sale.event_id, "changes")
+    assert await resources.redis.zscore(changes, lost) is not None  # kept for a retry
+    assert await resources.redis.zscore(changes, kept) is None
