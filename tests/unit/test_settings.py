@@ -1,0 +1,114 @@
+"""Settings from the environment: production refuses weak or missing secrets, development
+generates one once, and a bad value is a SettingsError, never a crash later."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from engine.settings import SettingsError, load_settings
+
+SECRET = "s" * 48
+_NAMES = (
+    "ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "QUEUE_REDIS_URL", "HOST", "PORT",
+    "JWT_SECRET", "JWT_TTL_SECONDS", "TICKET_SIGNING_KEY", "LOG_LEVEL",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Only what each test sets: the suite's own URLs and BOXOFFICE_* values are removed."""
+    for name in list(os.environ):
+        if name in _NAMES or name.startswith("BOXOFFICE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db.invalid/boxoffice")
+    monkeypatch.setenv("REDIS_URL", "redis://redis.invalid:6379/0")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_production_without_jwt_secret_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, environment: Path
+) -> None:
+    monkeypatch.setenv("BOXOFFICE_ENV", "production")
+
+    with pytest.raises(SettingsError, match="requires JWT_SECRET"):
+        load_settings()
+    assert not (environment / "jwt_secret").exists()  # no generated secret in production
+
+
+def test_production_with_a_long_secret_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOXOFFICE_ENV", "production")
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+
+    settings = load_settings()
+
+    assert settings.production
+    assert settings.jwt_secret == SECRET
+
+
+@pytest.mark.parametrize("env", ["production", "development"])
+def test_a_short_jwt_secret_is_refused(monkeypatch: pytest.MonkeyPatch, env: str) -> None:
+    monkeypatch.setenv("BOXOFFICE_ENV", env)
+    monkeypatch.setenv("JWT_SECRET", "x" * 31)
+
+    with pytest.raises(SettingsError, match="at least 32 characters"):
+        load_settings()
+
+
+def test_development_generates_a_secret_once_and_reuses_it(environment: Path) -> None:
+    first = load_settings()
+    secret_file = environment / "jwt_secret"
+
+    assert not first.production
+    assert len(first.jwt_secret) >= 32
+    assert secret_file.read_text().strip() == first.jwt_secret
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert load_settings().jwt_secret == first.jwt_secret
+
+
+def test_development_secrets_differ_between_data_dirs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    first = load_settings().jwt_secret
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "other"))
+
+    assert load_settings().jwt_secret != first
+
+
+def test_queue_redis_url_defaults_to_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().queue_redis_url == "redis://redis.invalid:6379/0"
+
+    monkeypatch.setenv("QUEUE_REDIS_URL", "redis://queue.invalid:6379/0")
+    settings = load_settings()
+
+    assert settings.queue_redis_url == "redis://queue.invalid:6379/0"
+    assert settings.redis_url == "redis://redis.invalid:6379/0"
+
+
+@pytest.mark.parametrize("port", ["eighty", "80.5", "8000x"])
+def test_a_port_that_is_not_an_integer_is_a_settings_error(
+    monkeypatch: pytest.MonkeyPatch, port: str
+) -> None:
+    monkeypatch.setenv("PORT", port)
+
+    with pytest.raises(SettingsError, match="PORT must be an integer"):
+        load_settings()
+
+
+def test_missing_database_url_is_a_settings_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL")
+
+    with pytest.raises(SettingsError, match="DATABASE_URL and REDIS_URL must be set"):
+        load_settings()
+
+
+def test_plain_names_win_over_prefixed_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOXOFFICE_PORT", "9001")
+    assert load_settings().port == 9001
+
+    monkeypatch.setenv("PORT", "9002")
+    assert load_settings().port == 9002
