@@ -1,5 +1,208 @@
-"""Placeholder: routes are added by the events work in progress."""
+"""Events (catalogue): browse, create, edit, publish, open and change the on-sale window."""
 
 from __future__ import annotations
 
-ROUTES: list[object] = []
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, QueryParameter
+
+from api.auth import AsPartner, AsViewer
+from api.types import NO_NUL, Cursor, Limit, LongText, Name, PathId, Timestamp, Url
+from engine.catalogue import (
+    DEFAULT_HOLD_SECONDS,
+    DEFAULT_MAX_TICKETS_PER_CUSTOMER,
+    Catalogue,
+    Event,
+    EventChanges,
+    EventDetail,
+    EventQuery,
+    NewEvent,
+    SaleChanges,
+    SaleWindow,
+    WaitingRoom,
+    WaitingRoomChanges,
+)
+from engine.pagination import Page
+from engine.store.pg_catalogue import PgCatalogueStore
+from engine.store.pg_lineup import PgLineupStore
+
+Venue = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=NO_NUL)]
+HoldSeconds = Annotated[int, msgspec.Meta(ge=1, le=86_400)]
+MaxTickets = Annotated[int, msgspec.Meta(ge=1, le=1000)]
+AdmitPerMinute = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+MaxActive = Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
+SearchText = Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)]
+StartsFrom = Annotated[datetime | None, QueryParameter(name="from")]
+StartsTo = Annotated[datetime | None, QueryParameter(name="to")]
+Unset = msgspec.UnsetType
+UNSET = msgspec.UNSET
+
+
+class EventIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    venue: Venue
+    starts_at: Timestamp
+    description: LongText = ""
+    ends_at: Timestamp | None = None
+    cover_image_url: Url | None = None
+
+
+class EventPatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | Unset = UNSET
+    description: LongText | Unset = UNSET
+    venue: Venue | Unset = UNSET
+    starts_at: Timestamp | Unset = UNSET
+    ends_at: Timestamp | Unset | None = UNSET
+    cover_image_url: Url | Unset | None = UNSET
+
+
+class WaitingRoomIn(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool = False
+    admit_per_minute: AdmitPerMinute | None = None
+    max_active: MaxActive | None = None
+    paused: bool = False
+
+
+class SaleIn(msgspec.Struct, forbid_unknown_fields=True):
+    starts_at: Timestamp
+    ends_at: Timestamp
+    hold_seconds: HoldSeconds = DEFAULT_HOLD_SECONDS
+    max_tickets_per_customer: MaxTickets = DEFAULT_MAX_TICKETS_PER_CUSTOMER
+    waiting_room: WaitingRoomIn = msgspec.field(default_factory=WaitingRoomIn)
+
+    def window(self) -> SaleWindow:
+        room = WaitingRoom(**msgspec.structs.asdict(self.waiting_room))
+        fields = msgspec.structs.asdict(self)
+        return SaleWindow(**{**fields, "waiting_room": room})
+
+
+class WaitingRoomPatch(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool | Unset = UNSET
+    admit_per_minute: AdmitPerMinute | Unset | None = UNSET
+    max_active: MaxActive | Unset | None = UNSET
+    paused: bool | Unset = UNSET
+
+
+class SalePatch(msgspec.Struct, forbid_unknown_fields=True):
+    starts_at: Timestamp | Unset = UNSET
+    ends_at: Timestamp | Unset = UNSET
+    hold_seconds: HoldSeconds | Unset = UNSET
+    max_tickets_per_customer: MaxTickets | Unset = UNSET
+    waiting_room: WaitingRoomPatch | Unset = UNSET
+
+    def changes(self) -> SaleChanges:
+        fields: dict[str, Any] = msgspec.structs.asdict(self)
+        if self.waiting_room is not UNSET:
+            fields["waiting_room"] = WaitingRoomChanges(**msgspec.structs.asdict(self.waiting_room))
+        return SaleChanges(**fields)
+
+
+def provide_catalogue(request: Request[Any, Any, Any]) -> Catalogue:
+    resources = request.app.state.resources
+    return Catalogue(
+        PgCatalogueStore(resources.pool),
+        resources.inventory,
+        resources.sale_reads,
+        PgLineupStore(resources.pool),
+    )
+
+
+CatalogueDep = NamedDependency[Catalogue]
+_DEPENDENCIES = {"catalogue": Provide(provide_catalogue, sync_to_thread=False)}
+
+
+class EventController(Controller):
+    path = "/events"
+    dependencies = _DEPENDENCIES
+    tags = ["events"]
+
+    @get("/")
+    async def list_events(
+        self,
+        catalogue: CatalogueDep,
+        q: SearchText = None,
+        starts_from: StartsFrom = None,
+        starts_to: StartsTo = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[Event]:
+        query = EventQuery(text=q, starts_from=starts_from, starts_to=starts_to)
+        return await catalogue.list_events(query, limit, cursor)
+
+    @post("/", status_code=201)
+    async def create(
+        self, partner: AsPartner, data: JSONBody[EventIn], catalogue: CatalogueDep
+    ) -> Event:
+        return await catalogue.create(partner, NewEvent(**msgspec.structs.asdict(data)))
+
+    @get("/{event_id:int}")
+    async def detail(
+        self, viewer: AsViewer, event_id: PathId, catalogue: CatalogueDep
+    ) -> EventDetail:
+        return await catalogue.detail(viewer, event_id)
+
+    @patch("/{event_id:int}")
+    async def update(
+        self,
+        partner: AsPartner,
+        event_id: PathId,
+        data: JSONBody[EventPatch],
+        catalogue: CatalogueDep,
+    ) -> Event:
+        changes = EventChanges(**msgspec.structs.asdict(data))
+        return await catalogue.update(partner, event_id, changes)
+
+    @delete("/{event_id:int}", status_code=204)
+    async def remove(self, partner: AsPartner, event_id: PathId, catalogue: CatalogueDep) -> None:
+        await catalogue.delete(partner, event_id)
+
+    @post("/{event_id:int}/publish", status_code=200)
+    async def publish(self, partner: AsPartner, event_id: PathId, catalogue: CatalogueDep) -> Event:
+        return await catalogue.publish(partner, event_id)
+
+    @put("/{event_id:int}/sale")
+    async def open_sale(
+        self,
+        partner: AsPartner,
+        event_id: PathId,
+        data: JSONBody[SaleIn],
+        catalogue: CatalogueDep,
+    ) -> Event:
+        return await catalogue.open_sale(partner, event_id, data.window())
+
+    @patch("/{event_id:int}/sale")
+    async def change_sale(
+        self,
+        partner: AsPartner,
+        event_id: PathId,
+        data: JSONBody[SalePatch],
+        catalogue: CatalogueDep,
+    ) -> Event:
+        return await catalogue.change_sale(partner, event_id, data.changes())
+
+
+class PartnerEventController(Controller):
+    path = "/partner/events"
+    dependencies = _DEPENDENCIES
+    tags = ["events"]
+
+    @get("/")
+    async def own_events(
+        self,
+        partner: AsPartner,
+        catalogue: CatalogueDep,
+        q: SearchText = None,
+        starts_from: StartsFrom = None,
+        starts_to: StartsTo = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[Event]:
+        query = EventQuery(text=q, starts_from=starts_from, starts_to=starts_to)
+        return await catalogue.list_own_events(partner, query, limit, cursor)
+
+
+ROUTES: list[object] = [EventController, PartnerEventController]

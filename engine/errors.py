@@ -15,6 +15,7 @@
     │   ├── SeatNotAvailable          seat_not_available (catalogue edit of a held/sold seat)
     │   ├── QuantityBelowSold         quantity_below_sold
     │   ├── DuplicateLineup           lineup_exists
+    │   ├── AttractionInUse           attraction_in_use (still in an event's lineup)
     │   ├── InvalidState              invalid_state
     │   └── IdempotencyInProgress     idempotency_in_progress; carries retry_after
     └── PurchaseRefused               a refused purchase: recorded with its reason
@@ -109,6 +110,11 @@ class QuantityBelowSold(Conflict):
 class DuplicateLineup(Conflict):
     code = "lineup_exists"
     title = "Attraction already in the lineup"
+
+
+class AttractionInUse(Conflict):
+    code = "attraction_in_use"
+    title = "Attraction is in an event's lineup"
 
 
 class InvalidState(Conflict):
