@@ -118,3 +118,33 @@ async def test_health_ready_metrics(client: AsyncTestClient[Any]) -> None:
     assert metrics.status_code == 200
     assert "boxoffice_requests_total" in metrics.text
     assert 'path="/health"' in metrics.text
+
+
+async def test_api_docs_are_served_without_a_token(client: AsyncTestClient[Any]) -> None:
+    for path in ("/schema/openapi.json", "/schema/swagger", "/schema/scalar"):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+    spec = (await client.get("/schema/openapi.json")).json()
+    for path in ("/orders", "/events", "/auth/login", "/events/{event_id}/seats"):
+        assert path in spec["paths"], path
+
+
+async def test_logs_are_json_lines() -> None:
+    import json
+    import logging
+
+    from ops.logs import JsonFormatter
+
+    record = logging.makeLogRecord(
+        {
+            "name": "boxoffice",
+            "levelname": "INFO",
+            "msg": "hi %s",
+            "args": ("there",),
+            "order": "42-abc",
+        }
+    )
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "hi there"
+    assert line["order"] == "42-abc"
+    assert line["level"] == "info"
