@@ -25,8 +25,7 @@ from engine.inventory import (
     StoredTicketType,
     TicketType,
     is_owner,
-    ticket_availability,
-    units_taken,
+    with_live_counts,
 )
 from engine.pagination import Page, decode_cursor, page_of
 from engine.principal import Principal
@@ -414,18 +413,9 @@ class Catalogue:
 
     async def _ticket_types(self, event_id: int) -> list[TicketType]:
         stored = await self._store.ticket_types(event_id)
-        live = await self._live.pool_counts(event_id, [t.id for t in stored])
-        return [
-            TicketType(
-                id=t.id,
-                event_id=t.event_id,
-                name=t.name,
-                price_cents=t.price_cents,
-                quantity=t.quantity,
-                available=ticket_availability(t.quantity, units_taken(t, live.get(t.id))),
-            )
-            for t in stored
-        ]
+        return with_live_counts(
+            stored, await self._live.pool_counts(event_id, [t.id for t in stored])
+        )
 
     async def _save_sale(self, event_id: int, sale: SaleWindow | SaleChanges) -> Event:
         event = found(await self._store.update_sale(event_id, sale))

@@ -215,6 +215,23 @@ def ticket_availability(quantity: int, taken: int) -> int:
     return max(quantity - taken, 0)
 
 
+def with_live_counts(
+    stored: list[StoredTicketType], live: dict[int, Availability]
+) -> list[TicketType]:
+    """Ticket types as anyone sees them: PostgreSQL's row, Redis's live count when on sale."""
+    return [
+        TicketType(
+            id=t.id,
+            event_id=t.event_id,
+            name=t.name,
+            price_cents=t.price_cents,
+            quantity=t.quantity,
+            available=ticket_availability(t.quantity, units_taken(t, live.get(t.id))),
+        )
+        for t in stored
+    ]
+
+
 def is_owner(event: EventAccess, principal: Principal | None) -> bool:
     return (
         principal is not None
@@ -383,17 +400,7 @@ class Inventory:
         self, event_id: int, stored: list[StoredTicketType]
     ) -> list[TicketType]:
         live = await self._live.pool_counts(event_id, [t.id for t in stored])
-        return [
-            TicketType(
-                id=t.id,
-                event_id=t.event_id,
-                name=t.name,
-                price_cents=t.price_cents,
-                quantity=t.quantity,
-                available=ticket_availability(t.quantity, units_taken(t, live.get(t.id))),
-            )
-            for t in stored
-        ]
+        return with_live_counts(stored, live)
 
     async def _scan_live_seats(
         self, event_id: int, status: SeatStatus | None, start: int, limit: int
