@@ -360,11 +360,12 @@ class Catalogue:
 
     async def delete(self, partner: Principal, event_id: int) -> None:
         event = await self._owned(partner, event_id)
-        # the store checks PostgreSQL again in the DELETE itself, against a sale persisted
-        # in between
-        if await self.event_has_sales(event_id) or not (
+        # off sale in Redis first, atomically with claims; the store checks PostgreSQL again
+        # in the DELETE itself, against a sale persisted in between
+        if not await self._live.close_unsold(event_id) or not (
             await self._store.delete_event_without_sales(event_id)
         ):
+            await self._reload_sale(event)  # back on sale as it was
             raise EventHasSales("Tickets of this event are held or sold")
         if event.sale is not None:
             await self._live.forget(event_id)

@@ -32,6 +32,10 @@ class RedisInventory:
         result = await self._scripts.run("withdraw", event_id, str(seat_id))
         return bytes(result) == b"ok"
 
+    async def close_unsold(self, event_id: int) -> bool:
+        """Stop claims on an event about to be deleted; False if anything is held or sold."""
+        return bytes(await self._scripts.run("close_unsold", event_id)) == b"ok"
+
     async def forget(self, event_id: int) -> None:
         await self._redis.srem(keys.HYDRATED_EVENTS, str(event_id))
         await self._redis.delete(*keys.event_keys(event_id))

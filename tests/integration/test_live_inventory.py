@@ -59,3 +59,28 @@ async def test_deleted_ticket_type_is_gone_from_the_sale(
         json={"items": [{"ticket_type_id": kept, "quantity": 2}]},
     )
     assert ok.status_code == 201
+
+
+async def test_event_on_sale_is_deleted_only_when_nothing_is_held(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    sale = await open_sale(resources, partner.id, seats=2)
+    order = await client.post(
+        "/orders", headers=customer.headers, json={"items": [seat_item(sale, sale.seat_ids[0])]}
+    )
+    refused = await client.delete(f"/events/{sale.event_id}", headers=partner.headers)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "event_has_sales"
+    still_on_sale = await client.post(
+        "/orders", headers=customer.headers, json={"items": [seat_item(sale, sale.seat_ids[1])]}
+    )
+    assert still_on_sale.status_code == 201
+    for placed in (order, still_on_sale):
+        await client.post(f"/orders/{placed.json()['id']}/cancel", headers=customer.headers)
+    assert (
+        await client.delete(f"/events/{sale.event_id}", headers=partner.headers)
+    ).status_code == 204
+    gone = await client.post(
+        "/orders", headers=customer.headers, json={"items": [seat_item(sale, sale.seat_ids[1])]}
+    )
+    assert gone.status_code == 404
