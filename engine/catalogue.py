@@ -4,8 +4,8 @@ PostgreSQL (`CatalogueStore`) is the system of record. An event with an on-sale 
 loaded into Redis (engine/hydration.py) so the sale engine can claim from it; every change that
 the sale engine reads (status, start, window) re-loads it. The counts a visitor sees come from
 one place, `Catalogue.availability`: Redis's live counts for events loaded there, PostgreSQL's
-for the others. Whether an event may still be deleted is decided in one place too:
-`Catalogue.event_has_sales`.
+for the others. An event on sale is deleted only after `close_unsold` took it off sale in
+Redis atomically with claims, and only if PostgreSQL has nothing of it sold.
 """
 
 from __future__ import annotations
@@ -152,8 +152,6 @@ class CatalogueStore(Protocol):
     async def delete_event_without_sales(self, event_id: int) -> bool:
         """Delete unless PostgreSQL has anything of it sold; False (nothing deleted) if so."""
 
-    async def has_stored_sales(self, event_id: int) -> bool: ...
-
     async def availability(self, event_ids: list[int]) -> dict[int, Availability]:
         """Counts from what PostgreSQL holds (no holds: those live in Redis), for every id."""
 
@@ -254,11 +252,6 @@ def merged_sale(current: SaleWindow, changes: SaleChanges) -> SaleWindow:
     if room_changes is not None:
         room = msgspec.structs.replace(room, **set_fields(room_changes))
     return msgspec.structs.replace(current, **fields, waiting_room=room)
-
-
-def has_sales(live: Availability | None, sold_in_store: bool) -> bool:
-    """Anything held or sold: Redis's counts while loaded there, plus what PostgreSQL sold."""
-    return sold_in_store or (live is not None and live.held + live.sold > 0)
 
 
 def after_start(cursor: str | None) -> tuple[datetime, int] | None:
@@ -406,11 +399,6 @@ class Catalogue:
         for event in events:
             event.availability = counts.get(event.id, Availability(0, 0, 0))
         return events
-
-    async def event_has_sales(self, event_id: int) -> bool:
-        """Anything of this event held or sold, live in Redis or persisted in PostgreSQL."""
-        live = (await self._live.counts([event_id])).get(event_id)
-        return has_sales(live, await self._store.has_stored_sales(event_id))
 
     async def _ticket_types(self, event_id: int) -> list[TicketType]:
         stored = await self._store.ticket_types(event_id)

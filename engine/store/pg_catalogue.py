@@ -199,9 +199,6 @@ class PgCatalogueStore:
         )
         return bool(result == "DELETE 1")
 
-    async def has_stored_sales(self, event_id: int) -> bool:
-        return bool(await self._pool.fetchval(f"SELECT {_STORED_SALES}", event_id))
-
     async def availability(self, event_ids: list[int]) -> dict[int, Availability]:
         rows = await self._pool.fetch(
             """WITH wanted AS (SELECT unnest($1::bigint[]) AS id),

@@ -24,13 +24,11 @@ from engine.catalogue import (
     checked_event_changes,
     checked_new_event,
     checked_query,
-    has_sales,
     merged_sale,
     partner_scope,
     start_key,
 )
 from engine.errors import InvalidInput, PermissionDenied
-from engine.hydration import Availability
 from engine.inventory import EventAccess
 from engine.lineup import (
     Attraction,
@@ -181,14 +179,6 @@ def test_merged_sale_changes_only_what_is_set() -> None:
     with pytest.raises(InvalidInput):
         check_sale_window(cleared)
     assert current.waiting_room == room  # the current window is left as it was
-
-
-def test_anything_held_or_sold_blocks_deletion() -> None:
-    assert not has_sales(None, sold_in_store=False)
-    assert not has_sales(Availability(10, 0, 0), sold_in_store=False)
-    assert has_sales(Availability(9, 1, 0), sold_in_store=False)
-    assert has_sales(Availability(9, 0, 1), sold_in_store=False)
-    assert has_sales(None, sold_in_store=True)
 
 
 # --- lists ---
