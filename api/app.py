@@ -10,7 +10,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from api import events, inventory, lineup, orders, reports
+from api import events, inventory, lineup, orders, reports, tickets
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.operations import health, ready
@@ -30,6 +30,7 @@ ROUTE_HANDLERS: list[object] = [
     *lineup.ROUTES,
     *orders.ROUTES,
     *reports.ROUTES,
+    *tickets.ROUTES,
 ]
 
 

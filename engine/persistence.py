@@ -13,8 +13,8 @@ from typing import Any
 
 import msgspec
 
+from engine.gate_keys import TicketSigner
 from engine.orders import from_ms
-from engine.ticket_codes import mint
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class OrderRows(msgspec.Struct):
     completed_ms: int | None
 
 
-def rows_for(doc: dict[str, Any], now_ms: int, ticket_key: bytes) -> OrderRows:
+def rows_for(doc: dict[str, Any], now_ms: int, signer: TicketSigner) -> OrderRows:
     """What PostgreSQL must hold for this order document; a paid order is completed here."""
     order_id = doc["id"]
     items = doc["items"] if isinstance(doc["items"], list) else []
@@ -88,7 +88,7 @@ def rows_for(doc: dict[str, Any], now_ms: int, ticket_key: bytes) -> OrderRows:
                 line.seat_id,
                 line.ticket_type_id,
                 line.label,
-                mint(line.event_id, order_id, line.line_no, ticket_key),
+                signer.mint(line.event_id, order_id, line.line_no),
                 "void" if status == "cancelled" else "valid",
             )
             for line in lines
@@ -121,10 +121,14 @@ class Persister:
     did not change again while it was being written.
     """
 
-    def __init__(self, log: Any, store: Any, ticket_key: bytes) -> None:
+    def __init__(self, log: Any, store: Any, signer: TicketSigner | bytes) -> None:
         self._log = log
         self._store = store
-        self._ticket_key = ticket_key
+        if isinstance(signer, bytes):  # the bare secret: event keys beside the orders
+            from engine.store.pg_tickets import gate_keys_beside
+
+            signer = gate_keys_beside(store, signer)
+        self._signer: TicketSigner = signer
 
     async def persist(self, order_ids: list[str], include_paid: bool = True) -> int:
         """Write these orders; return how many were written.
@@ -143,7 +147,13 @@ class Persister:
             and not (doc["status"] == "completed" and score is None)
         ]
         now = int(time.time() * 1000)  # orders are 'completed' after their last change
-        batch = [rows_for(doc, now, self._ticket_key) for _, doc, _ in pending]
+        await self._signer.prepare(
+            int(item["event_id"])
+            for _, doc, _ in pending
+            if isinstance(doc["items"], list) and any(h["status"] == "paid" for h in doc["history"])
+            for item in doc["items"]
+        )
+        batch = [rows_for(doc, now, self._signer) for _, doc, _ in pending]
         written, completed_at = await self._write(batch)
         if completed_at:
             await self._log.complete(

@@ -9,12 +9,15 @@ from typing import Any, ClassVar
 from arq import cron
 from arq.connections import RedisSettings
 
+from engine.gate_keys import GateKeys
 from engine.persistence import Persister
 from engine.settings import get_settings, ticket_signing_key
+from engine.store.pg_tickets import PgGateKeyStore
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
 from workers.tasks import PersistBatcher, persist_order, reconcile, sync_loop
+from workers.ticket_tasks import start_ticket_tasks, stop_ticket_tasks
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -22,7 +25,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(settings.log_level)
     resources = await open_resources(settings, pool_size=8)
     order_log = RedisOrderLog(resources.redis, resources.scripts)
-    persister = Persister(order_log, resources.order_store, ticket_signing_key(settings))
+    gate_keys = GateKeys(PgGateKeyStore(resources.pool), ticket_signing_key(settings))
+    persister = Persister(order_log, resources.order_store, gate_keys)
     ctx.update(
         resources=resources,
         order_log=order_log,
@@ -30,9 +34,11 @@ async def startup(ctx: dict[str, Any]) -> None:
         persist_batcher=PersistBatcher(persister),
     )
     ctx["sync_task"] = asyncio.create_task(sync_loop(ctx))
+    start_ticket_tasks(ctx)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await stop_ticket_tasks(ctx)
     task = ctx.get("sync_task")
     if task:
         task.cancel()

@@ -1,0 +1,144 @@
+"""Tickets: a customer's tickets and QR images; the gate (validation, keys, revoked codes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from api.auth import AsCustomer, AsGate, AsPartner
+from api.problems import problem
+from api.types import NO_NUL, Cursor, Limit, PathId, PathText
+from engine.errors import InvalidInput
+from engine.gate import EventGateKeys, Gate, RevokedCode, Scan
+from engine.gate_keys import GateKeys
+from engine.pagination import Page
+from engine.settings import ticket_signing_key
+from engine.store.pg_tickets import PgGateKeyStore, PgTicketStore
+from engine.tickets import OrderTickets, Tickets
+
+MAX_CODE_LENGTH = 1000  # genuine codes are about 180 digits; longer is refused as input
+Code = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_CODE_LENGTH, pattern=NO_NUL)]
+PathCode = Annotated[str, PathParameter(min_length=1, max_length=MAX_CODE_LENGTH)]
+GateName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NO_NUL)]
+Since = Annotated[datetime | None, QueryParameter(description="RFC 3339; naive means UTC")]
+
+# result -> (status, code, title, detail) of the refusals, as problem+json plus `result`
+REFUSALS = {
+    "invalid": (404, "invalid_ticket", "Invalid ticket", "No genuine ticket has this code"),
+    "already_used": (409, "already_used", "Ticket already used", "This ticket was scanned"),
+    "void": (410, "ticket_void", "Ticket void", "This ticket was cancelled"),
+}
+
+
+class ValidateIn(msgspec.Struct):
+    code: Code
+    # checked by `gate_name`, not here: Litestar turns a validation error on a body field that
+    # shares its name with a dependency (`gate`, the scanner) into a 500
+    gate: Any = None
+
+
+def gate_name(value: Any) -> str | None:
+    try:
+        return msgspec.convert(value, GateName | None)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(f"gate: {exc}", field="gate") from exc
+
+
+def _services(request: Request[Any, Any, Any]) -> tuple[Tickets, Gate]:
+    """Built once per process on first use: the gate keeps its key cache between requests."""
+    state = request.app.state
+    if "ticket_services" not in state:
+        resources = state.resources
+        keys = GateKeys(PgGateKeyStore(resources.pool), ticket_signing_key(resources.settings))
+        store = PgTicketStore(resources.pool)
+        state.ticket_services = (Tickets(store, state.orders), Gate(store, keys))
+    services: tuple[Tickets, Gate] = state.ticket_services
+    return services
+
+
+def scan_response(scan: Scan) -> Response[Any]:
+    if scan.result == "admitted":
+        return Response({"result": "admitted", "ticket": scan.ticket}, status_code=200)
+    status, code, title, detail = REFUSALS[scan.result]
+    extra: dict[str, Any] = {"result": scan.result}
+    if scan.result == "already_used":
+        extra["used_at"] = scan.used_at
+        detail = f"{detail} at {scan.used_at.isoformat() if scan.used_at else 'an unknown time'}"
+    if scan.ticket is not None:
+        extra["ticket_id"] = scan.ticket.id
+    return problem(status, code, title, detail, **extra)
+
+
+class TicketController(Controller):
+    tags = ["tickets"]
+
+    @get("/orders/{order_id:str}/tickets")
+    async def order_tickets(
+        self, request: Request[Any, Any, Any], customer: AsCustomer, order_id: PathText
+    ) -> OrderTickets:
+        return await _services(request)[0].of_order(customer, order_id)
+
+    @get("/orders/{order_id:str}/ticket", include_in_schema=False)
+    async def order_ticket(
+        self, request: Request[Any, Any, Any], customer: AsCustomer, order_id: PathText
+    ) -> OrderTickets:
+        return await _services(request)[0].of_order(customer, order_id)
+
+    @get("/tickets/{ticket_id:int}/qr.png", media_type="image/png")
+    async def qr_png(
+        self, request: Request[Any, Any, Any], customer: AsCustomer, ticket_id: PathId
+    ) -> Response[bytes]:
+        png = await _services(request)[0].qr_png(customer, ticket_id)
+        return Response(
+            png, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"}
+        )
+
+
+class GateController(Controller):
+    tags = ["check-in"]
+
+    @post("/tickets/validate", status_code=200)
+    async def validate(
+        self, request: Request[Any, Any, Any], gate: AsGate, data: JSONBody[ValidateIn]
+    ) -> Response[Any]:
+        scanned = await _services(request)[1].validate(gate, data.code, gate_name(data.gate))
+        return scan_response(scanned)
+
+    @post("/tickets/{code:str}/validate", status_code=200)
+    async def validate_in_path(
+        self, request: Request[Any, Any, Any], gate: AsGate, code: PathCode
+    ) -> Response[Any]:
+        return scan_response(await _services(request)[1].validate(gate, code, None))
+
+    @get("/events/{event_id:int}/gate-keys")
+    async def gate_keys(
+        self, request: Request[Any, Any, Any], gate: AsGate, event_id: PathId
+    ) -> EventGateKeys:
+        return await _services(request)[1].gate_keys(gate, event_id)
+
+    @post("/events/{event_id:int}/gate-keys/rotate", status_code=201)
+    async def rotate_gate_keys(
+        self, request: Request[Any, Any, Any], partner: AsPartner, event_id: PathId
+    ) -> EventGateKeys:
+        return await _services(request)[1].rotate_keys(partner, event_id)
+
+    @get("/events/{event_id:int}/revoked")
+    async def revoked(
+        self,
+        request: Request[Any, Any, Any],
+        gate: AsGate,
+        event_id: PathId,
+        since: Since = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[RevokedCode]:
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return await _services(request)[1].revoked(gate, event_id, since, limit, cursor)
+
+
+ROUTES: list[object] = [TicketController, GateController]

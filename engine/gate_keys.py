@@ -1,0 +1,231 @@
+"""Per-event Ed25519 keys that sign ticket codes: created on first need, rotatable, kept in
+PostgreSQL with the private half sealed (AES-256-GCM under a key derived from the ticket
+signing secret in settings), so neither half is ever in the repository.
+
+- Workers mint: `prepare(event_ids)` loads (or creates) each event's signing key, then `mint`
+  signs without I/O. The newest key of an event signs; older ones keep verifying what they
+  signed, so a rotation never voids a ticket already sent.
+- The API verifies: the keys of a scanner's partner stay in memory, so a forged code costs
+  one signature and no database read (at most four reloads a second when codes name keys
+  this process has not seen yet, and one at once after a rotation here). The server signs
+  the code's contents again and compares (Ed25519 is deterministic; signing costs a third of
+  verifying); scanners offline verify with the public key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import msgspec
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from engine import ticket_codes
+from engine.ticket_codes import TicketCode, signature_ok, signed_by, ticket_ref
+
+log = logging.getLogger(__name__)
+
+SIGNING_KEY_TTL_S = 60.0  # a rotation reaches every worker within this
+# a code naming a key this process has not seen reloads the partner's keys, at most this often:
+# a flood of well-formed forged codes costs at most 4 small queries a second per partner
+VERIFY_RELOAD_S = 0.25
+_NONCE_BYTES = 12
+
+
+class GateKey(msgspec.Struct, frozen=True):
+    event_id: int
+    key_id: int
+    public_key: bytes  # raw 32 bytes
+    sealed_private_key: bytes
+    created_at: datetime | None = None
+
+
+class GateKeyStore(Protocol):
+    async def event_keys(self, event_id: int) -> list[GateKey]:
+        """The event's keys, oldest first."""
+
+    async def partner_keys(self, partner_id: int) -> list[GateKey]:
+        """The keys of every event of this partner."""
+
+    async def add_key(self, key: GateKey) -> bool:
+        """False when the event already has a key with this id (someone else added it)."""
+
+
+class TicketSigner(Protocol):
+    """What persistence needs to give each new ticket its code."""
+
+    async def prepare(self, event_ids: Iterable[int]) -> None: ...
+
+    def mint(self, event_id: int, order_id: str, line_no: int) -> str: ...
+
+
+class SealedKeyError(RuntimeError):
+    """A stored private key does not open: the ticket signing secret has changed."""
+
+
+class KeyVault:
+    """Seals private keys for storage; a sealed key opens only for its own event and key id."""
+
+    def __init__(self, secret: bytes) -> None:
+        derived = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"boxoffice gate keys v1"
+        ).derive(secret)
+        self._aead = AESGCM(derived)
+
+    @staticmethod
+    def _context(event_id: int, key_id: int) -> bytes:
+        return f"gate-key:{event_id}:{key_id}".encode()
+
+    def seal(self, event_id: int, key_id: int, private_raw: bytes) -> bytes:
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, private_raw, self._context(event_id, key_id))
+
+    def open(self, event_id: int, key_id: int, sealed: bytes) -> bytes:
+        nonce, box = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+        try:
+            return self._aead.decrypt(nonce, box, self._context(event_id, key_id))
+        except InvalidTag as exc:
+            raise SealedKeyError(
+                f"gate key {key_id} of event {event_id} does not open: was TICKET_SIGNING_KEY "
+                "(or JWT_SECRET, which it defaults to) changed?"
+            ) from exc
+
+
+@dataclass
+class _Signing:
+    loaded_at: float
+    key_id: int
+    private_key: Ed25519PrivateKey
+
+
+@dataclass
+class _Checker:
+    public_key: Ed25519PublicKey
+    private_key: Ed25519PrivateKey | None  # None: the sealed half did not open
+
+    def genuine(self, code: TicketCode) -> bool:
+        if self.private_key is not None:
+            return signed_by(code, self.private_key)
+        return signature_ok(code, self.public_key)
+
+
+@dataclass
+class _PartnerKeys:
+    loaded_at: float
+    keys: dict[tuple[int, int], _Checker]
+
+
+class GateKeys:
+    def __init__(
+        self, store: GateKeyStore, secret: bytes, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._store = store
+        self._vault = KeyVault(secret)
+        self._clock = clock
+        self._signing: dict[int, _Signing] = {}
+        self._verifying: dict[int, _PartnerKeys] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    # -- minting (workers) ---------------------------------------------------------------
+
+    async def prepare(self, event_ids: Iterable[int]) -> None:
+        now = self._clock()
+        for event_id in sorted(set(event_ids)):
+            cached = self._signing.get(event_id)
+            if cached is None or now - cached.loaded_at > SIGNING_KEY_TTL_S:
+                key = (await self.keys(event_id))[-1]
+                private_raw = self._vault.open(event_id, key.key_id, key.sealed_private_key)
+                self._signing[event_id] = _Signing(
+                    now, key.key_id, Ed25519PrivateKey.from_private_bytes(private_raw)
+                )
+
+    def mint(self, event_id: int, order_id: str, line_no: int) -> str:
+        signing = self._signing[event_id]  # prepare() first: minting never waits on I/O
+        return ticket_codes.mint(
+            signing.private_key, signing.key_id, event_id, ticket_ref(order_id, line_no)
+        )
+
+    # -- keys (created on first need, rotated on demand) ---------------------------------
+
+    async def keys(self, event_id: int) -> list[GateKey]:
+        keys = await self._store.event_keys(event_id)
+        if not keys:
+            await self._add(event_id, 1)  # a concurrent first need may win: either is fine
+            keys = await self._store.event_keys(event_id)
+            self._verifying.clear()
+        return keys
+
+    async def rotate(self, event_id: int) -> list[GateKey]:
+        """A new signing key for the event; codes already minted keep verifying."""
+        keys = await self._store.event_keys(event_id)
+        await self._add(event_id, max((k.key_id for k in keys), default=0) + 1)
+        self._signing.pop(event_id, None)
+        self._verifying.clear()  # rare: the next scan reloads its partner's keys
+        return await self._store.event_keys(event_id)
+
+    async def _add(self, event_id: int, key_id: int) -> bool:
+        private = Ed25519PrivateKey.generate()
+        private_raw = private.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        public_raw = private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        sealed = self._vault.seal(event_id, key_id, private_raw)
+        return await self._store.add_key(GateKey(event_id, key_id, public_raw, sealed))
+
+    # -- verifying (API) -----------------------------------------------------------------
+
+    async def verify(self, code: str, partner_id: int) -> TicketCode | None:
+        """The code's parts if it is genuine and signed for one of this partner's events."""
+        parsed = ticket_codes.parse(code)
+        if parsed is None:
+            return None
+        checker = await self._checker(partner_id, parsed.event_id, parsed.key_id)
+        if checker is None or not checker.genuine(parsed):
+            return None
+        return parsed
+
+    async def _checker(self, partner_id: int, event_id: int, key_id: int) -> _Checker | None:
+        wanted = (event_id, key_id)
+        known = self._verifying.get(partner_id)
+        if known is not None and (wanted in known.keys or not self._stale(known)):
+            return known.keys.get(wanted)
+        lock = self._locks.setdefault(partner_id, asyncio.Lock())
+        async with lock:  # one reload serves every request waiting for it
+            known = self._verifying.get(partner_id)
+            if known is None or (wanted not in known.keys and self._stale(known)):
+                rows = await self._store.partner_keys(partner_id)
+                known = _PartnerKeys(
+                    self._clock(), {(k.event_id, k.key_id): self._checker_of(k) for k in rows}
+                )
+                self._verifying[partner_id] = known
+        return known.keys.get(wanted)
+
+    def _checker_of(self, key: GateKey) -> _Checker:
+        public = Ed25519PublicKey.from_public_bytes(key.public_key)
+        try:
+            raw = self._vault.open(key.event_id, key.key_id, key.sealed_private_key)
+        except SealedKeyError:
+            log.warning(
+                "gate key %s/%s does not open: checking its codes by public key",
+                key.event_id,
+                key.key_id,
+            )
+            return _Checker(public, None)
+        return _Checker(public, Ed25519PrivateKey.from_private_bytes(raw))
+
+    def _stale(self, known: _PartnerKeys) -> bool:
+        return self._clock() - known.loaded_at >= VERIFY_RELOAD_S

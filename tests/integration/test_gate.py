@@ -1,0 +1,466 @@
+"""Check-in: the first scan of a genuine ticket wins, exactly once however many gates scan it
+at the same moment; forged codes are refused before any lookup; cancelled tickets are void;
+offline scanners verify codes with only the public keys and sync revocations."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from litestar.testing import AsyncTestClient
+
+from api.problems import PROBLEM_JSON
+from engine.gate import ScanBy
+from engine.store.pg_tickets import PgTicketStore
+from engine.store.resources import Resources
+from engine.ticket_codes import mint, parse, verify_offline
+from tests.conftest import Actor, make_actor, make_staff
+from tests.integration.test_tickets import cancel_and_persist, issue_tickets
+from tests.sale_setup import open_sale
+
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "result"}
+
+
+async def scan(
+    client: AsyncTestClient[Any], who: Actor, code: str, gate: str | None = "north"
+) -> Any:
+    body = {"code": code} if gate is None else {"code": code, "gate": gate}
+    return await client.post("/tickets/validate", headers=who.headers, json=body)
+
+
+def assert_problem(response: Any, status: int, result: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    body: dict[str, Any] = response.json()
+    assert set(body) >= PROBLEM_FIELDS
+    assert body["status"] == status and body["result"] == result
+    return body
+
+
+def public_keys(listing: dict[str, Any]) -> dict[int, dict[int, bytes]]:
+    return {
+        listing["event_id"]: {
+            key["key_id"]: base64.urlsafe_b64decode(key["public_key"] + "==")
+            for key in listing["keys"]
+        }
+    }
+
+
+# -- scanning -----------------------------------------------------------------------------
+
+
+async def test_first_scan_admits_then_already_used_with_its_time(
+    client: AsyncTestClient[Any],
+    resources: Resources,
+    partner: Actor,
+    staff: Actor,
+    customer: Actor,
+) -> None:
+    sale = await open_sale(resources, partner.id, seats=2)
+    order_id, tickets = await issue_tickets(client, resources, customer, sale, seats=2)
+    first = await scan(client, staff, tickets[0]["code"])
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["result"] == "admitted"
+    assert body["ticket"]["id"] == tickets[0]["id"]
+    assert body["ticket"]["status"] == "used"
+    used_at = body["ticket"]["used_at"]
+
+    again = await scan(client, staff, tickets[0]["code"], gate="south")
+    problem = assert_problem(again, 409, "already_used")
+    assert problem["code"] == "already_used"
+    assert datetime.fromisoformat(problem["used_at"]) == datetime.fromisoformat(used_at)
+
+    # the alias, and the owning partner scanning too
+    other = await client.post(f"/tickets/{tickets[1]['code']}/validate", headers=partner.headers)
+    assert other.status_code == 200 and other.json()["result"] == "admitted"
+    assert_problem(
+        await client.post(f"/tickets/{tickets[1]['code']}/validate", headers=staff.headers),
+        409,
+        "already_used",
+    )
+
+    log = await resources.pool.fetch(
+        "SELECT scanned_by, gate, result FROM ticket_scans WHERE ticket_id = $1 ORDER BY id",
+        tickets[0]["id"],
+    )
+    assert [tuple(row) for row in log] == [
+        (staff.id, "north", "admitted"),
+        (staff.id, "south", "already_used"),
+    ]
+    history = await resources.pool.fetch(
+        "SELECT status FROM ticket_status_history WHERE ticket_id = $1 ORDER BY at, status",
+        tickets[0]["id"],
+    )
+    assert [row["status"] for row in history] == ["valid", "used"]
+    listed = await client.get(f"/orders/{order_id}/tickets", headers=customer.headers)
+    assert [i["status"] for i in listed.json()["items"]] == ["used", "used"]
+
+
+async def test_fifty_gates_scanning_one_code_at_once_admit_it_once(
+    client: AsyncTestClient[Any],
+    resources: Resources,
+    partner: Actor,
+    staff: Actor,
+    customer: Actor,
+) -> None:
+    sale = await open_sale(resources, partner.id, seats=1)
+    _, (ticket,) = await issue_tickets(client, resources, customer, sale)
+    responses = await asyncio.gather(
+        *(scan(client, staff, ticket["code"], gate=f"gate-{n}") for n in range(50))
+    )
+    assert Counter(r.status_code for r in responses) == {200: 1, 409: 49}
+    used_at = {r.json().get("used_at") for r in responses if r.status_code == 409}
+    assert len(used_at) == 1
+    results = await resources.pool.fetch(
+        "SELECT result, count(*) AS n FROM ticket_scans WHERE ticket_id = $1 GROUP BY result",
+        ticket["id"],
+    )
+    assert {row["result"]: row["n"] for row in results} == {"admitted": 1, "already_used": 49}
+
+
+async def test_fifty_connections_racing_in_postgresql_admit_once(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    """Straight at the database with 50 connections released together: the naive
+    check-then-set lets many through; the guarded UPDATE lets exactly one."""
+    sale = await open_sale(resources, partner.id, seats=2)
+    _, (naive_ticket, ticket) = await issue_tickets(client, resources, customer, sale, seats=2)
+    pool = await asyncpg.create_pool(resources.settings.database_url, min_size=50, max_size=50)
+    try:
+        start = asyncio.Barrier(50)
+
+        async def naive(conn: asyncpg.Connection) -> bool:
+            status = await conn.fetchval(
+                "SELECT status FROM tickets WHERE id = $1", naive_ticket["id"]
+            )
+            await start.wait()
+            if status != "valid":
+                return False
+            await conn.execute(
+                "UPDATE tickets SET status = 'used' WHERE id = $1", naive_ticket["id"]
+            )
+            return True
+
+        async def with_connection(job: Any) -> Any:
+            async with pool.acquire() as conn:
+                return await job(conn)
+
+        naive_admitted = await asyncio.gather(*(with_connection(naive) for _ in range(50)))
+        assert sum(naive_admitted) > 1  # the race is real
+
+        store = PgTicketStore(pool)
+        gate = asyncio.Barrier(50)
+
+        async def guarded(n: int) -> str:
+            await gate.wait()
+            outcome = await store.admit(
+                ticket["code"], sale.event_id, ScanBy(partner.id, partner.id, f"g{n}")
+            )
+            return outcome.result
+
+        results = await asyncio.gather(*(guarded(n) for n in range(50)))
+        assert Counter(results) == {"admitted": 1, "already_used": 49}
+    finally:
+        await pool.close()
+
+
+async def test_cancelled_tickets_are_void_at_the_gate_and_revoked_for_offline_scanners(
+    client: AsyncTestClient[Any],
+    resources: Resources,
+    partner: Actor,
+    staff: Actor,
+    customer: Actor,
+) -> None:
+    sale = await open_sale(resources, partner.id, seats=2)
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    order_id, tickets = await issue_tickets(client, resources, customer, sale, seats=2)
+    assert (await scan(client, staff, tickets[0]["code"])).status_code == 200
+    revoked = await client.get(f"/events/{sale.event_id}/revoked", headers=staff.headers)
+    assert revoked.json() == {"items": [], "next_cursor": None}
+
+    await cancel_and_persist(client, resources, customer, order_id)
+    for ticket in tickets:  # the used one too: a refunded ticket lets nobody in again
+        problem = assert_problem(await scan(client, staff, ticket["code"]), 410, "void")
+        assert problem["code"] == "ticket_void"
+
+    page = await client.get(
+        f"/events/{sale.event_id}/revoked",
+        headers=staff.headers,
+        params={"since": before.isoformat(), "limit": 1},
+    )
+    assert page.status_code == 200, page.text
+    assert len(page.json()["items"]) == 1 and page.json()["next_cursor"]
+    rest = await client.get(
+        f"/events/{sale.event_id}/revoked",
+        headers=partner.headers,
+        params={"since": before.isoformat(), "cursor": page.json()["next_cursor"]},
+    )
+    items = page.json()["items"] + rest.json()["items"]
+    assert rest.json()["next_cursor"] is None
+    assert {i["code"] for i in items} == {t["code"] for t in tickets}
+    assert {i["ticket_id"] for i in items} == {t["id"] for t in tickets}
+    later = await client.get(
+        f"/events/{sale.event_id}/revoked",
+        headers=staff.headers,
+        params={"since": (datetime.now(UTC) + timedelta(seconds=5)).isoformat()},
+    )
+    assert later.json()["items"] == []
+
+
+async def test_checked_in_counts_in_the_sales_report(
+    client: AsyncTestClient[Any],
+    resources: Resources,
+    partner: Actor,
+    staff: Actor,
+    customer: Actor,
+) -> None:
+    sale = await open_sale(resources, partner.id, seats=3)
+    _, tickets = await issue_tickets(client, resources, customer, sale, seats=3)
+    for ticket in tickets[:2]:
+        assert (await scan(client, staff, ticket["code"])).status_code == 200
+    await scan(client, staff, tickets[0]["code"])  # a second scan is not a second person
+    report = await client.get(f"/partner/events/{sale.event_id}/sales", headers=partner.headers)
+    assert report.status_code == 200
+    assert report.json()["checked_in"] == 2
+
+
+# -- forged codes -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def genuine(client: AsyncTestClient[Any], resources: Resources) -> dict[str, Any]:
+    """One issued ticket and a scanner of its partner, for the property tests below."""
+    partner = await make_actor(client, "partner")
+    staff = await make_staff(client, partner)
+    customer = await make_actor(client, "customer")
+    sale = await open_sale(resources, partner.id, seats=1)
+    _, (ticket,) = await issue_tickets(client, resources, customer, sale)
+    return {"staff": staff, "ticket": ticket, "event_id": sale.event_id}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    position=st.integers(min_value=0),
+    replacement=st.text(alphabet="0123456789", min_size=0, max_size=3),
+    removed=st.integers(min_value=0, max_value=2),
+)
+async def test_mutated_codes_are_invalid(
+    client: AsyncTestClient[Any],
+    genuine: dict[str, Any],
+    position: int,
+    replacement: str,
+    removed: int,
+) -> None:
+    code = genuine["ticket"]["code"]
+    position %= len(code)
+    mutated = code[:position] + replacement + code[position + removed :]
+    if mutated == code:
+        return
+    response = await scan(client, genuine["staff"], mutated)
+    body = assert_problem(response, 404, "invalid")
+    assert body["code"] == "invalid_ticket"
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    forged=st.one_of(
+        st.text(min_size=1, max_size=300).filter(lambda s: "\x00" not in s),
+        st.integers(10**170, 10**190).map(str),
+    )
+)
+async def test_arbitrary_codes_are_invalid(
+    client: AsyncTestClient[Any], genuine: dict[str, Any], forged: str
+) -> None:
+    response = await scan(client, genuine["staff"], forged)
+    assert_problem(response, 404, "invalid")
+
+
+async def test_code_signed_with_a_key_of_our_own_making_is_invalid_and_logged(
+    client: AsyncTestClient[Any], resources: Resources, genuine: dict[str, Any]
+) -> None:
+    parsed = parse(genuine["ticket"]["code"])
+    assert parsed is not None
+    forged = mint(Ed25519PrivateKey.generate(), parsed.key_id, parsed.event_id, parsed.ref)
+    staff = genuine["staff"]
+    assert_problem(await scan(client, staff, forged, gate="forgery-check"), 404, "invalid")
+    for _ in range(50):  # refused scans are logged in batches, off the request path
+        logged = await resources.pool.fetchval(
+            """SELECT count(*) FROM ticket_scans
+                WHERE scanned_by = $1 AND gate = 'forgery-check' AND result = 'invalid'
+                  AND ticket_id IS NULL""",
+            staff.id,
+        )
+        if logged:
+            break
+        await asyncio.sleep(0.1)
+    assert logged == 1
+    # the genuine code was never touched
+    status = await resources.pool.fetchval(
+        "SELECT status FROM tickets WHERE id = $1", genuine["ticket"]["id"]
+    )
+    assert status == "valid"
+
+
+async def test_bad_bodies_are_4xx(client: AsyncTestClient[Any], genuine: dict[str, Any]) -> None:
+    staff = genuine["staff"]
+    for body in (
+        {},
+        {"code": ""},
+        {"code": "1" * 1001},
+        {"code": 5},
+        {"code": "1", "gate": ""},
+        {"code": "1", "gate": "g" * 101},
+        {"code": "a\x00b"},
+    ):
+        response = await client.post("/tickets/validate", headers=staff.headers, json=body)
+        assert response.status_code in (400, 422), (body, response.text)
+    long_path = await client.post(f"/tickets/{'1' * 1001}/validate", headers=staff.headers)
+    assert long_path.status_code in (400, 404, 422)
+
+
+# -- offline verification and keys --------------------------------------------------------
+
+
+async def test_offline_scanner_verifies_with_only_the_public_keys(
+    client: AsyncTestClient[Any],
+    resources: Resources,
+    partner: Actor,
+    staff: Actor,
+    customer: Actor,
+) -> None:
+    sale = await open_sale(resources, partner.id, seats=3)
+    _, tickets = await issue_tickets(client, resources, customer, sale, seats=1)
+    listing = await client.get(f"/events/{sale.event_id}/gate-keys", headers=staff.headers)
+    assert listing.status_code == 200, listing.text
+    assert listing.json()["keys"][0]["algorithm"] == "Ed25519"
+    assert [k["signing"] for k in listing.json()["keys"]] == [True]
+    offline = public_keys(listing.json())
+    assert all(verify_offline(t["code"], offline) for t in tickets)
+
+    rng = random.Random(4)
+    for _ in range(200):
+        code = tickets[0]["code"]
+        at = rng.randrange(len(code))
+        mutated = code[:at] + rng.choice("0123456789".replace(code[at], "")) + code[at + 1 :]
+        assert verify_offline(mutated, offline) is None
+    parsed = parse(tickets[0]["code"])
+    assert parsed is not None
+    own_key = mint(Ed25519PrivateKey.generate(), parsed.key_id, parsed.event_id, parsed.ref)
+    assert verify_offline(own_key, offline) is None
+
+    # rotation: new tickets get the new key; old ones still verify, offline and at the gate
+    rotated = await client.post(
+        f"/events/{sale.event_id}/gate-keys/rotate", headers=partner.headers
+    )
+    assert rotated.status_code == 201, rotated.text
+    assert [(k["key_id"], k["signing"]) for k in rotated.json()["keys"]] == [
+        (1, False),
+        (2, True),
+    ]
+    buyer = await make_actor(client, "customer")
+    _, later = await _issue_seat(client, resources, buyer, sale, 1)
+    assert parse(later[0]["code"]).key_id == 2  # type: ignore[union-attr]
+    offline = public_keys(rotated.json())
+    assert verify_offline(later[0]["code"], offline) is not None
+    assert verify_offline(tickets[0]["code"], offline) is not None
+    assert (await scan(client, staff, later[0]["code"])).status_code == 200
+    assert (await scan(client, staff, tickets[0]["code"])).status_code == 200
+
+
+async def _issue_seat(
+    client: AsyncTestClient[Any], resources: Resources, buyer: Actor, sale: Any, index: int
+) -> tuple[str, list[dict[str, Any]]]:
+    from tests.integration.test_tickets import ticket_persister
+
+    placed = await client.post(
+        "/orders",
+        headers=buyer.headers,
+        json={"items": [{"event_id": sale.event_id, "seat_ids": [sale.seat_ids[index]]}]},
+    )
+    order_id = placed.json()["id"]
+    await client.post(
+        f"/orders/{order_id}/pay", headers=buyer.headers, json={"payment_token": "tok_ok"}
+    )
+    assert await ticket_persister(resources).persist([order_id]) == 1
+    listed = await client.get(f"/orders/{order_id}/tickets", headers=buyer.headers)
+    return order_id, listed.json()["items"]
+
+
+async def test_gate_keys_exist_before_any_sale(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, staff: Actor
+) -> None:
+    sale = await open_sale(resources, partner.id, seats=1)
+    first = await client.get(f"/events/{sale.event_id}/gate-keys", headers=staff.headers)
+    again = await client.get(f"/events/{sale.event_id}/gate-keys", headers=partner.headers)
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert len(first.json()["keys"]) == 1
+    sealed = await resources.pool.fetchval(
+        "SELECT sealed_private_key FROM gate_keys WHERE event_id = $1", sale.event_id
+    )
+    assert len(sealed) == 12 + 32 + 16  # nonce, the sealed 32-byte key, its tag
+
+
+# -- who may do what ----------------------------------------------------------------------
+
+
+async def test_authorization_of_every_gate_endpoint(
+    client: AsyncTestClient[Any],
+    resources: Resources,
+    partner: Actor,
+    staff: Actor,
+    customer: Actor,
+    other_partner: Actor,
+) -> None:
+    sale = await open_sale(resources, partner.id, seats=1)
+    _, (ticket,) = await issue_tickets(client, resources, customer, sale)
+    other_staff = await make_staff(client, other_partner)
+    event = f"/events/{sale.event_id}"
+
+    # customers never scan nor read keys: 403; anonymous: 401
+    for who, status in ((customer, 403), (None, 401)):
+        headers = who.headers if who else {}
+        assert (
+            await client.post("/tickets/validate", headers=headers, json={"code": ticket["code"]})
+        ).status_code == status
+        assert (
+            await client.post(f"/tickets/{ticket['code']}/validate", headers=headers)
+        ).status_code == status
+        assert (await client.get(f"{event}/gate-keys", headers=headers)).status_code == status
+        assert (await client.get(f"{event}/revoked", headers=headers)).status_code == status
+        assert (
+            await client.post(f"{event}/gate-keys/rotate", headers=headers)
+        ).status_code == status
+
+    # another partner and its staff: the ticket and the event do not exist for them
+    for who in (other_partner, other_staff):
+        assert_problem(await scan(client, who, ticket["code"]), 404, "invalid")
+        assert (await client.get(f"{event}/gate-keys", headers=who.headers)).status_code == 404
+        assert (await client.get(f"{event}/revoked", headers=who.headers)).status_code == 404
+    assert (
+        await client.post(f"{event}/gate-keys/rotate", headers=other_partner.headers)
+    ).status_code == 404
+    # staff scan and read keys, but rotating is the partner's
+    assert (
+        await client.post(f"{event}/gate-keys/rotate", headers=staff.headers)
+    ).status_code == 403
+    assert (
+        await client.get("/events/999999999/gate-keys", headers=staff.headers)
+    ).status_code == 404
+
+    # none of those touched the ticket: its owner's staff still admits it first
+    assert (await scan(client, staff, ticket["code"])).status_code == 200
