@@ -3,6 +3,7 @@ the scan log, revoked codes, and the mail outbox."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -56,20 +57,46 @@ def gate_keys_beside(order_store: Any, secret: bytes) -> GateKeys:
 
 _SCANNED = "id, event_id, order_id, label, seat_id, ticket_type_id, status, used_at"
 
-# one round trip: use the ticket, record its history and the scan
-_ADMIT = f"""
-WITH admitted AS (
-    UPDATE tickets SET status = 'used', used_at = now()
-     WHERE code = $1 AND event_id = $2::bigint AND status = 'valid'
-    RETURNING {_SCANNED}
+# Scans arriving together are answered by one statement, so one commit serves many gates
+# (the commit, not the work, is what a scan costs): use each valid ticket once, answer every
+# scan from the statement's snapshot, and log them all. Of several scans of one code in the
+# batch, the first is admitted and the rest are already_used. `result` is NULL only when the
+# snapshot still shows a ticket valid that the UPDATE found used (a scan in another statement
+# committed meanwhile and won): `_REFUSE`, a new statement, then reads what the winner wrote.
+_ADMIT_BATCH = f"""
+WITH scans AS (
+    SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],
+                         $6::text[]) AS s(n, code, event_id, partner_id, scanned_by, gate)
+), admitted AS (
+    UPDATE tickets t SET status = 'used', used_at = now()
+      FROM (SELECT DISTINCT code, event_id FROM scans) s
+     WHERE t.code = s.code AND t.event_id = s.event_id AND t.status = 'valid'
+    RETURNING t.code, {", ".join(f"t.{c}" for c in _SCANNED.split(", "))}
 ), history AS (
     INSERT INTO ticket_status_history (ticket_id, status, at, reason)
     SELECT id, 'used', used_at, 'scanned' FROM admitted
+), winners AS (
+    SELECT DISTINCT ON (code) code, n FROM scans
+     WHERE code IN (SELECT code FROM admitted) ORDER BY code, n
+), answer AS (
+    SELECT s.n, {", ".join(f"a.{c}" for c in _SCANNED.split(", "))},
+           CASE WHEN w.n = s.n THEN 'admitted' ELSE 'already_used' END AS result
+      FROM scans s JOIN admitted a ON a.code = s.code AND a.event_id = s.event_id
+      LEFT JOIN winners w ON w.code = s.code
+    UNION ALL
+    SELECT s.n, {", ".join(f"t.{c}" for c in _SCANNED.split(", "))},
+           CASE t.status WHEN 'used' THEN 'already_used' WHEN 'void' THEN 'void' END
+      FROM scans s JOIN tickets t ON t.code = s.code AND t.event_id = s.event_id
+     WHERE NOT EXISTS (SELECT 1 FROM admitted a WHERE a.code = s.code)
 ), scan AS (
-    INSERT INTO ticket_scans (ticket_id, event_id, partner_id, scanned_by, gate, result, at)
-    SELECT id, event_id, $3::bigint, $4::bigint, $5::text, 'admitted', used_at FROM admitted
+    INSERT INTO ticket_scans (ticket_id, event_id, partner_id, scanned_by, gate, result)
+    SELECT a.id, a.event_id, s.partner_id, s.scanned_by, s.gate, a.result
+      FROM answer a JOIN scans s USING (n) WHERE a.result IS NOT NULL
+    UNION ALL
+    SELECT NULL, s.event_id, s.partner_id, s.scanned_by, s.gate, 'invalid'
+      FROM scans s WHERE NOT EXISTS (SELECT 1 FROM answer a WHERE a.n = s.n)
 )
-SELECT {_SCANNED} FROM admitted"""
+SELECT * FROM answer"""
 
 # the ticket was not valid (any more): say why, and log the scan with that answer
 _REFUSE = f"""
@@ -77,7 +104,7 @@ WITH found AS (
     SELECT {_SCANNED},
            CASE status WHEN 'used' THEN 'already_used' WHEN 'void' THEN 'void'
                        ELSE 'invalid' END AS result
-      FROM tickets WHERE code = $1 AND event_id = $2
+      FROM tickets WHERE code = $1 AND event_id = $2::bigint
 ), scan AS (
     INSERT INTO ticket_scans (ticket_id, event_id, partner_id, scanned_by, gate, result)
     SELECT id, event_id, $3::bigint, $4::bigint, $5::text, result FROM found
@@ -92,9 +119,87 @@ def _scanned(row: asyncpg.Record) -> ScannedTicket:
     return ScannedTicket(**{name: row[name] for name in ScannedTicket.__struct_fields__})
 
 
+class AdmitBatcher:
+    """Coalesces concurrent scans into `_ADMIT_BATCH` statements, at most `max_in_flight` at
+    once: scans that arrive while those run wait for the next one, so a busy gate gets
+    bigger batches rather than a queue of single commits."""
+
+    def __init__(self, pool: asyncpg.Pool, max_in_flight: int = 4, max_batch: int = 256) -> None:
+        self._pool = pool
+        self._max_in_flight = max_in_flight
+        self._max_batch = max_batch
+        self._pending: list[tuple[str, int, ScanBy, asyncio.Future[Scan]]] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._scheduled = False
+
+    async def admit(self, code: str, event_id: int, by: ScanBy) -> Scan:
+        future: asyncio.Future[Scan] = asyncio.get_running_loop().create_future()
+        self._pending.append((code, event_id, by, future))
+        self._schedule()
+        return await future
+
+    def _schedule(self) -> None:
+        if self._pending and not self._scheduled and len(self._in_flight) < self._max_in_flight:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        while self._pending and len(self._in_flight) < self._max_in_flight:
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            task = asyncio.ensure_future(self._send(batch))
+            self._in_flight.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._schedule()
+
+    async def _send(self, batch: list[tuple[str, int, ScanBy, asyncio.Future[Scan]]]) -> None:
+        try:
+            scans = await self._run(batch)
+        except Exception as exc:
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (*_, future), scan in zip(batch, scans, strict=True):
+            if not future.done():
+                future.set_result(scan)
+
+    async def _run(self, batch: list[tuple[str, int, ScanBy, asyncio.Future[Scan]]]) -> list[Scan]:
+        columns: list[list[Any]] = [list(range(len(batch))), [], [], [], [], []]
+        for code, event_id, by, _ in batch:
+            for column, value in zip(
+                columns[1:], (code, event_id, by.partner_id, by.user_id, by.gate), strict=True
+            ):
+                column.append(value)
+        async with self._pool.acquire() as conn:
+            rows = {row["n"]: row for row in await conn.fetch(_ADMIT_BATCH, *columns)}
+            scans = []
+            for n, (code, event_id, by, _) in enumerate(batch):
+                row = rows.get(n)
+                if row is not None and row["result"] is None:  # lost a race: read the winner's
+                    row = await conn.fetchrow(
+                        _REFUSE, code, event_id, by.partner_id, by.user_id, by.gate
+                    )
+                scans.append(_scan_of(row))
+        return scans
+
+
+def _scan_of(row: asyncpg.Record | None) -> Scan:
+    if row is None:
+        return Scan(result="invalid")
+    if row["result"] == "admitted":
+        return Scan(result="admitted", ticket=_scanned(row))
+    return Scan(result=row["result"], ticket=_scanned(row), used_at=row["used_at"])
+
+
 class PgTicketStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._admissions = AdmitBatcher(pool)
 
     # -- customers -------------------------------------------------------------------
 
@@ -144,16 +249,7 @@ class PgTicketStore:
         return partner
 
     async def admit(self, code: str, event_id: int, by: ScanBy) -> Scan:
-        args = (code, event_id, by.partner_id, by.user_id, by.gate)
-        async with self._pool.acquire() as conn:
-            admitted = await conn.fetchrow(_ADMIT, *args)
-            if admitted is not None:
-                return Scan(result="admitted", ticket=_scanned(admitted))
-            # a new statement sees the scan that won, if one won meanwhile
-            found = await conn.fetchrow(_REFUSE, *args)
-        if found is None:
-            return Scan(result="invalid")
-        return Scan(result=found["result"], ticket=_scanned(found), used_at=found["used_at"])
+        return await self._admissions.admit(code, event_id, by)
 
     async def log_scans(self, entries: list[ScanEntry]) -> None:
         await self._pool.executemany(

@@ -131,8 +131,8 @@ async def test_fifty_gates_scanning_one_code_at_once_admit_it_once(
 async def test_fifty_connections_racing_in_postgresql_admit_once(
     client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
 ) -> None:
-    """Straight at the database with 50 connections released together: the naive
-    check-then-set lets many through; the guarded UPDATE lets exactly one."""
+    """Straight at the database with 50 connections released together, as from 50 API
+    processes: the naive check-then-set lets many through; the guarded UPDATE lets one."""
     sale = await open_sale(resources, partner.id, seats=2)
     _, (naive_ticket, ticket) = await issue_tickets(client, resources, customer, sale, seats=2)
     pool = await asyncpg.create_pool(resources.settings.database_url, min_size=50, max_size=50)
@@ -158,12 +158,13 @@ async def test_fifty_connections_racing_in_postgresql_admit_once(
         naive_admitted = await asyncio.gather(*(with_connection(naive) for _ in range(50)))
         assert sum(naive_admitted) > 1  # the race is real
 
-        store = PgTicketStore(pool)
+        # a store each, as 50 API processes would be: no batching between them
+        stores = [PgTicketStore(pool) for _ in range(50)]
         gate = asyncio.Barrier(50)
 
         async def guarded(n: int) -> str:
             await gate.wait()
-            outcome = await store.admit(
+            outcome = await stores[n].admit(
                 ticket["code"], sale.event_id, ScanBy(partner.id, partner.id, f"g{n}")
             )
             return outcome.result
@@ -464,3 +465,43 @@ async def test_authorization_of_every_gate_endpoint(
 
     # none of those touched the ticket: its owner's staff still admits it first
     assert (await scan(client, staff, ticket["code"])).status_code == 200
+
+
+async def test_scans_answered_together_get_what_each_alone_would(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    """Scans that arrive together share one statement: duplicates, void, used and unknown
+    tickets in the same batch each get their own answer, and the first of a code wins."""
+    sale = await open_sale(resources, partner.id, seats=4)
+    _, (twice, fresh, used) = await issue_tickets(client, resources, customer, sale, seats=3)
+    buyer = await make_actor(client, "customer")
+    void_order, (void,) = await _issue_seat(client, resources, buyer, sale, 3)
+    await cancel_and_persist(client, resources, buyer, void_order)
+    store = PgTicketStore(resources.pool)
+    by = ScanBy(partner.id, partner.id, "batch")
+    assert (await store.admit(used["code"], sale.event_id, by)).result == "admitted"
+
+    codes = [twice["code"]] * 4 + [fresh["code"], used["code"], void["code"], "1" * 180]
+    scans = await asyncio.gather(*(store.admit(code, sale.event_id, by) for code in codes))
+    assert [s.result for s in scans] == [
+        "admitted",
+        "already_used",
+        "already_used",
+        "already_used",
+        "admitted",
+        "already_used",
+        "void",
+        "invalid",
+    ]
+    assert {s.used_at for s in scans[1:4]} == {scans[0].ticket.used_at}  # type: ignore[union-attr]
+    logged = await resources.pool.fetch(
+        "SELECT result, count(*) AS n FROM ticket_scans WHERE gate = 'batch' AND scanned_by = $1"
+        " GROUP BY result",
+        partner.id,
+    )
+    assert {r["result"]: r["n"] for r in logged} == {
+        "admitted": 3,
+        "already_used": 4,
+        "void": 1,
+        "invalid": 1,
+    }
