@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from engine.settings import get_settings, reset_settings
 from engine.store.resources import Resources, open_resources
-from tests.services import TEST_DATA, TestServices, start_test_services
+from tests.services import RUN_DATA, TestServices, start_test_services
 
 _ids = count(1)
 
@@ -22,7 +22,8 @@ def services() -> Iterator[TestServices]:
     os.environ.update(
         DATABASE_URL=svc.database_url,
         REDIS_URL=svc.redis_url,
-        BOXOFFICE_DATA_DIR=str(TEST_DATA),
+        # per-run folder, removed afterwards: secrets, mail files and logs of this run only
+        BOXOFFICE_DATA_DIR=str(RUN_DATA),
         # cheap argon2 for the suite; production parameters are measured by `make bench`
         ARGON2_MEMORY_KIB="1024",
         ARGON2_TIME_COST="1",
