@@ -81,6 +81,8 @@ async def run(
     latencies.sort()
 
     def pct(p: float) -> float:
+        if not latencies:
+            return 0.0
         return round(latencies[min(int(len(latencies) * p), len(latencies) - 1)] * 1000, 2)
 
     total = sum(statuses.values())
