@@ -25,8 +25,17 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python -m ops.stack
 
-test: install
+test: install /usr/bin/chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the waiting-room page is tested in Debian's chromium (tests/e2e): installed here when it is
+# missing and we are root; otherwise that test fails and says how to install it
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "chromium is missing and this is not root: sudo apt-get install -y chromium"; \
+	fi
 
 bench: install
 	$(BIN)/python -m loadtests.bench $(BENCH_ARGS)

@@ -10,13 +10,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from api import events, inventory, lineup, orders, reports, tickets
+from api import events, inventory, lineup, orders, queue, reports, tickets
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.operations import health, ready
 from api.problems import EXCEPTION_HANDLERS
 from engine.orders import Orders
 from engine.settings import get_settings
+from engine.store.redis_queue import admission_gate
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
 from workers.queue import ArqPersistQueue
@@ -29,6 +30,7 @@ ROUTE_HANDLERS: list[object] = [
     *inventory.ROUTES,
     *lineup.ROUTES,
     *orders.ROUTES,
+    *queue.ROUTES,
     *reports.ROUTES,
     *tickets.ROUTES,
 ]
@@ -47,7 +49,11 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     resources.persist_queue = queue
     app.state.resources = resources
     app.state.orders = Orders(
-        resources.sale_store, resources.sale_reads, resources.order_store, queue
+        resources.sale_store,
+        resources.sale_reads,
+        resources.order_store,
+        queue,
+        admission=admission_gate(resources),
     )
     try:
         yield

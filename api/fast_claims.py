@@ -66,7 +66,9 @@ class FastClaims:
         orders: Orders = state.orders
         try:
             claims = await orders.group_by_event(seats, pools)
-            order = await orders.place(principal, claims, requested_items(claims))
+            admission = headers.get(b"x-admission-token")
+            token = admission.decode("latin-1") if admission is not None else None
+            order = await orders.place(principal, claims, requested_items(claims), token)
         except BoxofficeError as exc:
             await _send(send, status_of(exc), _problem(exc), PROBLEM_JSON)
             return

@@ -81,7 +81,8 @@ class OrderController(Controller):
 
         async def place() -> Order:
             claims = await orders.group_by_event(*split_items(data.items))
-            return await orders.place(customer, claims, requested_items(claims))
+            token = request.headers.get("x-admission-token")
+            return await orders.place(customer, claims, requested_items(claims), token)
 
         return await idempotent(request, customer.user_id, 201, place)
 

@@ -58,3 +58,36 @@ def event_key(event_id: int, name: str) -> str:
     if name not in EVENT_KEY_NAMES:
         raise KeyError(name)
     return f"{event_tag(event_id)}:{name}"
+
+
+# The waiting room of one event (engine/waiting_room.py), under the event's hash tag too.
+# The order of these names is the KEYS order of lua/queue_visit.lua and lua/queue_placed.lua;
+# the last three are the sale engine's own keys, read to see stock and holds.
+QUEUE_KEY_NAMES = (
+    "wr:cfg",  # STRING JSON of the room's settings from PostgreSQL, cached for a moment
+    "wr:state",  # HASH opened, pre-queue size, join sequence, admission credit, rate window
+    "wr:pre",  # ZSET customer -> arrival number, joins before the sale opened
+    "wr:line",  # ZSET customer -> place number, waiting after the opening (FIFO)
+    "wr:active",  # ZSET customer -> ms the shopping slot lapses
+    "wr:slots",  # HASH customer -> "<admission expiry ms>" or "<expiry ms>|<order id>"
+)
+
+
+def queue_keys(event_id: int) -> list[str]:
+    tag = event_tag(event_id)
+    own = [f"{tag}:{name}" for name in QUEUE_KEY_NAMES]
+    return [*own, event_key(event_id, "counts"), event_key(event_id, "holds")]
+
+
+def queue_joins(event_id: int, window: int) -> str:
+    """HASH client address -> joins of this event's queue in one fixed time window."""
+    return f"{event_tag(event_id)}:wr:joins:{window}"
+
+
+def queue_shuffle(event_id: int) -> str:
+    """The pre-queue in its shuffled order while the opening is being written."""
+    return f"{event_tag(event_id)}:wr:shuffled"
+
+
+def queue_opening_lock(event_id: int) -> str:
+    return f"{event_tag(event_id)}:wr:opening"

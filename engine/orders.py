@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 import msgspec
 
 from engine import errors
+from engine.admission import Admission
 from engine.order_ids import home_event_of, new_order_id
 from engine.principal import Principal
 
@@ -182,11 +183,13 @@ class Orders:
         lookups: CatalogueLookups,
         archive: OrderArchive,
         queue: PersistQueue,
+        admission: Admission | None = None,
     ) -> None:
         self._store = store
         self._lookups = lookups
         self._archive = archive
         self._queue = queue
+        self._admission = admission  # waiting rooms; None: no event has one
 
     async def group_by_event(
         self, seats: list[tuple[int, list[int]]], pools: list[tuple[int, int]]
@@ -205,7 +208,26 @@ class Orders:
         check_claims(list(claims.values()))
         return [claims[event_id] for event_id in sorted(claims)]
 
-    async def place(self, customer: Principal, claims: list[EventClaim], requested: str) -> Order:
+    async def place(
+        self,
+        customer: Principal,
+        claims: list[EventClaim],
+        requested: str,
+        admission_token: str | None = None,
+    ) -> Order:
+        if self._admission is None:
+            return await self._claim_all(customer, claims, requested)
+        events = [claim.event_id for claim in claims]
+        gated = await self._admission.check(customer, events, admission_token, requested)
+        order = await self._claim_all(customer, claims, requested)
+        if gated:
+            expires_ms = int(order.expires_at.timestamp() * 1000)
+            await self._admission.placed(customer, gated, order.id, expires_ms)
+        return order
+
+    async def _claim_all(
+        self, customer: Principal, claims: list[EventClaim], requested: str
+    ) -> Order:
         order_id = new_order_id(claims[0].event_id)
         taken: list[EventClaim] = []
         extra_lines: list[OrderLine] = []

@@ -1,0 +1,142 @@
+"""Virtual waiting room: join, poll, and the page customers watch.
+
+Polling is the waiting room's hot path (every queued customer asks every few seconds), so,
+as for claims in api/fast_claims.py, a route middleware (`FastQueue`) answers a customer's
+join or poll with a valid token without Litestar's request parsing, dependency resolution
+and response building. Anything else (no token, another role, a bad event id) goes to the
+handlers, so those answers come from one place; domain errors use the same problem+json.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from litestar import Controller, MediaType, Request, Response, get, post
+
+from api.auth import AsCustomer
+from api.fast_claims import Receive, Scope, Send, _problem, _read_body
+from api.problems import PROBLEM_JSON, status_of
+from api.types import MAX_ID, PathId
+from engine.errors import AuthenticationRequired, BoxofficeError, TooManyAttempts
+from engine.store.redis_queue import waiting_room
+from engine.tokens import read_access_token
+from engine.waiting_room import QueueStatus, WaitingRoom
+
+PAGE = Path(__file__).resolve().parent / "static" / "waiting_room.html"
+# a poll may be answered from a cache for a second: the page polls every few seconds anyway
+STATUS_HEADERS = {"Cache-Control": "private, max-age=1", "Vary": "Authorization"}
+_RAW_STATUS_HEADERS = [(k.lower().encode(), v.encode()) for k, v in STATUS_HEADERS.items()]
+_encode = msgspec.json.Encoder().encode
+
+
+def room_of(state: Any) -> WaitingRoom:
+    """One per process, built on first use."""
+    if "waiting_room" not in state:
+        resources = state.resources
+        state.waiting_room = waiting_room(
+            resources.redis, resources.pool, resources.settings.jwt_secret
+        )
+    room: WaitingRoom = state.waiting_room
+    return room
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class FastQueue:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = dict(scope["headers"]).get(b"authorization", b"")
+        event_id = scope["path_params"].get("event_id")
+        state = scope["app"].state
+        principal = None
+        if token.startswith(b"Bearer ") and isinstance(event_id, int) and 1 <= event_id <= MAX_ID:
+            try:
+                principal = read_access_token(
+                    token[7:].decode(), state.resources.settings.jwt_secret
+                )
+            except (AuthenticationRequired, UnicodeDecodeError):
+                principal = None
+        if principal is None or principal.role != "customer":
+            await self.app(scope, receive, send)
+            return
+        room = room_of(state)
+        try:
+            if scope["method"] == "POST":
+                await _read_body(receive)
+                client = scope.get("client")
+                status = await room.join(principal, event_id, client[0] if client else "unknown")
+            else:
+                status = await room.status(principal, event_id)
+        except BoxofficeError as exc:
+            await _send_problem(send, exc)
+            return
+        await _send(send, 200, _encode(status), b"application/json", _RAW_STATUS_HEADERS)
+
+
+async def _send_problem(send: Send, exc: BoxofficeError) -> None:
+    headers = []
+    if isinstance(exc, TooManyAttempts):
+        headers.append((b"retry-after", str(exc.retry_after).encode()))
+    await _send(send, status_of(exc), _problem(exc), PROBLEM_JSON.encode(), headers)
+
+
+async def _send(
+    send: Send, status: int, body: bytes, media_type: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", media_type),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def fast_queue(app: Any) -> Any:
+    return FastQueue(app)
+
+
+class QueueController(Controller):
+    path = "/events/{event_id:int}"
+    tags = ["waiting room"]
+
+    # FastQueue serves customers' joins and polls; these handlers serve the rest
+    @post("/queue", status_code=200, middleware=[fast_queue])
+    async def join(
+        self, request: Request[Any, Any, Any], customer: AsCustomer, event_id: PathId
+    ) -> Response[QueueStatus]:
+        room = room_of(request.app.state)
+        status = await room.join(customer, event_id, client_address(request))
+        return Response(status, headers=STATUS_HEADERS)
+
+    @get("/queue", middleware=[fast_queue])
+    async def status(
+        self, request: Request[Any, Any, Any], customer: AsCustomer, event_id: PathId
+    ) -> Response[QueueStatus]:
+        status = await room_of(request.app.state).status(customer, event_id)
+        return Response(status, headers=STATUS_HEADERS)
+
+    @get("/waiting-room", media_type=MediaType.HTML, include_in_schema=False)
+    async def page(self, event_id: PathId) -> Response[bytes]:
+        # the page is the same for every event and customer: it reads both in the browser
+        return Response(_page(), headers={"Cache-Control": "public, max-age=60"})
+
+
+@cache
+def _page() -> bytes:
+    return PAGE.read_bytes()
+
+
+ROUTES: list[object] = [QueueController]

@@ -1,0 +1,247 @@
+"""The waiting room's storage: the queue in Redis (lua/queue_*.lua), its settings in PostgreSQL.
+
+The queue scripts take the keys of engine/keys.py `queue_keys`, not the sale engine's 12
+per-event keys, so they are registered here rather than run through `EventScripts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import asyncpg
+from redis.asyncio import Redis
+
+from engine import keys
+from engine.admission import Admission
+from engine.store.resources import Resources
+from engine.waiting_room import RoomPolicy, RoomSettings, Visit, VisitMode, WaitingRoom
+
+LUA_DIR = Path(__file__).resolve().parents[2] / "lua"
+OPENING_LOCK_MS = 60_000
+STAGING_CHUNK = 5_000
+
+MAX_POLL_BATCH = 256
+POLL_GATHER_SECONDS = 0.002  # a poll may wait this long for others to share its Redis call
+MAX_ADDRESS = 64
+_STATES = {b"a": "admitted", b"w": "waiting", b"s": "sold_out", b"x": "absent"}
+PollsOfEvent = Callable[[int, list[int], RoomPolicy], Awaitable[list[Visit]]]
+
+
+Batch = list[tuple[int, asyncio.Future[Visit]]]
+
+
+def visits_of(reply: list[Any], customers: int) -> list[Visit]:
+    """lua/queue_visit.lua's flat reply, one Visit per customer."""
+    kind = reply[0].decode()
+    if kind == "limited":
+        return [Visit(st=kind, retry=int(reply[1]))] * customers
+    if kind != "ok":
+        return [Visit(st=kind)] * customers
+    opens, rate, opening = int(reply[1]), int(reply[2]) / 1000, int(reply[3])
+    return [
+        Visit(
+            st=_STATES[reply[i]],
+            ahead=int(reply[i + 1]),
+            exp=int(reply[i + 2]),
+            opens=opens,
+            rate=rate,
+            opening=opening,
+        )
+        for i in range(4, len(reply), 3)
+    ]
+
+
+class PollBatcher:
+    """Polls of one event go to Redis together: one script call, one round trip and one
+    admission step serve them all, which is what lets status polling keep pace with a
+    trivial endpoint. A poll waits up to POLL_GATHER_SECONDS for company, and while an
+    event's call is in flight its new polls wait for the next one, so batches grow with
+    the load. A poll answered 2 ms later costs a page polling every few seconds nothing."""
+
+    def __init__(self, polls_of_event: PollsOfEvent) -> None:
+        self._polls_of_event = polls_of_event
+        self._pending: dict[tuple[int, RoomPolicy], Batch] = defaultdict(list)
+        self._in_flight: set[tuple[int, RoomPolicy]] = set()
+        self._sending: set[asyncio.Task[None]] = set()  # keeps running sends referenced
+
+    async def poll(self, event_id: int, customer_id: int, policy: RoomPolicy) -> Visit:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Visit] = loop.create_future()
+        room = (event_id, policy)
+        self._pending[room].append((customer_id, future))
+        if room not in self._in_flight:
+            self._in_flight.add(room)
+            loop.call_later(POLL_GATHER_SECONDS, self._send_next, room)
+        return await future
+
+    def _send_next(self, room: tuple[int, RoomPolicy]) -> None:
+        pending = self._pending.pop(room, [])
+        if not pending:
+            self._in_flight.discard(room)
+            return
+        task = asyncio.ensure_future(self._send(room, pending[:MAX_POLL_BATCH]))
+        if len(pending) > MAX_POLL_BATCH:
+            self._pending[room] = pending[MAX_POLL_BATCH:] + self._pending.get(room, [])
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+        task.add_done_callback(lambda _: self._send_next(room))
+
+    async def _send(self, room: tuple[int, RoomPolicy], batch: Batch) -> None:
+        event_id, policy = room
+        try:
+            visits = await self._polls_of_event(event_id, [c for c, _ in batch], policy)
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), visit in zip(batch, visits, strict=True):
+            if not future.done():
+                future.set_result(visit)
+
+
+async def _done(result: Awaitable[Any] | Any) -> Any:
+    # redis-py types its asyncio commands as `Awaitable[T] | T`
+    return await cast(Awaitable[Any], result)
+
+
+class RedisQueueStore:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._visit = redis.register_script((LUA_DIR / "queue_visit.lua").read_text())
+        self._placed = redis.register_script((LUA_DIR / "queue_placed.lua").read_text())
+        self._open = redis.register_script((LUA_DIR / "queue_open.lua").read_text())
+        self._polls = PollBatcher(self._polls_of_event)
+
+    async def visit(
+        self,
+        event_id: int,
+        customer_id: int,
+        mode: VisitMode,
+        address: str,
+        settings: bytes,
+        policy: RoomPolicy,
+    ) -> Visit:
+        if mode == "status" and not settings:
+            return await self._polls.poll(event_id, customer_id, policy)
+        room_keys = keys.queue_keys(event_id)
+        if mode == "join":
+            window = int(time.time() * 1000) // (policy.address_window_seconds * 1000)
+            room_keys.append(keys.queue_joins(event_id, window))
+        answers = await self._run_visit(
+            room_keys, mode, [customer_id], settings, policy, address[:MAX_ADDRESS]
+        )
+        return answers[0]
+
+    async def _polls_of_event(
+        self, event_id: int, customer_ids: list[int], policy: RoomPolicy
+    ) -> list[Visit]:
+        return await self._run_visit(
+            keys.queue_keys(event_id), "status", customer_ids, b"", policy, ""
+        )
+
+    async def _run_visit(
+        self,
+        room_keys: list[str],
+        mode: VisitMode,
+        customer_ids: list[int],
+        settings: bytes,
+        policy: RoomPolicy,
+        address: str,
+    ) -> list[Visit]:
+        raw = await self._visit(
+            keys=room_keys,
+            args=[
+                mode,
+                ",".join(map(str, customer_ids)),
+                settings,
+                policy.settings_cache_ms,
+                policy.admission_seconds * 1000,
+                policy.joins_per_address,
+                policy.address_window_seconds * 1000,
+                address,
+            ],
+        )
+        return visits_of(raw, len(customer_ids))
+
+    async def cached_settings(self, event_id: int) -> bytes | None:
+        raw = await _done(self._redis.get(keys.queue_keys(event_id)[0]))
+        return None if raw is None else bytes(raw)
+
+    async def cache_settings(self, event_id: int, raw: bytes, ttl_ms: int) -> None:
+        await _done(self._redis.set(keys.queue_keys(event_id)[0], raw, px=ttl_ms, nx=True))
+
+    async def take_pre_queue(self, event_id: int) -> list[str] | None:
+        lock = keys.queue_opening_lock(event_id)
+        taken = self._redis.set(lock, secrets.token_hex(8), px=OPENING_LOCK_MS, nx=True)
+        if not await _done(taken):
+            return None
+        members = await _done(self._redis.zrange(keys.queue_keys(event_id)[2], 0, -1))
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+
+    async def open_queue(self, event_id: int, order: list[str]) -> None:
+        """Write the shuffled pre-queue as places 1..n, then let lua/queue_open.lua swap it in."""
+        own = keys.queue_keys(event_id)
+        staging = keys.queue_shuffle(event_id)
+        await _done(self._redis.delete(staging))
+        for start in range(0, len(order), STAGING_CHUNK):
+            chunk = order[start : start + STAGING_CHUNK]
+            places = {member: start + offset + 1 for offset, member in enumerate(chunk)}
+            await _done(self._redis.zadd(staging, places))
+        await self._open(keys=[own[1], own[2], own[3], staging], args=[])
+        await _done(self._redis.delete(keys.queue_opening_lock(event_id)))
+
+    async def order_placed(
+        self, event_id: int, customer_id: int, order_id: str, expires_ms: int
+    ) -> None:
+        await self._placed(
+            keys=keys.queue_keys(event_id), args=[str(customer_id), order_id, expires_ms]
+        )
+
+
+def _ms(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+class PgRoomSettings:
+    """The waiting-room columns of an event's on-sale window, as the partner last set them."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def room_settings(self, event_id: int) -> RoomSettings:
+        row = await self._pool.fetchrow(
+            """SELECT status, sale_starts_at, sale_ends_at, waiting_room_enabled,
+                      admit_per_minute, max_active, waiting_room_paused
+                 FROM events WHERE id = $1""",
+            event_id,
+        )
+        if row is None:
+            return RoomSettings(event_status=None)
+        return RoomSettings(
+            event_status=row["status"],
+            sale_starts_ms=_ms(row["sale_starts_at"]),
+            sale_ends_ms=_ms(row["sale_ends_at"]),
+            enabled=row["waiting_room_enabled"],
+            admit_per_minute=row["admit_per_minute"] or 0,
+            max_active=row["max_active"] or 0,
+            paused=row["waiting_room_paused"],
+        )
+
+
+def waiting_room(redis: Redis, pool: asyncpg.Pool, secret: str) -> WaitingRoom:
+    return WaitingRoom(RedisQueueStore(redis), PgRoomSettings(pool), secret)
+
+
+def admission_gate(resources: Resources) -> Admission:
+    """The admission check `Orders` makes on claims (see engine/admission.py)."""
+    secret = resources.settings.jwt_secret
+    room = waiting_room(resources.redis, resources.pool, secret)
+    return Admission(room, resources.sale_store, secret)

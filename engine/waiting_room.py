@@ -1,0 +1,247 @@
+"""The virtual waiting room of an event on sale.
+
+Customers who join before the sale opens form a pre-queue; at the opening it is shuffled with
+a cryptographic random source (`fair_order`), so arriving early or on a fast connection gives
+no edge, and put ahead of everyone who joins later, first in, first out. Joining is idempotent
+per customer and limited per client address.
+
+Admission advances at the partner's `admit_per_minute` and never past `max_active` customers
+shopping at once. A shopping slot frees when the customer's order is paid, expires or is
+cancelled, or when the admission lapses unused, so no-shows do not stall the queue. The
+queue's state lives in Redis and admission is computed there from server time on every visit
+(lua/queue_visit.lua), so any number of API processes agree without a coordinator.
+
+The room's settings are read from PostgreSQL (`RoomSettingsSource`) and cached in Redis for a
+moment, so a partner's pause, resume or new rate takes effect within `settings_cache_ms`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+import msgspec
+
+from engine.admission import issue_admission_token
+from engine.errors import NotFound, TooManyAttempts
+from engine.principal import Principal
+
+QueueState = Literal["waiting", "admitted", "sold_out", "closed"]
+VisitMode = Literal["join", "status"]
+
+
+@dataclass(frozen=True)
+class RoomPolicy:
+    admission_seconds: int = 300  # an admitted customer has this long to start an order
+    joins_per_address: int = 20  # new joins of one event's queue from one client address ...
+    address_window_seconds: int = 60  # ... per this many seconds
+    settings_cache_ms: int = 2000  # a partner's change reaches every process within this
+
+
+class RoomSettings(
+    msgspec.Struct,
+    frozen=True,
+    rename={
+        "event_status": "st",
+        "sale_starts_ms": "s",
+        "sale_ends_ms": "e",
+        "enabled": "on",
+        "admit_per_minute": "r",
+        "max_active": "m",
+        "paused": "p",
+    },
+):
+    """An event's waiting-room settings as PostgreSQL has them (short names: Lua reads them)."""
+
+    event_status: str | None  # None: no such event
+    sale_starts_ms: int | None = None
+    sale_ends_ms: int | None = None
+    enabled: bool = False
+    admit_per_minute: int = 0
+    max_active: int = 0
+    paused: bool = False
+
+    @property
+    def room_on(self) -> bool:
+        return self.enabled and self.event_status == "published" and self.sale_starts_ms is not None
+
+
+class Visit(msgspec.Struct):
+    """What lua/queue_visit.lua answers about one customer."""
+
+    st: str
+    ahead: int = -1
+    exp: int = 0
+    opens: int = 0
+    rate: float = -1
+    opening: int = 0
+    retry: int = 0
+
+
+class QueueStatus(msgspec.Struct):
+    state: QueueState
+    position: int | None
+    ahead: int | None
+    eta_seconds: int | None
+    admission_token: str | None = None
+    admission_expires_at: datetime | None = None
+    opens_at: datetime | None = None  # while the sale has not opened yet
+
+
+class QueueStore(Protocol):
+    async def visit(
+        self,
+        event_id: int,
+        customer_id: int,
+        mode: VisitMode,
+        address: str,
+        settings: bytes,
+        policy: RoomPolicy,
+    ) -> Visit:
+        """Run one visit; `settings` is b"" unless the store asked for them ('cfg')."""
+
+    async def cached_settings(self, event_id: int) -> bytes | None: ...
+
+    async def cache_settings(self, event_id: int, raw: bytes, ttl_ms: int) -> None: ...
+
+    async def take_pre_queue(self, event_id: int) -> list[str] | None:
+        """The frozen pre-queue, or None when another process is opening the queue."""
+
+    async def open_queue(self, event_id: int, order: list[str]) -> None: ...
+
+    async def order_placed(
+        self, event_id: int, customer_id: int, order_id: str, expires_ms: int
+    ) -> None: ...
+
+
+class RoomSettingsSource(Protocol):
+    async def room_settings(self, event_id: int) -> RoomSettings: ...
+
+
+def fair_order(pre_queue: list[str]) -> list[str]:
+    """A uniformly random order of the pre-queue, drawn from the operating system's CSPRNG."""
+    order = list(pre_queue)
+    secrets.SystemRandom().shuffle(order)
+    return order
+
+
+def eta_seconds(ahead: int, admissions_per_minute: float) -> int | None:
+    """Time until this customer's turn at the pace admission is going; None when stopped."""
+    if admissions_per_minute <= 0:
+        return None
+    return math.ceil((ahead + 1) * 60 / admissions_per_minute)
+
+
+def _moment(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+class WaitingRoom:
+    def __init__(
+        self,
+        store: QueueStore,
+        settings: RoomSettingsSource,
+        secret: str,
+        policy: RoomPolicy | None = None,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._secret = secret
+        self.policy = policy or RoomPolicy()
+        self._loading: dict[int, asyncio.Future[RoomSettings]] = {}
+
+    async def join(self, customer: Principal, event_id: int, address: str) -> QueueStatus:
+        return await self._visit(customer, event_id, "join", address)
+
+    async def status(self, customer: Principal, event_id: int) -> QueueStatus:
+        return await self._visit(customer, event_id, "status", "")
+
+    async def waiting_room_on(self, event_id: int) -> bool:
+        raw = await self._store.cached_settings(event_id)
+        if raw is None:
+            raw = await self._load_settings(event_id)
+            await self._store.cache_settings(event_id, raw, self.policy.settings_cache_ms)
+        return msgspec.json.decode(raw, type=RoomSettings).room_on
+
+    async def order_placed(
+        self, event_id: int, customer_id: int, order_id: str, expires_ms: int
+    ) -> None:
+        await self._store.order_placed(event_id, customer_id, order_id, expires_ms)
+
+    async def _visit(
+        self, customer: Principal, event_id: int, mode: VisitMode, address: str
+    ) -> QueueStatus:
+        visit = await self._store.visit(event_id, customer.user_id, mode, address, b"", self.policy)
+        if visit.st == "cfg":
+            settings = await self._load_settings(event_id)
+            visit = await self._store.visit(
+                event_id, customer.user_id, mode, address, settings, self.policy
+            )
+        if visit.opening:
+            await self._open(event_id)
+            visit = await self._store.visit(
+                event_id, customer.user_id, "status", address, b"", self.policy
+            )
+        return self._status(customer.user_id, event_id, visit)
+
+    async def _load_settings(self, event_id: int) -> bytes:
+        """One PostgreSQL read per event at a time, however many polls found the cache empty."""
+        loading = self._loading.get(event_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._settings.room_settings(event_id))
+            self._loading[event_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(event_id, None))
+        return msgspec.json.encode(await asyncio.shield(loading))
+
+    async def _open(self, event_id: int) -> None:
+        pre_queue = await self._store.take_pre_queue(event_id)
+        if pre_queue is not None:
+            await self._store.open_queue(event_id, fair_order(pre_queue))
+
+    def _status(self, customer_id: int, event_id: int, visit: Visit) -> QueueStatus:
+        if visit.st in ("unknown", "cfg"):
+            raise NotFound("No such event on sale")
+        if visit.st == "absent":
+            raise NotFound(f"Not in this event's queue: POST /events/{event_id}/queue to join")
+        if visit.st == "limited":
+            raise TooManyAttempts(
+                max(1, math.ceil(visit.retry / 1000)),
+                "Too many customers joined this queue from your address; try again later",
+            )
+        if visit.st == "off":  # no waiting room: go straight to buying
+            return QueueStatus(state="admitted", position=None, ahead=0, eta_seconds=0)
+        if visit.st == "closed":
+            return QueueStatus(state="closed", position=None, ahead=None, eta_seconds=None)
+        if visit.st == "admitted":
+            return QueueStatus(
+                state="admitted",
+                position=0,
+                ahead=0,
+                eta_seconds=0,
+                admission_token=issue_admission_token(
+                    customer_id, event_id, visit.exp, self._secret
+                ),
+                admission_expires_at=_moment(visit.exp),
+            )
+        return self._in_line(visit)
+
+    def _in_line(self, visit: Visit) -> QueueStatus:
+        state: QueueState = "sold_out" if visit.st == "sold_out" else "waiting"
+        if visit.ahead < 0:  # in the pre-queue: the place is drawn when the sale opens
+            return QueueStatus(
+                state=state,
+                position=None,
+                ahead=None,
+                eta_seconds=None,
+                opens_at=_moment(visit.opens),
+            )
+        return QueueStatus(
+            state=state,
+            position=visit.ahead + 1,
+            ahead=visit.ahead,
+            eta_seconds=None if state == "sold_out" else eta_seconds(visit.ahead, visit.rate),
+        )

@@ -1,0 +1,201 @@
+-- Customers' visits to an event's waiting room: one joins it (ARGV[1] 'join') or several
+-- look ('status': the polls that arrived together in one API process, answered in one call).
+-- Every visit first moves admission forward, computed from Redis server time, so any number of
+-- API processes agree on who is admitted without a coordinator or a background job.
+-- Run by engine/store/redis_queue.py (not through EventScripts): KEYS are engine/keys.py
+-- queue_keys() plus, for a join, the joins-per-address hash of the current window.
+-- ARGV: 1 mode, 2 customer ids separated by commas (one for a join),
+--       3 settings JSON from PostgreSQL ('' when the caller has none),
+--       4 ms to cache those settings, 5 ms an admission lasts unused,
+--       6 joins allowed per address per window, 7 address window ms, 8 client address.
+-- Settings JSON: {st: event status, s/e: sale window ms, on: room enabled, r: admissions per
+-- minute, m: most customers shopping at once, p: paused}.
+-- Returns a flat array (integers and short strings, cheaper than JSON both here and in the
+-- client): {'cfg'} settings needed, call again with them; {'unknown'} no such event on sale;
+-- {'off'} no waiting room; {'closed'}; {'limited', ms to wait} too many joins from the
+-- address; or {'ok', sale opens ms, admissions per minute x 1000 to expect from now (-1000:
+-- admission stopped), 1 while the opening shuffle is due, then per customer: state,
+-- customers ahead, admission expiry ms}.
+local K_CFG, K_STATE, K_PRE, K_LINE, K_ACTIVE, K_SLOTS, K_COUNTS, K_HOLDS, K_ADDR =
+      KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local mode, customers = ARGV[1], {}
+for customer in string.gmatch(ARGV[2], '[^,]+') do customers[#customers + 1] = customer end
+local admission_ms = tonumber(ARGV[5])
+local RATE_WINDOW_MS = 30000  -- admissions are counted in buckets this long
+local CAP_SCAN_MS = 250       -- at the cap, look for paid or released orders this often
+local LAPSE_BATCH = 200       -- lapsed slots freed per visit (the rest on the next ones)
+
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+local raw = redis.call('GET', K_CFG)
+if not raw then
+  if ARGV[3] == '' then return {'cfg'} end
+  raw = ARGV[3]
+  redis.call('SET', K_CFG, raw, 'PX', ARGV[4])
+end
+local cfg = cjson.decode(raw)
+if cfg.st ~= 'published' and cfg.st ~= 'cancelled' then return {'unknown'} end
+if cfg.s == cjson.null then return {'unknown'} end
+if not cfg.on then return {'off'} end
+if cfg.st == 'cancelled' or now >= cfg.e then return {'closed'} end
+
+local state = redis.call('HMGET', K_STATE, 'opened', 'npre', 't', 'cr', 'w0', 'n0', 'n1', 'scan')
+local opened, npre = state[1] == '1', tonumber(state[2])
+local sale_open = now >= cfg.s
+if sale_open and not npre then
+  -- the pre-queue closes at the opening: later arrivals queue behind all of it, in order
+  npre = redis.call('ZCARD', K_PRE)
+  redis.call('HSET', K_STATE, 'npre', npre)
+  if npre == 0 then
+    opened = true
+    redis.call('HSET', K_STATE, 'opened', 1)
+  end
+end
+
+local counts = redis.call('HMGET', K_COUNTS, 'a', 'h')
+local sold_out = counts[1] and tonumber(counts[1]) <= 0 and tonumber(counts[2] or '0') <= 0
+
+-- join -------------------------------------------------------------------------------------
+local function queued(c)
+  return redis.call('HEXISTS', K_SLOTS, c) == 1 or redis.call('ZSCORE', K_LINE, c)
+      or redis.call('ZSCORE', K_PRE, c)
+end
+
+if mode == 'join' and not queued(customers[1]) then
+  local customer = customers[1]
+  local window_ms = tonumber(ARGV[7])
+  local joins = redis.call('HINCRBY', K_ADDR, ARGV[8], 1)
+  if redis.call('PTTL', K_ADDR) < 0 then redis.call('PEXPIRE', K_ADDR, 2 * window_ms) end
+  if joins > tonumber(ARGV[6]) then
+    return {'limited', window_ms - now % window_ms}
+  end
+  if npre then
+    redis.call('ZADD', K_LINE, npre + redis.call('HINCRBY', K_STATE, 'seq', 1), customer)
+  else
+    redis.call('ZADD', K_PRE, redis.call('HINCRBY', K_STATE, 'arrivals', 1), customer)
+  end
+end
+
+-- admission --------------------------------------------------------------------------------
+local function free_slot(c)
+  redis.call('ZREM', K_ACTIVE, c)
+  redis.call('HDEL', K_SLOTS, c)
+end
+
+local function order_of(slot)
+  local bar = string.find(slot, '|', 1, true)
+  return bar and string.sub(slot, bar + 1) or nil
+end
+
+-- when the order's hold (or its payment in progress) ends, or nil if it already has
+local function hold_until(order_id)
+  local until_ms = tonumber(redis.call('ZSCORE', K_HOLDS, order_id) or '0')
+  return until_ms > now and until_ms or nil
+end
+
+local function lapse_slots()
+  local due = redis.call('ZRANGEBYSCORE', K_ACTIVE, '-inf', now, 'LIMIT', 0, LAPSE_BATCH)
+  for _, c in ipairs(due) do
+    local slot = redis.call('HGET', K_SLOTS, c)
+    local order_id = slot and order_of(slot)
+    local until_ms = order_id and hold_until(order_id)
+    if until_ms then redis.call('ZADD', K_ACTIVE, until_ms, c) else free_slot(c) end
+  end
+end
+
+-- a paid, cancelled or released order frees its slot before its hold time would have
+local function free_finished_orders()
+  local slots = redis.call('HGETALL', K_SLOTS)
+  for i = 1, #slots, 2 do
+    local order_id = order_of(slots[i + 1])
+    if order_id and not hold_until(order_id) then free_slot(slots[i]) end
+  end
+end
+
+local admitted_now = 0
+local flowing = opened and sale_open and not cfg.p and not sold_out
+lapse_slots()
+local active = redis.call('ZCARD', K_ACTIVE)
+if flowing and active >= cfg.m and now >= tonumber(state[8] or '0') then
+  free_finished_orders()
+  redis.call('HSET', K_STATE, 'scan', now + CAP_SCAN_MS)
+  active = redis.call('ZCARD', K_ACTIVE)
+end
+local credit = tonumber(state[4] or '0')
+if flowing then
+  -- credit accrues at the rate; at most one second's worth (and at least one admission)
+  -- is kept, so a quiet spell or a full house never releases a crowd at once
+  local last = tonumber(state[3] or (now - 60000 / cfg.r))  -- a first visit admits at once
+  credit = math.min(credit + (now - last) * cfg.r / 60000, math.max(1, cfg.r / 60))
+  local room = math.min(math.floor(credit), cfg.m - active)
+  if room > 0 then
+    local popped = redis.call('ZPOPMIN', K_LINE, room)
+    local expires = now + admission_ms
+    for i = 1, #popped, 2 do
+      redis.call('ZADD', K_ACTIVE, expires, popped[i])
+      redis.call('HSET', K_SLOTS, popped[i], expires)
+      admitted_now = admitted_now + 1
+    end
+    credit = credit - admitted_now
+    active = active + admitted_now
+  end
+end
+
+-- admissions counted per bucket, for the rate actually achieved
+local w0, n0, n1 = tonumber(state[5] or now), tonumber(state[6] or '0'), tonumber(state[7] or '-1')
+if now - w0 >= RATE_WINDOW_MS then
+  local buckets = math.floor((now - w0) / RATE_WINDOW_MS)
+  n1 = buckets == 1 and n0 or 0
+  n0 = 0
+  w0 = w0 + buckets * RATE_WINDOW_MS
+end
+n0 = n0 + admitted_now
+if flowing then
+  -- left unwritten, the credit is recomputed to the same value from the last write
+  if admitted_now > 0 or w0 ~= tonumber(state[5]) then
+    redis.call('HSET', K_STATE, 't', now, 'cr', tostring(credit), 'w0', w0, 'n0', n0, 'n1', n1)
+  end
+else
+  redis.call('HSET', K_STATE, 't', now)  -- no credit accrues while admission is stopped
+end
+
+local rate = -1
+if opened and not cfg.p and not sold_out then
+  rate = cfg.r
+  local elapsed = (now - w0) + (n1 >= 0 and RATE_WINDOW_MS or 0)
+  if active >= cfg.m and elapsed >= 5000 then
+    -- the cap, not the rate, is what admits people now: the pace achieved lately
+    local measured = (n0 + math.max(n1, 0)) * 60000 / elapsed
+    rate = math.min(rate, measured)
+  end
+end
+
+-- each customer ------------------------------------------------------------------------
+-- per customer: state ('a' admitted, 'w' waiting, 's' sold out, 'x' not in the queue),
+-- customers ahead (-1: in the pre-queue, not placed yet), admission expiry ms
+local pre_size = not opened and redis.call('ZCARD', K_PRE) or 0
+local reply = {'ok', cfg.s, math.floor(rate * 1000), (npre and not opened) and 1 or 0}
+for _, customer in ipairs(customers) do
+  local st, ahead, expires = 'x', -1, 0
+  local slot = redis.call('HGET', K_SLOTS, customer)
+  if slot then
+    if tonumber(redis.call('ZSCORE', K_ACTIVE, customer) or '0') > now then
+      st, ahead, expires = 'a', 0, tonumber(string.match(slot, '^(%d+)'))
+    else
+      free_slot(customer)
+    end
+  else
+    local rank = redis.call('ZRANK', K_LINE, customer)
+    if rank then
+      st, ahead = 'w', rank + pre_size
+    elseif redis.call('ZSCORE', K_PRE, customer) then
+      st = 'w'
+    end
+  end
+  if st ~= 'x' and sold_out then st = 's' end
+  reply[#reply + 1] = st
+  reply[#reply + 1] = ahead
+  reply[#reply + 1] = expires
+end
+return reply

@@ -1,0 +1,631 @@
+"""Virtual waiting room (issue 5), on real Redis and PostgreSQL.
+
+The HTTP tests go through the app; the statistical, timing and concurrency tests drive the
+engine directly (many customers, many client addresses, short admissions), still on the real
+servers. Settings are changed in PostgreSQL, as the partner's PATCH does; tests then drop the
+room's cached copy in Redis instead of waiting for it to lapse, except where the lapse is the
+point of the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from typing import Any
+
+import jwt
+import pytest
+from litestar.testing import AsyncTestClient
+
+from engine import errors, keys
+from engine.admission import Admission, issue_admission_token, read_admission_token
+from engine.orders import EventClaim, Orders, requested_items
+from engine.principal import Principal
+from engine.settings import get_settings
+from engine.store.redis_queue import PgRoomSettings, RedisQueueStore
+from engine.store.resources import Resources
+from engine.waiting_room import QueueStatus, RoomPolicy, WaitingRoom, eta_seconds, fair_order
+from tests.concurrency.engine_client import RecordingQueue, create_customers
+from tests.conftest import Actor, make_actor
+from tests.sale_setup import OnSale, open_sale
+
+FAST = 60_000  # admissions per minute: a thousand a second, so only the cap holds people back
+
+
+# --- set-up ------------------------------------------------------------------------------
+
+
+async def set_room(
+    resources: Resources,
+    event_id: int,
+    *,
+    enabled: bool = True,
+    rate: int = FAST,
+    max_active: int = 1000,
+    paused: bool = False,
+) -> None:
+    await resources.pool.execute(
+        """UPDATE events SET waiting_room_enabled = $2, admit_per_minute = $3, max_active = $4,
+                             waiting_room_paused = $5 WHERE id = $1""",
+        event_id,
+        enabled,
+        rate,
+        max_active,
+        paused,
+    )
+    await forget_settings(resources, event_id)
+
+
+async def forget_settings(resources: Resources, event_id: int) -> None:
+    await resources.redis.delete(keys.queue_keys(event_id)[0])
+
+
+async def room_sale(
+    resources: Resources,
+    partner_id: int,
+    *,
+    seats: int = 0,
+    pools: tuple[int, ...] = (),
+    hold_seconds: int = 900,
+    opens_in: timedelta = timedelta(0),
+    **room: Any,
+) -> OnSale:
+    sale = await open_sale(
+        resources,
+        partner_id,
+        seats=seats,
+        pools=pools,
+        hold_seconds=hold_seconds,
+        sale_opens_in=opens_in,
+    )
+    await set_room(resources, sale.event_id, **room)
+    return sale
+
+
+def engine_room(resources: Resources, **policy: Any) -> WaitingRoom:
+    policy.setdefault("joins_per_address", 10**9)  # the same few addresses, many times over
+    return WaitingRoom(
+        RedisQueueStore(resources.redis),
+        PgRoomSettings(resources.pool),
+        get_settings().jwt_secret,
+        RoomPolicy(**policy),
+    )
+
+
+def gated_orders(resources: Resources, room: WaitingRoom) -> Orders:
+    admission = Admission(room, resources.sale_store, get_settings().jwt_secret)
+    return Orders(
+        resources.sale_store,
+        resources.sale_reads,
+        resources.order_store,
+        RecordingQueue(),
+        admission=admission,
+    )
+
+
+def buyer(customer_id: int) -> Principal:
+    return Principal(customer_id, "customer")
+
+
+async def join_all(room: WaitingRoom, event_id: int, customer_ids: list[int]) -> None:
+    for index, customer_id in enumerate(customer_ids):
+        await room.join(buyer(customer_id), event_id, f"10.{index // 250}.{index % 250}.1")
+
+
+async def wait_admitted(room: WaitingRoom, event_id: int, customer_id: int) -> QueueStatus:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        status = await room.status(buyer(customer_id), event_id)
+        if status.state == "admitted":
+            return status
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"customer {customer_id} was not admitted: {status}")
+
+
+async def place(
+    orders: Orders, customer_id: int, sale: OnSale, token: str | None, quantity: int = 1
+) -> str:
+    claims = [EventClaim(sale.event_id, pools={sale.pool_ids[0]: quantity})]
+    order = await orders.place(buyer(customer_id), claims, requested_items(claims), token)
+    return order.id
+
+
+async def http_admitted(client: AsyncTestClient[Any], actor: Actor, event_id: int) -> Any:
+    joined = await client.post(f"/events/{event_id}/queue", headers=actor.headers)
+    assert joined.status_code == 200, joined.text
+    body = joined.json()
+    deadline = time.monotonic() + 5
+    while body["state"] != "admitted" and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        body = (await client.get(f"/events/{event_id}/queue", headers=actor.headers)).json()
+    assert body["state"] == "admitted", body
+    return body
+
+
+async def refusals(resources: Resources, event_id: int, code: str) -> int:
+    entries = await resources.redis.xrange(keys.event_key(event_id, "refusals"))
+    return sum(1 for _, fields in entries if fields[b"r"] == code.encode())
+
+
+# --- rules without a server ----------------------------------------------------------------
+
+
+def test_eta_follows_the_rate_and_is_unknown_when_stopped() -> None:
+    assert eta_seconds(0, 60) == 1
+    assert eta_seconds(119, 60) == 120
+    assert eta_seconds(9, 600) == 1
+    assert eta_seconds(5, -1) is None
+    assert eta_seconds(5, 0) is None
+
+
+def test_fair_order_is_a_permutation() -> None:
+    members = [str(n) for n in range(1000)]
+    shuffled = fair_order(members)
+    assert sorted(shuffled, key=int) == members
+    assert shuffled != members
+
+
+def test_admission_token_is_bound_and_expires() -> None:
+    secret = "s" * 40
+    token = issue_admission_token(7, 9, int((time.time() + 60) * 1000), secret)
+    claims = read_admission_token(token, secret)
+    assert (claims.customer_id, claims.event_id) == (7, 9)
+    with pytest.raises(errors.AdmissionRequired):
+        read_admission_token(token, secret, now=time.time() + 120)
+    with pytest.raises(errors.AdmissionRequired):
+        read_admission_token(token, "t" * 40)
+    access = jwt.encode({"sub": "7", "ev": "9", "aud": "boxoffice", "exp": 2**40}, secret)
+    with pytest.raises(errors.AdmissionRequired):
+        read_admission_token(access, secret)
+
+
+# --- HTTP: the contract ----------------------------------------------------------------------
+
+
+async def test_join_is_idempotent_and_poll_has_the_documented_shape(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    sale = await room_sale(resources, partner.id, pools=(50,), max_active=1)
+    first = await http_admitted(client, customer, sale.event_id)
+    assert first["position"] == 0 and first["ahead"] == 0 and first["eta_seconds"] == 0
+    assert first["admission_token"] and first["admission_expires_at"]
+    second = await make_actor(client, "customer")
+    third = await make_actor(client, "customer")
+    joined = await client.post(f"/events/{sale.event_id}/queue", headers=second.headers)
+    assert joined.status_code == 200
+    assert joined.headers["cache-control"] == "private, max-age=1"
+    body = joined.json()
+    assert set(body) >= {"state", "position", "ahead", "eta_seconds"}
+    assert (body["state"], body["position"], body["ahead"]) == ("waiting", 1, 0)
+    assert body["eta_seconds"] is not None and body["eta_seconds"] >= 0
+    assert body.get("admission_token") is None
+    again = (await client.post(f"/events/{sale.event_id}/queue", headers=second.headers)).json()
+    assert again["position"] == 1
+    behind = (await client.post(f"/events/{sale.event_id}/queue", headers=third.headers)).json()
+    assert (behind["position"], behind["ahead"]) == (2, 1)
+    polled = await client.get(f"/events/{sale.event_id}/queue", headers=third.headers)
+    assert polled.status_code == 200 and polled.json()["position"] == 2
+    assert "private" in polled.headers["cache-control"]
+    # the admitted customer polls and gets the same admission again
+    same = (await client.get(f"/events/{sale.event_id}/queue", headers=customer.headers)).json()
+    assert same["admission_token"] == first["admission_token"]
+
+
+async def test_queue_errors(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    sale = await room_sale(resources, partner.id, pools=(5,))
+    stranger = await client.get(f"/events/{sale.event_id}/queue", headers=customer.headers)
+    assert stranger.status_code == 404
+    unknown = await client.post("/events/999999999/queue", headers=customer.headers)
+    assert unknown.status_code == 404
+    anonymous = await client.post(f"/events/{sale.event_id}/queue")
+    assert anonymous.status_code == 401
+    as_partner = await client.post(f"/events/{sale.event_id}/queue", headers=partner.headers)
+    assert as_partner.status_code == 403
+
+
+async def test_closed_sale_and_room_off(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    ended = await room_sale(resources, partner.id, pools=(5,))
+    await resources.pool.execute(
+        """UPDATE events SET sale_starts_at = now() - interval '2 hours',
+                             sale_ends_at = now() - interval '1 hour' WHERE id = $1""",
+        ended.event_id,
+    )
+    await forget_settings(resources, ended.event_id)
+    closed = await client.post(f"/events/{ended.event_id}/queue", headers=customer.headers)
+    assert closed.json()["state"] == "closed"
+
+    plain = await open_sale(resources, partner.id, pools=(5,))
+    free = await client.post(f"/events/{plain.event_id}/queue", headers=customer.headers)
+    assert free.json()["state"] == "admitted" and free.json().get("admission_token") is None
+    bought = await client.post(
+        "/orders",
+        headers=customer.headers,
+        json={"items": [{"ticket_type_id": plain.pool_ids[0], "quantity": 1}]},
+    )
+    assert bought.status_code == 201, bought.text
+
+
+async def test_joins_are_limited_per_client_address(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor
+) -> None:
+    sale = await room_sale(resources, partner.id, pools=(5,), max_active=1)
+    allowed = RoomPolicy().joins_per_address
+    actors = [await make_actor(client, "customer") for _ in range(allowed + 1)]
+    answers = [
+        await client.post(f"/events/{sale.event_id}/queue", headers=actor.headers)
+        for actor in actors
+    ]
+    assert [a.status_code for a in answers[:allowed]] == [200] * allowed
+    assert answers[allowed].status_code == 429
+    assert answers[allowed].json()["code"] == "too_many_attempts"
+    assert int(answers[allowed].headers["retry-after"]) >= 1
+    # joining again is not a new join: those already in line are still answered
+    again = await client.post(f"/events/{sale.event_id}/queue", headers=actors[0].headers)
+    assert again.status_code == 200
+
+
+async def test_pre_queue_has_no_place_until_the_opening(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    sale = await room_sale(resources, partner.id, pools=(5,), opens_in=timedelta(hours=1))
+    body = (await client.post(f"/events/{sale.event_id}/queue", headers=customer.headers)).json()
+    assert body["state"] == "waiting"
+    assert body["position"] is None and body["ahead"] is None
+    assert body["opens_at"] is not None
+
+
+async def test_sale_window_put_and_live_pause_through_the_partner_api(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    """The partner's own endpoints drive the room; a pause reaches the queue within the
+    settings cache time (no cache is dropped by hand here)."""
+    sale = await open_sale(resources, partner.id, pools=(20,))
+    window = {
+        "starts_at": "2020-01-01T00:00:00Z",
+        "ends_at": "2090-01-01T00:00:00Z",
+        "waiting_room": {"enabled": True, "admit_per_minute": 600, "max_active": 1},
+    }
+    put = await client.put(f"/events/{sale.event_id}/sale", headers=partner.headers, json=window)
+    assert put.status_code == 200, put.text
+    await http_admitted(client, customer, sale.event_id)
+    other = await make_actor(client, "customer")
+    waiting = (await client.post(f"/events/{sale.event_id}/queue", headers=other.headers)).json()
+    assert waiting["state"] == "waiting" and waiting["eta_seconds"] is not None
+
+    paused = await client.patch(
+        f"/events/{sale.event_id}/sale",
+        headers=partner.headers,
+        json={"waiting_room": {"paused": True}},
+    )
+    assert paused.status_code == 200, paused.text
+    deadline = time.monotonic() + RoomPolicy().settings_cache_ms / 1000 + 1
+    while time.monotonic() < deadline:
+        body = (await client.get(f"/events/{sale.event_id}/queue", headers=other.headers)).json()
+        if body["eta_seconds"] is None:
+            break
+        await asyncio.sleep(0.1)
+    assert body["state"] == "waiting" and body["eta_seconds"] is None
+
+
+# --- HTTP: no way around the queue -------------------------------------------------------------
+
+
+async def test_every_bypass_is_403_and_recorded(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    event_a = await room_sale(resources, partner.id, pools=(50,))
+    event_b = await room_sale(resources, partner.id, pools=(50,))
+    other = await make_actor(client, "customer")
+    mine_a = (await http_admitted(client, customer, event_a.event_id))["admission_token"]
+    mine_b = (await http_admitted(client, customer, event_b.event_id))["admission_token"]
+    theirs_a = (await http_admitted(client, other, event_a.event_id))["admission_token"]
+    secret = get_settings().jwt_secret
+    expired = jwt.encode(
+        {"sub": str(customer.id), "ev": str(event_a.event_id), "aud": "admission", "exp": 1},
+        secret,
+    )
+    forged = jwt.encode(
+        {"sub": str(customer.id), "ev": str(event_a.event_id), "aud": "admission", "exp": 2**40},
+        "another secret of at least thirty-two characters",
+    )
+    attempts = {
+        "no token": None,
+        "expired": expired,
+        "another customer's": theirs_a,
+        "another event's": mine_b,
+        "access token": customer.token,
+        "forged": forged,
+        "garbage": "not-a-token",
+    }
+    body = {"items": [{"ticket_type_id": event_a.pool_ids[0], "quantity": 1}]}
+    refused = 0
+    for name, token in attempts.items():
+        for idempotency in (None, f"bypass-{name}"):  # fast path, then the handler
+            headers = dict(customer.headers)
+            if token is not None:
+                headers["X-Admission-Token"] = token
+            if idempotency is not None:
+                headers["Idempotency-Key"] = idempotency
+            answer = await client.post("/orders", headers=headers, json=body)
+            assert answer.status_code == 403, (name, idempotency, answer.text)
+            assert answer.json()["code"] == "admission_required", name
+            refused += 1
+    assert await refusals(resources, event_a.event_id, "admission_required") == refused
+    assert theirs_a != mine_a
+
+    for idempotency in (None, "admitted"):
+        headers = {**customer.headers, "X-Admission-Token": mine_a}
+        if idempotency:
+            headers["Idempotency-Key"] = idempotency
+        answer = await client.post("/orders", headers=headers, json=body)
+        assert answer.status_code == 201, answer.text
+
+
+async def test_a_multi_event_order_needs_admission_to_the_gated_event(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    gated = await room_sale(resources, partner.id, pools=(5,))
+    plain = await open_sale(resources, partner.id, pools=(5,))
+    body = {
+        "items": [
+            {"ticket_type_id": gated.pool_ids[0], "quantity": 1},
+            {"ticket_type_id": plain.pool_ids[0], "quantity": 1},
+        ]
+    }
+    refused = await client.post("/orders", headers=customer.headers, json=body)
+    assert refused.status_code == 403
+    available = await resources.redis.hget(keys.event_key(plain.event_id, "counts"), "a")
+    assert int(available) == 5  # nothing was held in the other event either
+    token = (await http_admitted(client, customer, gated.event_id))["admission_token"]
+    headers = {**customer.headers, "X-Admission-Token": token}
+    assert (await client.post("/orders", headers=headers, json=body)).status_code == 201
+
+
+# --- the pre-queue is a fair draw ----------------------------------------------------------------
+
+
+async def reopen(resources: Resources, event_id: int, opens_in: str) -> None:
+    await resources.pool.execute(
+        f"UPDATE events SET sale_starts_at = now() + interval '{opens_in}' WHERE id = $1",
+        event_id,
+    )
+    await forget_settings(resources, event_id)
+
+
+async def reset_room(resources: Resources, event_id: int) -> None:
+    await resources.redis.delete(*keys.queue_keys(event_id)[:6])
+
+
+async def drawn_order(
+    resources: Resources, room: WaitingRoom, event_id: int, arrivals: list[int]
+) -> list[int]:
+    """Join before the opening in this order, open the sale; the customers by place."""
+    await reset_room(resources, event_id)
+    await reopen(resources, event_id, "1 hour")
+    await join_all(room, event_id, arrivals)
+    await reopen(resources, event_id, "-1 second")
+    places = {}
+    for customer_id in arrivals:
+        status = await room.status(buyer(customer_id), event_id)
+        assert status.state == "waiting" and status.position is not None
+        places[status.position] = customer_id
+    assert sorted(places) == list(range(1, len(arrivals) + 1))
+    return [places[p] for p in sorted(places)]
+
+
+async def test_pre_queue_is_a_uniform_shuffle(resources: Resources, partner: Actor) -> None:
+    """Each arrival rank lands on each place equally often: 4 customers, 400 openings, every
+    (arrival, place) count within 40 of the expected 100 (4.6 standard deviations).
+    Arrival order kept would put 400 on the diagonal; a derangement-only shuffle 0."""
+    room = engine_room(resources)
+    customers, trials, events = [1, 2, 3, 4], 400, 8
+    table = [[0] * 4 for _ in range(4)]
+
+    async def openings(event_id: int) -> None:
+        for _ in range(trials // events):
+            order = await drawn_order(resources, room, event_id, customers)
+            for place, customer_id in enumerate(order):
+                table[customer_id - 1][place] += 1
+
+    sales = [await room_sale(resources, partner.id, pools=(5,), paused=True) for _ in range(events)]
+    await asyncio.gather(*(openings(sale.event_id) for sale in sales))
+    assert sum(map(sum, table)) == trials * len(customers)
+    expected = trials / 4
+    worst = max(abs(count - expected) for row in table for count in row)
+    assert worst <= 40, table
+
+
+async def test_pre_queue_order_differs_from_arrival(resources: Resources, partner: Actor) -> None:
+    sale = await room_sale(resources, partner.id, pools=(5,), paused=True)
+    room = engine_room(resources)
+    arrivals = list(range(1000, 1300))
+    order = await drawn_order(resources, room, sale.event_id, arrivals)
+    assert order != arrivals
+    n = len(arrivals)
+    place_of = {customer_id: place for place, customer_id in enumerate(order)}
+    squares = sum((rank - place_of[c]) ** 2 for rank, c in enumerate(arrivals))
+    spearman = 1 - 6 * squares / (n * (n * n - 1))
+    assert abs(spearman) < 0.3  # 0.058 standard deviation for 300 customers
+
+
+async def test_after_the_opening_it_is_first_in_first_out(
+    resources: Resources, partner: Actor
+) -> None:
+    sale = await room_sale(resources, partner.id, pools=(500,), paused=True)
+    room = engine_room(resources)
+    arrivals = list(range(2000, 2050))
+    await join_all(room, sale.event_id, arrivals)
+    positions = [(await room.status(buyer(c), sale.event_id)).position for c in arrivals]
+    assert positions == list(range(1, len(arrivals) + 1))
+
+    await set_room(resources, sale.event_id, rate=3000, max_active=1000)
+    slots = keys.queue_keys(sale.event_id)[5]
+    admitted: set[bytes] = set()
+    deadline = time.monotonic() + 15
+    while len(admitted) < len(arrivals) and time.monotonic() < deadline:
+        await room.status(buyer(arrivals[-1]), sale.event_id)
+        admitted = set(await resources.redis.hkeys(slots))
+        # those admitted so far are always exactly the first arrivals
+        assert admitted == {str(c).encode() for c in arrivals[: len(admitted)]}
+        await asyncio.sleep(0.01)
+    assert len(admitted) == len(arrivals)
+
+
+# --- pace, cap, no-shows, freed slots ------------------------------------------------------------
+
+
+async def test_admission_rate_is_within_ten_percent(resources: Resources, partner: Actor) -> None:
+    rate = 3000
+    sale = await room_sale(resources, partner.id, pools=(5000,), rate=rate, max_active=100_000)
+    room = engine_room(resources)
+    waiting = list(range(3000, 3400))
+    await join_all(room, sale.event_id, waiting)
+    slots = keys.queue_keys(sale.event_id)[5]
+    stop = time.monotonic() + 4
+
+    async def poller(offset: int) -> None:
+        index = offset
+        while time.monotonic() < stop:
+            await room.status(buyer(waiting[index % len(waiting)]), sale.event_id)
+            index += 7
+            await asyncio.sleep(0.005)
+
+    pollers = [asyncio.create_task(poller(i)) for i in range(4)]
+    await asyncio.sleep(0.5)  # past the opening moment
+    start_count, start = await resources.redis.hlen(slots), time.monotonic()
+    await asyncio.sleep(3.0)
+    end_count, end = await resources.redis.hlen(slots), time.monotonic()
+    await asyncio.gather(*pollers)
+    measured = (end_count - start_count) / (end - start) * 60
+    assert abs(measured - rate) <= rate * 0.10, measured
+
+
+async def test_cap_is_never_exceeded_under_parallel_load(
+    resources: Resources, partner: Actor
+) -> None:
+    cap = 5
+    sale = await room_sale(resources, partner.id, pools=(1000,), max_active=cap)
+    room = engine_room(resources)
+    orders = gated_orders(resources, room)
+    customers = await create_customers(resources.pool, 40)
+    active_key, slots_key = keys.queue_keys(sale.event_id)[4], keys.queue_keys(sale.event_id)[5]
+    shopping: set[int] = set()
+    most_shopping, most_in_redis, finished = 0, 0, 0
+    running = True
+
+    async def monitor() -> None:
+        nonlocal most_in_redis
+        while running:
+            in_redis = max(
+                await resources.redis.zcard(active_key), await resources.redis.hlen(slots_key)
+            )
+            most_in_redis = max(most_in_redis, in_redis)
+            await asyncio.sleep(0.002)
+
+    async def shopper(index: int, customer_id: int) -> None:
+        nonlocal most_shopping, finished
+        await room.join(buyer(customer_id), sale.event_id, f"10.1.{index}.1")
+        status = await room.status(buyer(customer_id), sale.event_id)
+        while status.state != "admitted":
+            await asyncio.sleep(0.01)
+            status = await room.status(buyer(customer_id), sale.event_id)
+        shopping.add(customer_id)
+        most_shopping = max(most_shopping, len(shopping))
+        order_id = await place(orders, customer_id, sale, status.admission_token)
+        if index % 2:
+            await orders.pay(buyer(customer_id), order_id, "tok_visa")
+        else:
+            await orders.cancel(buyer(customer_id), order_id)
+        shopping.discard(customer_id)
+        finished += 1
+
+    watcher = asyncio.create_task(monitor())
+    await asyncio.wait_for(
+        asyncio.gather(*(shopper(i, c) for i, c in enumerate(customers))), timeout=60
+    )
+    running = False
+    await watcher
+    assert finished == len(customers)
+    assert most_in_redis == cap  # reached, never passed
+    assert most_shopping <= cap
+
+
+async def test_no_shows_are_skipped(resources: Resources, partner: Actor) -> None:
+    sale = await room_sale(resources, partner.id, pools=(100,), max_active=2)
+    room = engine_room(resources, admission_seconds=1)
+    orders = gated_orders(resources, room)
+    first, no_show, third, fourth = await create_customers(resources.pool, 4)
+    await join_all(room, sale.event_id, [first, no_show, third, fourth])
+    admitted = await wait_admitted(room, sale.event_id, first)
+    await wait_admitted(room, sale.event_id, no_show)
+    await place(orders, first, sale, admitted.admission_token)  # shops: keeps the slot
+    assert (await room.status(buyer(third), sale.event_id)).state == "waiting"
+    await asyncio.sleep(1.2)
+    await wait_admitted(room, sale.event_id, third)
+    with pytest.raises(errors.NotFound):
+        await room.status(buyer(no_show), sale.event_id)  # lapsed: lost the place
+    fourth_status = await room.status(buyer(fourth), sale.event_id)
+    assert (fourth_status.state, fourth_status.position) == ("waiting", 1)
+
+
+async def test_slot_frees_when_the_order_is_paid_cancelled_or_expires(
+    resources: Resources, partner: Actor
+) -> None:
+    sale = await room_sale(resources, partner.id, pools=(100,), max_active=1)
+    short_holds = await room_sale(resources, partner.id, pools=(100,), max_active=1, hold_seconds=1)
+    room = engine_room(resources)
+    orders = gated_orders(resources, room)
+    payer, canceller, next_one, holder, after_holder = await create_customers(resources.pool, 5)
+    await join_all(room, sale.event_id, [payer, canceller, next_one])
+
+    token = (await wait_admitted(room, sale.event_id, payer)).admission_token
+    paid = await place(orders, payer, sale, token)
+    await asyncio.sleep(0.3)
+    assert (await room.status(buyer(canceller), sale.event_id)).state == "waiting"  # held
+    await orders.pay(buyer(payer), paid, "tok_visa")
+    token = (await wait_admitted(room, sale.event_id, canceller)).admission_token
+    cancelled = await place(orders, canceller, sale, token)
+    await orders.cancel(buyer(canceller), cancelled)
+    await wait_admitted(room, sale.event_id, next_one)
+
+    await join_all(room, short_holds.event_id, [holder, after_holder])
+    token = (await wait_admitted(room, short_holds.event_id, holder)).admission_token
+    await place(orders, holder, short_holds, token)
+    assert (await room.status(buyer(after_holder), short_holds.event_id)).state == "waiting"
+    await asyncio.sleep(1.1)  # the hold lapses; no sweeper has to run first
+    await wait_admitted(room, short_holds.event_id, after_holder)
+
+
+# --- sold out -------------------------------------------------------------------------------------
+
+
+async def test_sold_out_within_a_second_and_reopens(resources: Resources, partner: Actor) -> None:
+    sale = await room_sale(resources, partner.id, pools=(1,), max_active=1)
+    room = engine_room(resources)
+    orders = gated_orders(resources, room)
+    last_buyer, waiting, latecomer = await create_customers(resources.pool, 3)
+    await join_all(room, sale.event_id, [last_buyer, waiting])
+    token = (await wait_admitted(room, sale.event_id, last_buyer)).admission_token
+    order_id = await place(orders, last_buyer, sale, token)
+    # the last unit is only held: it may come back, so the queue still waits
+    assert (await room.status(buyer(waiting), sale.event_id)).state == "waiting"
+
+    await orders.pay(buyer(last_buyer), order_id, "tok_visa")
+    sold_at = time.monotonic()
+    status = await room.status(buyer(waiting), sale.event_id)
+    while status.state != "sold_out" and time.monotonic() - sold_at < 1:
+        await asyncio.sleep(0.05)
+        status = await room.status(buyer(waiting), sale.event_id)
+    assert status.state == "sold_out"
+    assert time.monotonic() - sold_at < 1
+    assert status.position == 1  # the place is kept in case tickets come back
+    late = await room.join(buyer(latecomer), sale.event_id, "10.9.9.9")
+    assert late.state == "sold_out"
+
+    await orders.cancel(buyer(last_buyer), order_id)  # the unit is back on sale
+    assert (await room.status(buyer(waiting), sale.event_id)).state in ("waiting", "admitted")
