@@ -70,8 +70,9 @@ class RoomSettings(
         return self.enabled and self.event_status == "published" and self.sale_starts_ms is not None
 
 
-class Visit(msgspec.Struct):
-    """What lua/queue_visit.lua answers about one customer."""
+class Visit(msgspec.Struct, gc=False):
+    """What lua/queue_visit.lua answers about one customer. (`gc=False` here and below: one
+    per poll, no cycles possible, so the cyclic collector need not track them.)"""
 
     st: str
     ahead: int = -1
@@ -82,7 +83,7 @@ class Visit(msgspec.Struct):
     retry: int = 0
 
 
-class QueueStatus(msgspec.Struct):
+class QueueStatus(msgspec.Struct, gc=False):
     state: QueueState
     position: int | None
     ahead: int | None

@@ -178,18 +178,16 @@ local pre_size = not opened and redis.call('ZCARD', K_PRE) or 0
 local reply = {'ok', cfg.s, math.floor(rate * 1000), (npre and not opened) and 1 or 0}
 for _, customer in ipairs(customers) do
   local st, ahead, expires = 'x', -1, 0
-  local slot = redis.call('HGET', K_SLOTS, customer)
-  if slot then
-    if tonumber(redis.call('ZSCORE', K_ACTIVE, customer) or '0') > now then
-      st, ahead, expires = 'a', 0, tonumber(string.match(slot, '^(%d+)'))
-    else
-      free_slot(customer)
-    end
+  local rank = redis.call('ZRANK', K_LINE, customer)  -- most who poll are waiting: ask first
+  if rank then
+    st, ahead = 'w', rank + pre_size
   else
-    local rank = redis.call('ZRANK', K_LINE, customer)
-    if rank then
-      st, ahead = 'w', rank + pre_size
-    elseif redis.call('ZSCORE', K_PRE, customer) then
+    local slot = redis.call('HGET', K_SLOTS, customer)
+    if slot and tonumber(redis.call('ZSCORE', K_ACTIVE, customer) or '0') > now then
+      st, ahead, expires = 'a', 0, tonumber(string.match(slot, '^(%d+)'))
+    elseif slot then
+      free_slot(customer)
+    elseif not opened and redis.call('ZSCORE', K_PRE, customer) then
       st = 'w'
     end
   end
