@@ -43,6 +43,14 @@ bench: install
 reconcile: install
 	$(BIN)/python -m ops.reconcile $(RECONCILE_ARGS)
 
+# flash-sale load tests: private stack, set-up, Locust headless, audit, reports/loadtest*.md
+.PHONY: loadtest loadtest-large
+loadtest: install
+	$(BIN)/python -m loadtests.run_loadtest --profile small $(LOADTEST_ARGS)
+
+loadtest-large: install
+	$(BIN)/python -m loadtests.run_loadtest --profile large $(LOADTEST_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
