@@ -11,14 +11,29 @@ from engine.orders import HistoryEntry, Order, OrderLine
 from engine.pagination import decode_cursor, encode_cursor
 from engine.persistence import OrderRows
 
-_UPSERT_ORDER = """
+# Every write of a batch is one statement over arrays (unnest), not one per row: PostgreSQL
+# plans and executes it once, and the batch costs a handful of round trips whatever its size.
+_UPSERT_ORDERS = """
 INSERT INTO orders (id, customer_id, status, total_cents, payment_ref, expires_at, created_at,
                     paid_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[],
+                     $6::timestamptz[], $7::timestamptz[], $8::timestamptz[])
 ON CONFLICT (id) DO UPDATE
    SET status = EXCLUDED.status, payment_ref = EXCLUDED.payment_ref,
        paid_at = EXCLUDED.paid_at, expires_at = EXCLUDED.expires_at, updated_at = now()
  WHERE order_status_rank(EXCLUDED.status) > order_status_rank(orders.status)"""
+
+_INSERT_LINES = """
+INSERT INTO order_lines (order_id, line_no, event_id, seat_id, ticket_type_id, label,
+                         price_cents)
+SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[],
+                     $6::text[], $7::bigint[])
+ON CONFLICT DO NOTHING"""
+
+_INSERT_HISTORY = """
+INSERT INTO order_status_history (order_id, status, at, reason)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[])
+ON CONFLICT DO NOTHING"""
 
 _INSERT_TICKETS = """
 INSERT INTO tickets (order_id, line_no, event_id, seat_id, ticket_type_id, label, code, status)
@@ -32,6 +47,21 @@ UPDATE tickets SET status = 'void'
  WHERE order_id = ANY($1::text[]) AND status <> 'void'
 RETURNING id, order_id, seat_id, ticket_type_id"""
 
+# now() is the transaction's start: every row of a batch gets the same time, as before
+_TICKET_HISTORY = """
+INSERT INTO ticket_status_history (ticket_id, status, at, reason)
+SELECT t, s, now(), $3 FROM unnest($1::bigint[], $2::text[]) AS u (t, s)
+ON CONFLICT DO NOTHING"""
+
+_SEAT_HISTORY = """
+INSERT INTO seat_status_history (seat_id, status, order_id, at)
+SELECT s, $3, o, now() FROM unnest($1::bigint[], $2::text[]) AS u (s, o)
+ON CONFLICT DO NOTHING"""
+
+_COMPLETED_AT = """
+SELECT order_id, at FROM order_status_history
+ WHERE order_id = ANY($1::text[]) AND status = 'completed'"""
+
 
 class PgOrderStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -42,34 +72,24 @@ class PgOrderStore:
 
         Returns when each completed order of the batch was completed, as PostgreSQL keeps it
         (an earlier, interrupted run may have completed it already)."""
+        lines = [line for r in batch for line in r.lines]
+        history = [(r.order_id, *entry) for r in batch for entry in r.history]
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.executemany(
-                _UPSERT_ORDER,
-                [
-                    (
-                        r.order_id,
-                        r.customer_id,
-                        r.status,
-                        r.total_cents,
-                        r.payment_ref,
-                        r.expires_at,
-                        r.created_at,
-                        r.paid_at,
-                    )
-                    for r in batch
-                ],
+            await conn.execute(
+                _UPSERT_ORDERS,
+                [r.order_id for r in batch],
+                [r.customer_id for r in batch],
+                [r.status for r in batch],
+                [r.total_cents for r in batch],
+                [r.payment_ref for r in batch],
+                [r.expires_at for r in batch],
+                [r.created_at for r in batch],
+                [r.paid_at for r in batch],
             )
-            await conn.executemany(
-                """INSERT INTO order_lines (order_id, line_no, event_id, seat_id, ticket_type_id,
-                                            label, price_cents)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
-                [_astuple(line) for r in batch for line in r.lines],
-            )
-            await conn.executemany(
-                """INSERT INTO order_status_history (order_id, status, at, reason)
-                   VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
-                [(r.order_id, *entry) for r in batch for entry in r.history],
-            )
+            if lines:
+                await conn.execute(_INSERT_LINES, *_columns(lines, 7))
+            if history:
+                await conn.execute(_INSERT_HISTORY, *_transpose(history, 4))
             # void first: a seat a cancelled order gives back may be re-sold in this batch
             voided_orders = [r.order_id for r in batch if r.void_tickets]
             if voided_orders:
@@ -82,21 +102,17 @@ class PgOrderStore:
                 await self._apply_ticket_change(conn, valid, "valid", "sold", +1)
                 await self._born_void(conn, [t for t in issued if t["status"] == "void"])
             completed = [r.order_id for r in batch if r.completed_ms is not None]
-            rows = await conn.fetch(
-                """SELECT order_id, at FROM order_status_history
-                    WHERE order_id = ANY($1) AND status = 'completed'""",
-                completed,
-            )
+            rows = await conn.fetch(_COMPLETED_AT, completed) if completed else []
         return {row["order_id"]: row["at"] for row in rows}
 
     async def _born_void(self, conn: asyncpg.Connection, tickets: list[asyncpg.Record]) -> None:
         """Tickets of an order cancelled before they were written: valid, then void at once."""
         if tickets:
-            now = await conn.fetchval("SELECT now()")
-            await conn.executemany(
-                """INSERT INTO ticket_status_history (ticket_id, status, at, reason)
-                   VALUES ($1, $2, $3, 'order_cancelled') ON CONFLICT DO NOTHING""",
-                [(t["id"], status, now) for t in tickets for status in ("valid", "void")],
+            await conn.execute(
+                _TICKET_HISTORY,
+                [t["id"] for t in tickets for _ in range(2)],
+                ["valid", "void"] * len(tickets),
+                "order_cancelled",
             )
 
     async def _apply_ticket_change(
@@ -109,11 +125,8 @@ class PgOrderStore:
     ) -> None:
         if not tickets:
             return
-        now = await conn.fetchval("SELECT now()")
-        await conn.executemany(
-            """INSERT INTO ticket_status_history (ticket_id, status, at) VALUES ($1, $2, $3)
-               ON CONFLICT DO NOTHING""",
-            [(t["id"], ticket_status, now) for t in tickets],
+        await conn.execute(
+            _TICKET_HISTORY, [t["id"] for t in tickets], [ticket_status] * len(tickets), None
         )
         seats = sorted((t["seat_id"], t["order_id"]) for t in tickets if t["seat_id"])
         if seats:
@@ -122,10 +135,11 @@ class PgOrderStore:
                 [seat for seat, _ in seats],
                 seat_status,
             )
-            await conn.executemany(
-                """INSERT INTO seat_status_history (seat_id, status, order_id, at)
-                   VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
-                [(seat, seat_status, order_id, now) for seat, order_id in seats],
+            await conn.execute(
+                _SEAT_HISTORY,
+                [seat for seat, _ in seats],
+                [order_id for _, order_id in seats],
+                seat_status,
             )
         per_type: dict[int, int] = {}
         for t in tickets:
@@ -216,7 +230,16 @@ def _astuple(row: Any) -> tuple[Any, ...]:
 
 
 def _columns(rows: list[Any], width: int) -> list[list[Any]]:
-    return [[_astuple(row)[i] for row in rows] for i in range(width)]
+    return _transpose([_astuple(row) for row in rows], width)
+
+
+def _transpose(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Row tuples as `width` column lists, the arrays an unnest statement takes."""
+    columns: list[list[Any]] = [[] for _ in range(width)]
+    for row in rows:
+        for column, value in zip(columns, row, strict=False):
+            column.append(value)
+    return columns
 
 
 async def write_refusals(
