@@ -17,8 +17,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -27,18 +25,13 @@ import uvloop
 from engine import keys
 from engine.orders import EventClaim, Orders
 from engine.principal import Principal
-from engine.settings import ROOT, get_settings
+from engine.settings import get_settings
 from engine.store.resources import Resources, open_resources
 from engine.store.scripts import script_source
 from engine.tokens import issue_access_token
-from loadtests.bench_stack import BenchStack, results_dir
+from loadtests.bench_stack import BenchStack, NoQueue, http_load, results_dir
 from loadtests.setup_data import create_customers, create_partner, open_sale
 from workers.queue import ArqPersistQueue
-
-
-class NoQueue:
-    async def persist_paid(self, order_id: str) -> None:
-        return None
 
 
 async def redis_raw_claim(
@@ -114,36 +107,6 @@ async def engine_claims(
     started = time.perf_counter()
     await asyncio.gather(*(buyer(i) for i in range(concurrency)))
     return done / (time.perf_counter() - started)
-
-
-def http_load(
-    port: int, requests: list[dict[str, Any]], seconds: float, repeat: bool, connections: int = 64
-) -> dict[str, Any]:
-    path = results_dir() / ".requests.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in requests))
-    output = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "loadtests.http_load",
-            "--port",
-            str(port),
-            "--requests",
-            str(path),
-            "--connections",
-            str(connections),
-            "--seconds",
-            str(seconds),
-        ]
-        + (["--repeat"] if repeat else []),
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    path.unlink()
-    result: dict[str, Any] = json.loads(output)
-    return result
 
 
 def order_requests(tokens: list[str], items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -28,8 +28,7 @@ from engine.store.pg_tickets import PgGateKeyStore
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources, open_resources
 from engine.tokens import issue_access_token
-from loadtests.bench import NoQueue, http_load
-from loadtests.bench_stack import BenchStack
+from loadtests.bench_stack import BenchStack, NoQueue, http_load
 from loadtests.setup_data import create_customers, create_partner, open_sale
 
 PER_ORDER = 10
@@ -81,22 +80,26 @@ def forge(code: str, n: int) -> str:
     return code[:at] + str((int(code[at]) + 1 + n % 9) % 10) + code[at + 1 :]
 
 
+async def staff_and_codes(resources: Resources, tickets: int) -> tuple[str, list[str]]:
+    """A gate scanner's access token and `tickets` genuine codes of its partner's event."""
+    partner = await create_partner(resources.pool)
+    staff = await resources.pool.fetchval(
+        """INSERT INTO users (role, name, email, password_hash, partner_id)
+           VALUES ('staff', 'Gate', 'gate-' || gen_random_uuid() || '@example.com', 'x', $1)
+           RETURNING id""",
+        partner,
+    )
+    codes = await issue(resources, partner, tickets)
+    secret = resources.settings.jwt_secret
+    return issue_access_token(Principal(staff, "staff", partner), secret, 86400), codes
+
+
 async def setup(tickets: int) -> tuple[str, list[str]]:
-    settings = get_settings()
-    resources = await open_resources(settings, pool_size=8)
+    resources = await open_resources(get_settings(), pool_size=8)
     try:
-        partner = await create_partner(resources.pool)
-        staff = await resources.pool.fetchval(
-            """INSERT INTO users (role, name, email, password_hash, partner_id)
-               VALUES ('staff', 'Gate', 'gate-' || gen_random_uuid() || '@example.com', 'x', $1)
-               RETURNING id""",
-            partner,
-        )
-        codes = await issue(resources, partner, tickets)
+        return await staff_and_codes(resources, tickets)
     finally:
         await resources.close()
-    token = issue_access_token(Principal(staff, "staff", partner), settings.jwt_secret, 86400)
-    return token, codes
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,7 @@ from engine.store.redis_queue import PgRoomSettings, RedisQueueStore
 from engine.store.resources import Resources, open_resources
 from engine.tokens import issue_access_token
 from engine.waiting_room import RoomPolicy, WaitingRoom
-from loadtests.bench import http_load
-from loadtests.bench_stack import BenchStack
+from loadtests.bench_stack import BenchStack, http_load
 from loadtests.setup_data import create_partner, open_sale
 
 CONCURRENCY = 64
@@ -63,6 +63,36 @@ async def room_event(resources: Resources, partner: int, opens_later: bool = Fal
         sale.event_id,
     )
     return sale.event_id
+
+
+def bench_room(resources: Resources) -> WaitingRoom:
+    """The waiting room as the API builds it, allowing this bench's joins per address."""
+    return WaitingRoom(
+        RedisQueueStore(resources.redis),
+        PgRoomSettings(resources.pool),
+        resources.settings.jwt_secret,
+        RoomPolicy(joins_per_address=10),
+    )
+
+
+def poll_requests(event_id: int, customers: Sequence[int], secret: str) -> list[dict[str, Any]]:
+    """GET /events/{id}/queue, one per customer, each with that customer's token."""
+    tokens = (issue_access_token(Principal(c, "customer"), secret, 86400) for c in customers)
+    return [
+        {"path": f"/events/{event_id}/queue", "headers": {"Authorization": f"Bearer {token}"}}
+        for token in tokens
+    ]
+
+
+async def queued_polls(resources: Resources, partner: int, customers: int) -> list[dict[str, Any]]:
+    """An event with its waiting room on and `customers` queued in it; one poll for each."""
+    room = bench_room(resources)
+    event_id = await room_event(resources, partner)
+    ids = range(1_000_000, 1_000_000 + customers)
+    await run_parallel(
+        customers, lambda i: room.join(Principal(ids[i], "customer"), event_id, address(i))
+    )
+    return poll_requests(event_id, ids, resources.settings.jwt_secret)
 
 
 async def script_usec(resources: Resources) -> tuple[int, float]:
@@ -126,13 +156,7 @@ async def key_sizes(resources: Resources, event_id: int) -> dict[str, int]:
 async def measure(stack: BenchStack, customers: int, seconds: float, rounds: int) -> dict[str, Any]:
     settings = get_settings()
     resources = await open_resources(settings, pool_size=4)
-    policy = RoomPolicy(joins_per_address=10)
-    room = WaitingRoom(
-        RedisQueueStore(resources.redis),
-        PgRoomSettings(resources.pool),
-        settings.jwt_secret,
-        policy,
-    )
+    room = bench_room(resources)
     figures: dict[str, Any] = {"customers": customers}
     try:
         partner = await create_partner(resources.pool)
@@ -176,14 +200,7 @@ async def measure(stack: BenchStack, customers: int, seconds: float, rounds: int
         print(json.dumps(figures), flush=True)
 
         stack.start_api()
-        tokens = [
-            issue_access_token(Principal(c, "customer"), settings.jwt_secret, 86400)
-            for c in ids[:: max(1, customers // 10_000)]
-        ]
-        polls = [
-            {"path": f"/events/{event_id}/queue", "headers": {"Authorization": f"Bearer {t}"}}
-            for t in tokens
-        ]
+        polls = poll_requests(event_id, ids[:: max(1, customers // 10_000)], settings.jwt_secret)
         api_pid = stack.children[-1].pid
 
         async def load(requests: list[dict[str, Any]]) -> dict[str, Any]:

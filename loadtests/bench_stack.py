@@ -1,17 +1,21 @@
 """A private stack for benchmarks and load tests: its own database (and embedded servers
-when no URLs are given), the API and worker processes, all stopped afterwards."""
+when no URLs are given), the API and worker processes, all stopped afterwards; and the load
+generator's driver (`http_load`) the benchmarks share."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -78,12 +82,13 @@ class BenchStack:
         self.children.append(child)
         return child
 
-    def start_api(self, workers: int = 1, **env: str) -> str:
+    def start_api(self, workers: int = 1, app: str = "api.app:create_app", **env: str) -> str:
+        """Serve `app` (a uvicorn factory, e.g. loadtests.pg_lock_baseline:create_app)."""
         self.port = free_port()
         self._spawn(
             "-m",
             "uvicorn",
-            "api.app:create_app",
+            app,
             "--factory",
             "--host",
             "127.0.0.1",
@@ -140,6 +145,48 @@ class BenchStack:
             await conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
         finally:
             await conn.close()
+
+
+class NoQueue:
+    """A persist queue that drops the jobs: for claims measured without workers."""
+
+    async def persist_paid(self, order_id: str) -> None:
+        return None
+
+
+def http_load(
+    port: int, requests: list[dict[str, Any]], seconds: float, repeat: bool, connections: int = 64
+) -> dict[str, Any]:
+    """One run of loadtests/http_load.py in its own process; its JSON summary."""
+    # a file of its own: other benchmark runs in this tree may be loading at the same time
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as file:
+        file.write("\n".join(json.dumps(r) for r in requests))
+    path = Path(file.name)
+    try:
+        output = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "loadtests.http_load",
+                "--port",
+                str(port),
+                "--requests",
+                str(path),
+                "--connections",
+                str(connections),
+                "--seconds",
+                str(seconds),
+            ]
+            + (["--repeat"] if repeat else []),
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    finally:
+        path.unlink()
+    result: dict[str, Any] = json.loads(output)
+    return result
 
 
 def results_dir() -> Path:
