@@ -1,12 +1,15 @@
 """`make bench`: measure side by side, in one run on this machine, and write
-reports/bench.json and reports/bench.md.
+reports/bench.json (these figures only) and reports/bench.md (with their ratios).
 
 Figures:
 - redis_raw_claim_per_s: lua/claim.lua called raw by redis-benchmark (EVALSHA, 50 clients)
 - engine_claim_per_s: the engine's claim (Orders.place) from one Python process
-- http_trivial_rps, http_claim_seat_rps, http_claim_ga_rps: GET /health and POST /orders on
-  the same server (one uvicorn worker) with the same load generator (loadtests/http_load.py,
-  its own process)
+- http_trivial_rps, http_claim_seat_rps, http_claim_ga_rps, queue_poll_rps,
+  gate_validate_rps: GET /health, POST /orders, waiting-room polls (loadtests/bench_queue.py's
+  set-up) and first scans at the gate (loadtests/bench_gate.py's) on the same server (one
+  uvicorn worker) with the same load generator (loadtests/http_load.py, its own process)
+- pg_lock_claim_seat_rps, pg_lock_claim_ga_rps: the same claims made with PostgreSQL row locks
+  (loadtests/pg_lock_baseline.py) by a second API process, same load settings
 - worker_orders_per_s: paid orders driven to `completed` by two worker processes
 """
 
@@ -18,8 +21,10 @@ import json
 import os
 import shutil
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import uvloop
 
 from engine import keys
@@ -29,8 +34,17 @@ from engine.settings import get_settings
 from engine.store.resources import Resources, open_resources
 from engine.store.scripts import script_source
 from engine.tokens import issue_access_token
+from loadtests.bench_gate import staff_and_codes, validations
+from loadtests.bench_queue import queued_polls
 from loadtests.bench_stack import BenchStack, NoQueue, http_load, results_dir
-from loadtests.setup_data import create_customers, create_partner, open_sale
+from loadtests.pg_lock_baseline import (
+    GA_PATH,
+    SEAT_PATH,
+    add_baseline_pool,
+    add_baseline_seats,
+    create_baseline_tables,
+)
+from loadtests.setup_data import OnSale, create_customers, create_partner, open_sale
 from workers.queue import ArqPersistQueue
 
 
@@ -109,11 +123,14 @@ async def engine_claims(
     return done / (time.perf_counter() - started)
 
 
-def order_requests(tokens: list[str], items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def order_requests(
+    tokens: list[str], items: list[dict[str, Any]], path: str = "/orders"
+) -> list[dict[str, Any]]:
+    """One POST /orders body (or the same body to `path`) per item, buyers taken in turn."""
     return [
         {
             "method": "POST",
-            "path": "/orders",
+            "path": path,
             "headers": {"Authorization": f"Bearer {tokens[i % len(tokens)]}"},
             "body": {"items": [item]},
         }
@@ -152,77 +169,133 @@ async def wait_completed(resources: Resources, ids: list[str]) -> float:
         await asyncio.sleep(0.05)
 
 
-def table(figures: dict[str, float], notes: dict[str, str]) -> str:
-    rows = ["| figure | value | how |", "|---|---:|---|"]
-    rows += [f"| `{k}` | {v:,.0f} | {notes.get(k, '')} |" for k, v in figures.items()]
-    ratios = [
-        ("engine_claim_per_s", "redis_raw_claim_per_s"),
-        ("http_claim_seat_rps", "http_trivial_rps"),
-        ("http_claim_ga_rps", "http_trivial_rps"),
-    ]
-    rows += ["", "| ratio | value |", "|---|---:|"]
-    rows += [
-        f"| {a} / {b} | {figures[a] / figures[b]:.2f} |"
-        for a, b in ratios
-        if a in figures and b in figures
-    ]
-    return "\n".join(rows) + "\n"
+@dataclass
+class HttpRun:
+    """One load run: its figure's name, the requests, and the status that counts as done."""
+
+    name: str
+    requests: list[dict[str, Any]]
+    repeat: bool
+    done: str = "200"
+    warm_up: float = 0.0
 
 
-async def measure(stack: BenchStack, seconds: float, backlog: int) -> dict[str, float]:
+@dataclass
+class Sales:
+    customers: list[int]
+    ga: OnSale
+    seated: OnSale
+    backlog: OnSale
+    product_runs: list[HttpRun] = field(default_factory=list)
+    baseline_runs: list[HttpRun] = field(default_factory=list)
+
+
+HEALTH = [{"path": "/health"}]
+
+
+async def set_up(resources: Resources, seconds: float, backlog: int, queued: int) -> Sales:
+    partner = await create_partner(resources.pool)
+    customers = await create_customers(resources.pool, 2000)
+    sales = Sales(
+        customers,
+        ga=await open_sale(resources, partner, pools=(10_000_000,), limit=1000),
+        seated=await open_sale(resources, partner, seats=100_000, limit=1000),
+        backlog=await open_sale(resources, partner, pools=(backlog,), limit=1000),
+    )
+    secret = resources.settings.jwt_secret
+    tokens = [issue_access_token(Principal(c, "customer"), secret, 86400) for c in customers]
+    sales.product_runs = await product_runs(resources, partner, sales, tokens, seconds, queued)
+    sales.baseline_runs = await baseline_runs(resources.pool, sales, tokens, seconds)
+    return sales
+
+
+async def product_runs(
+    resources: Resources,
+    partner: int,
+    sales: Sales,
+    tokens: list[str],
+    seconds: float,
+    queued: int,
+) -> list[HttpRun]:
+    """The product's API: GET /health, claims, waiting-room polls and gate scans."""
+    polls = await queued_polls(resources, partner, queued)
+    # a genuine code admits once: enough of them for the run at a generous rate
+    gate_token, codes = await staff_and_codes(resources, max(20_000, int(seconds * 8_000)))
+    print(f"{len(polls)} customers queued, {len(codes)} tickets issued", flush=True)
+    seats = [{"event_id": sales.seated.event_id, "seat_ids": [s]} for s in sales.seated.seat_ids]
+    ga = [{"ticket_type_id": sales.ga.pool_ids[0], "quantity": 1}] * len(tokens)
+    return [
+        HttpRun("http_trivial_rps", HEALTH, True, warm_up=1),
+        HttpRun("http_claim_seat_rps", order_requests(tokens, seats), False, "201"),
+        HttpRun("http_claim_ga_rps", order_requests(tokens, ga), True, "201"),
+        # each poller's token is verified once, on its first request, as in a real queue
+        HttpRun("queue_poll_rps", polls, True, warm_up=2),
+        HttpRun("gate_validate_rps", validations(gate_token, codes), False),
+    ]
+
+
+async def baseline_runs(
+    pool: asyncpg.Pool, sales: Sales, tokens: list[str], seconds: float
+) -> list[HttpRun]:
+    """The row-lock baseline's API: the same claims, on its own tables, sized as the Redis
+    ones (100,000 seats) or for the run (GA units)."""
+    await create_baseline_tables(pool)
+    seat_ids = await add_baseline_seats(pool, sales.seated.event_id, len(sales.seated.seat_ids))
+    units = max(1_000_000, int(seconds * 50_000))
+    pool_id = await add_baseline_pool(pool, sales.ga.event_id, units)
+    seats = [{"event_id": sales.seated.event_id, "seat_ids": [s]} for s in seat_ids]
+    ga = [{"ticket_type_id": pool_id, "quantity": 1}] * len(tokens)
+    return [
+        HttpRun("pg_lock_server_trivial_rps", HEALTH, True, warm_up=1),
+        HttpRun("pg_lock_claim_seat_rps", order_requests(tokens, seats, SEAT_PATH), False, "201"),
+        HttpRun("pg_lock_claim_ga_rps", order_requests(tokens, ga, GA_PATH), True, "201"),
+    ]
+
+
+def run_all(port: int, runs: list[HttpRun], seconds: float) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        if run.warm_up:
+            http_load(port, run.requests, run.warm_up, repeat=True)
+        result = http_load(port, run.requests, seconds, run.repeat)
+        result["done_per_s"] = result["statuses"].get(run.done, 0) / result["seconds"]
+        print(run.name, json.dumps(result), flush=True)
+        results[run.name] = result
+    return results
+
+
+async def measure(
+    stack: BenchStack, seconds: float, backlog: int, queued: int
+) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
     settings = get_settings()
     resources = await open_resources(settings, pool_size=8)
     figures: dict[str, float] = {}
     try:
-        partner = await create_partner(resources.pool)
-        customers = await create_customers(resources.pool, 2000)
-        ga = await open_sale(resources, partner, pools=(10_000_000,), limit=1000)
-        seated = await open_sale(resources, partner, seats=100_000, limit=1000)
-        backlog_sale = await open_sale(resources, partner, pools=(backlog,), limit=1000)
-        print("setup done", flush=True)
+        started = time.perf_counter()
+        sales = await set_up(resources, seconds, backlog, queued)
+        print(f"setup done in {time.perf_counter() - started:.0f} s", flush=True)
 
         figures["redis_raw_claim_per_s"] = await redis_raw_claim(
-            resources, ga.event_id, ga.pool_ids[0], 200_000
+            resources, sales.ga.event_id, sales.ga.pool_ids[0], 200_000
         )
         orders = Orders(
             resources.sale_store, resources.sale_reads, resources.order_store, NoQueue()
         )
         figures["engine_claim_per_s"] = await engine_claims(
-            orders, customers, ga.event_id, ga.pool_ids[0], seconds
+            orders, sales.customers, sales.ga.event_id, sales.ga.pool_ids[0], seconds
         )
         print(json.dumps(figures), flush=True)
 
         stack.start_api()
-        tokens = [
-            issue_access_token(Principal(c, "customer"), settings.jwt_secret, 86400)
-            for c in customers
-        ]
-        trivial = http_load(stack.port, [{"path": "/health"}], seconds, repeat=True)
-        seat = http_load(
-            stack.port,
-            order_requests(
-                tokens, [{"event_id": seated.event_id, "seat_ids": [s]} for s in seated.seat_ids]
-            ),
-            seconds,
-            repeat=False,
-        )
-        pool = http_load(
-            stack.port,
-            order_requests(
-                tokens, [{"ticket_type_id": ga.pool_ids[0], "quantity": 1}] * len(tokens)
-            ),
-            seconds,
-            repeat=True,
-        )
-        for name, result in (("trivial", trivial), ("seat", seat), ("ga", pool)):
-            print(name, json.dumps(result), flush=True)
-        figures["http_trivial_rps"] = trivial["rps"]
-        figures["http_claim_seat_rps"] = seat["rps"]
-        figures["http_claim_ga_rps"] = pool["rps"]
+        runs = run_all(stack.port, sales.product_runs, seconds)
         stack.stop_children()
+        stack.start_api(app=BASELINE_APP)
+        runs |= run_all(stack.port, sales.baseline_runs, seconds)
+        stack.stop_children()
+        figures |= {name: run["done_per_s"] for name, run in runs.items() if name in FIGURES}
 
         ids = await paid_backlog(
-            resources, customers, backlog_sale.event_id, backlog_sale.pool_ids[0], backlog
+            resources, sales.customers, sales.backlog.event_id, sales.backlog.pool_ids[0], backlog
         )
         stack.start_worker()
         stack.start_worker()
@@ -230,41 +303,106 @@ async def measure(stack: BenchStack, seconds: float, backlog: int) -> dict[str, 
         stack.stop_children()
     finally:
         await resources.close()
-    return figures
+    return figures, runs
 
+
+BASELINE_APP = "loadtests.pg_lock_baseline:create_app"
 
 NOTES = {
     "redis_raw_claim_per_s": "redis-benchmark EVALSHA claim.lua, 50 clients",
     "engine_claim_per_s": "Orders.place, 1 process, 256 concurrent buyers",
-    "http_trivial_rps": "GET /health, 64 connections",
-    "http_claim_seat_rps": "POST /orders one seat each, 64 connections",
-    "http_claim_ga_rps": "POST /orders one GA ticket each, 64 connections",
+    "http_trivial_rps": "GET /health",
+    "http_claim_seat_rps": "POST /orders, one distinct seat each (Redis Lua claim)",
+    "http_claim_ga_rps": "POST /orders, one GA ticket each (Redis Lua claim)",
+    "pg_lock_claim_seat_rps": "same body, one distinct seat each: PostgreSQL "
+    "`UPDATE ... WHERE status = 'available'` + order row, separate API process",
+    "pg_lock_claim_ga_rps": "same body, one GA ticket each: PostgreSQL "
+    "`FOR UPDATE SKIP LOCKED` + UPDATE + order row, separate API process",
     "worker_orders_per_s": "paid backlog to completed, 2 worker processes",
+    "queue_poll_rps": "GET /events/{id}/queue, polls of customers waiting in the queue",
+    "gate_validate_rps": "POST /tickets/validate, first scans of genuine codes (200 admitted)",
+    "pg_lock_server_trivial_rps": "GET /health on the baseline's API process (a check, "
+    "not in bench.json)",
 }
+
+FIGURES = (
+    "redis_raw_claim_per_s",
+    "engine_claim_per_s",
+    "http_trivial_rps",
+    "http_claim_seat_rps",
+    "http_claim_ga_rps",
+    "pg_lock_claim_seat_rps",
+    "pg_lock_claim_ga_rps",
+    "worker_orders_per_s",
+    "queue_poll_rps",
+    "gate_validate_rps",
+)
+
+RATIOS = (
+    ("engine_claim_per_s", "redis_raw_claim_per_s"),
+    ("http_claim_seat_rps", "http_trivial_rps"),
+    ("http_claim_ga_rps", "http_trivial_rps"),
+    ("pg_lock_claim_seat_rps", "http_trivial_rps"),
+    ("pg_lock_claim_ga_rps", "http_trivial_rps"),
+    ("http_claim_seat_rps", "pg_lock_claim_seat_rps"),
+    ("http_claim_ga_rps", "pg_lock_claim_ga_rps"),
+    ("queue_poll_rps", "http_trivial_rps"),
+    ("gate_validate_rps", "http_trivial_rps"),
+    ("pg_lock_server_trivial_rps", "http_trivial_rps"),
+)
+
+
+def report(figures: dict[str, float], runs: dict[str, dict[str, Any]], seconds: float) -> str:
+    values = figures | {name: run["done_per_s"] for name, run in runs.items()}
+    rows = [
+        f"# Benchmarks\n\nMeasured by `make bench` on {os.uname().nodename} "
+        f"({os.cpu_count()} cores), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        "all figures side by side in this one run.\n",
+        "HTTP figures: one uvicorn worker (uvloop, httptools) per API process, loaded by "
+        "`loadtests/http_load.py` (asyncio + uvloop, in its own process), 64 keep-alive "
+        f"connections, {seconds:g} s per figure; a figure counts its successful responses "
+        "(200, or 201 for claims) per second, and all the statuses are listed. The "
+        "`pg_lock_*` baseline is "
+        "`loadtests/pg_lock_baseline.py`: the same app with two extra POST handlers that "
+        "claim with PostgreSQL row locks on tables of the bench's own database, served by a "
+        "second API process.\n",
+        "| figure | per second | how | statuses |",
+        "|---|---:|---|---|",
+    ]
+    for name, value in values.items():
+        counts = runs[name]["statuses"].items() if name in runs else ()
+        statuses = ", ".join(f"{status}: {n:,}" for status, n in counts)
+        rows.append(f"| `{name}` | {value:,.0f} | {NOTES.get(name, '')} | {statuses} |")
+    rows += ["", "| ratio | value |", "|---|---:|"]
+    rows += [
+        f"| {a} / {b} | {values[a] / values[b]:.2f} |"
+        for a, b in RATIOS
+        if values.get(a) and values.get(b)
+    ]
+    return "\n".join(rows) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--backlog", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per figure")
+    parser.add_argument("--backlog", type=int, default=10_000, help="paid orders for workers")
+    parser.add_argument("--queued", type=int, default=10_000, help="customers in the queue")
     args = parser.parse_args()
     uvloop.install()
     stack = BenchStack("bench")
     stack.start()
     try:
-        figures = asyncio.run(measure(stack, args.seconds, args.backlog))
+        figures, runs = asyncio.run(measure(stack, args.seconds, args.backlog, args.queued))
     finally:
         stack.stop()
+    if set(figures) != set(FIGURES):
+        raise SystemExit(f"figures missing: {sorted(set(FIGURES) - set(figures))}")
     out = results_dir()
-    existing = json.loads((out / "bench.json").read_text()) if (out / "bench.json").exists() else {}
-    existing.update({k: round(v, 1) for k, v in figures.items()})
-    (out / "bench.json").write_text(json.dumps(existing, indent=2) + "\n")
-    (out / "bench.md").write_text(
-        f"# Benchmarks\n\nMeasured by `make bench` on {os.uname().nodename} "
-        f"({os.cpu_count()} cores), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
-        + table(existing, NOTES)
-    )
-    print(table(existing, NOTES))
+    bench = {name: round(figures[name], 1) for name in FIGURES}
+    (out / "bench.json").write_text(json.dumps(bench, indent=2) + "\n")
+    text = report({name: figures[name] for name in FIGURES}, runs, args.seconds)
+    (out / "bench.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
