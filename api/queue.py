@@ -1,10 +1,10 @@
 """Virtual waiting room: join, poll, and the page customers watch.
 
-Polling is the waiting room's hot path (every queued customer asks every few seconds), so,
-as for claims in api/fast_claims.py, a route middleware (`FastQueue`) answers a customer's
-join or poll with a valid token without Litestar's request parsing, dependency resolution
-and response building. Anything else (no token, another role, a bad event id) goes to the
-handlers, so those answers come from one place; domain errors use the same problem+json.
+Polling is the waiting room's hot path (every queued customer asks every few seconds), so
+`serve_queue`, served before routing (api/hot_paths.py), answers a customer's join or poll
+with a valid token without Litestar's routing, request parsing, dependency resolution and
+response building. Anything else (no token, another role) goes on to the handlers, so those
+answers come from one place; domain errors use the same problem+json.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 
 from api.auth import AsCustomer
-from api.fast_claims import Receive, Scope, Send, _problem, _read_body
+from api.hot_paths import ASGIApp, Receive, Scope, Send, problem_body, read_body, respond
 from api.problems import PROBLEM_JSON, status_of
-from api.types import MAX_ID, PathId
+from api.types import PathId
 from engine.errors import AuthenticationRequired, BoxofficeError, TooManyAttempts
 from engine.store.redis_queue import waiting_room
 from engine.tokens import read_access_token
@@ -47,73 +47,45 @@ def client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
-class FastQueue:
-    def __init__(self, app: Any) -> None:
-        self.app = app
+_JSON = b"application/json"
+_PROBLEM = PROBLEM_JSON.encode()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = dict(scope["headers"]).get(b"authorization", b"")
-        event_id = scope["path_params"].get("event_id")
-        state = scope["app"].state
-        principal = None
-        if token.startswith(b"Bearer ") and isinstance(event_id, int) and 1 <= event_id <= MAX_ID:
-            try:
-                principal = read_access_token(
-                    token[7:].decode(), state.resources.settings.jwt_secret
-                )
-            except (AuthenticationRequired, UnicodeDecodeError):
-                principal = None
-        if principal is None or principal.role != "customer":
-            await self.app(scope, receive, send)
-            return
-        room = room_of(state)
+
+async def serve_queue(scope: Scope, receive: Receive, send: Send, pass_on: ASGIApp) -> int | None:
+    token = dict(scope["headers"]).get(b"authorization", b"")
+    state = scope["app"].state
+    principal = None
+    if token.startswith(b"Bearer "):
         try:
-            if scope["method"] == "POST":
-                await _read_body(receive)
-                client = scope.get("client")
-                status = await room.join(principal, event_id, client[0] if client else "unknown")
-            else:
-                status = await room.status(principal, event_id)
-        except BoxofficeError as exc:
-            await _send_problem(send, exc)
-            return
-        await _send(send, 200, _encode(status), b"application/json", _RAW_STATUS_HEADERS)
-
-
-async def _send_problem(send: Send, exc: BoxofficeError) -> None:
-    headers = []
-    if isinstance(exc, TooManyAttempts):
-        headers.append((b"retry-after", str(exc.retry_after).encode()))
-    await _send(send, status_of(exc), _problem(exc), PROBLEM_JSON.encode(), headers)
-
-
-async def _send(
-    send: Send, status: int, body: bytes, media_type: bytes, headers: list[tuple[bytes, bytes]]
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", media_type),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-def fast_queue(app: Any) -> Any:
-    return FastQueue(app)
+            principal = read_access_token(token[7:].decode(), state.resources.settings.jwt_secret)
+        except (AuthenticationRequired, UnicodeDecodeError):
+            principal = None
+    if principal is None or principal.role != "customer":
+        await pass_on(scope, receive, send)
+        return None
+    room = room_of(state)
+    event_id = scope["path_params"]["event_id"]
+    try:
+        if scope["method"] == "POST":
+            await read_body(receive)
+            client = scope.get("client")
+            status = await room.join(principal, event_id, client[0] if client else "unknown")
+        else:
+            status = await room.status(principal, event_id)
+    except BoxofficeError as exc:
+        headers = []
+        if isinstance(exc, TooManyAttempts):
+            headers.append((b"retry-after", str(exc.retry_after).encode()))
+        return await respond(send, status_of(exc), problem_body(exc), _PROBLEM, headers)
+    return await respond(send, 200, _encode(status), _JSON, _RAW_STATUS_HEADERS)
 
 
 class QueueController(Controller):
     path = "/events/{event_id:int}"
     tags = ["waiting room"]
 
-    # FastQueue serves customers' joins and polls; these handlers serve the rest
-    @post("/queue", status_code=200, middleware=[fast_queue])
+    # serve_queue serves customers' joins and polls first; these handlers the rest
+    @post("/queue", status_code=200)
     async def join(
         self, request: Request[Any, Any, Any], customer: AsCustomer, event_id: PathId
     ) -> Response[QueueStatus]:
@@ -121,7 +93,7 @@ class QueueController(Controller):
         status = await room.join(customer, event_id, client_address(request))
         return Response(status, headers=STATUS_HEADERS)
 
-    @get("/queue", middleware=[fast_queue])
+    @get("/queue")
     async def status(
         self, request: Request[Any, Any, Any], customer: AsCustomer, event_id: PathId
     ) -> Response[QueueStatus]:

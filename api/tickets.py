@@ -1,9 +1,9 @@
 """Tickets: a customer's tickets and QR images; the gate (validation, keys, revoked codes).
 
-`POST /tickets/validate` has a fast path (`FastValidate`, a route middleware, as for claims in
-api/fast_claims.py): a staff or partner token with a well-formed body is validated and
-answered without Litestar's request parsing, dependency resolution and response building,
-which cost several times the validation itself. Anything else goes to the handler with the
+`POST /tickets/validate` is a hot path (`serve_validate`, served before routing, see
+api/hot_paths.py): a staff or partner token with a well-formed body is validated and answered
+without Litestar's routing, request parsing, dependency resolution and response building,
+which cost several times the validation itself. Anything else goes on to the handler with the
 body replayed, so those answers (401, 403, 422, ...) come from one place.
 """
 
@@ -17,7 +17,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from api.auth import AsCustomer, AsGate, AsPartner
-from api.fast_claims import ASGIApp, Receive, Scope, Send, _read_body, _replay, _send
+from api.hot_paths import ASGIApp, Receive, Scope, Send, read_body, replay, respond
 from api.problems import PROBLEM_JSON, problem
 from api.types import NO_NUL, Cursor, Limit, PathId, PathText
 from engine.errors import AuthenticationRequired, InvalidInput
@@ -107,40 +107,37 @@ _decode_validate = msgspec.json.Decoder(ValidateIn).decode
 _encode = msgspec.json.Encoder().encode
 
 
-class FastValidate:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = dict(scope["headers"]).get(b"authorization", b"")
-        if scope["method"] != "POST" or not token.startswith(b"Bearer "):
-            await self.app(scope, receive, send)
-            return
-        body = await _read_body(receive)
-        state = scope["app"].state
-        try:
-            principal = read_access_token(token[7:].decode(), state.resources.settings.jwt_secret)
-            data = _decode_validate(body)
-            gate = gate_name(data.gate)
-        except (
-            AuthenticationRequired,
-            InvalidInput,
-            msgspec.DecodeError,
-            msgspec.ValidationError,
-            UnicodeDecodeError,
-        ):
-            principal = None
-        if principal is None or principal.role not in ("staff", "partner"):
-            await self.app(scope, _replay(body), send)
-            return
-        scanned = await _services_of(state)[1].validate(principal, data.code, gate)
-        status, answer = scan_answer(scanned)
-        media_type = "application/json" if status == 200 else PROBLEM_JSON
-        await _send(send, status, _encode(answer), media_type)
+_JSON = b"application/json"
+_PROBLEM = PROBLEM_JSON.encode()
 
 
-def fast_validate(app: Any) -> Any:
-    return FastValidate(app)
+async def serve_validate(
+    scope: Scope, receive: Receive, send: Send, pass_on: ASGIApp
+) -> int | None:
+    token = dict(scope["headers"]).get(b"authorization", b"")
+    if not token.startswith(b"Bearer "):
+        await pass_on(scope, receive, send)
+        return None
+    body = await read_body(receive)
+    state = scope["app"].state
+    try:
+        principal = read_access_token(token[7:].decode(), state.resources.settings.jwt_secret)
+        data = _decode_validate(body)
+        gate = gate_name(data.gate)
+    except (
+        AuthenticationRequired,
+        InvalidInput,
+        msgspec.DecodeError,
+        msgspec.ValidationError,
+        UnicodeDecodeError,
+    ):
+        principal = None
+    if principal is None or principal.role not in ("staff", "partner"):
+        await pass_on(scope, replay(body), send)
+        return None
+    scanned = await _services_of(state)[1].validate(principal, data.code, gate)
+    status, answer = scan_answer(scanned)
+    return await respond(send, status, _encode(answer), _JSON if status == 200 else _PROBLEM)
 
 
 class TicketController(Controller):
@@ -171,8 +168,8 @@ class TicketController(Controller):
 class GateController(Controller):
     tags = ["check-in"]
 
-    # FastValidate serves the common case of this route; this handler serves the rest
-    @post("/tickets/validate", status_code=200, middleware=[fast_validate])
+    # serve_validate serves the common case of this route first; this handler the rest
+    @post("/tickets/validate", status_code=200)
     async def validate(
         self, request: Request[Any, Any, Any], gate: AsGate, data: JSONBody[ValidateIn]
     ) -> Response[Any]:

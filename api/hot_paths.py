@@ -1,0 +1,200 @@
+"""The hot paths: the requests a flash sale sends by the thousand, served before routing.
+
+`POST /orders` (claims), `POST|GET /events/{id}/queue` (waiting-room joins and polls) and
+`POST /tickets/validate` (gate scans) arrive tens of thousands at once, and Litestar's
+per-request machinery (routing, the middleware stack, request parsing, dependency
+resolution, response building) costs more than the claim itself. `BoxofficeApp` hands these
+paths to their serve functions (api/fast_claims.py, api/queue.py, api/tickets.py) before any
+of that runs. A serve function answers the common case (a valid token of the right role, a
+well-formed body) by calling the engine and writing the response itself, and returns the
+status it sent; for anything else it passes the request on to Litestar with the body
+replayed and returns None, so those answers (401, 403, 422, idempotent replays, ...) come
+from the documented handlers. Requests answered here are counted in the same Prometheus
+metrics as the rest, under the same path templates.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from litestar import Litestar
+from litestar.plugins.prometheus import PrometheusMiddleware
+from prometheus_client import Counter, Histogram
+
+from api.problems import status_of
+from engine.errors import BoxofficeError
+
+# plain ASGI, typed loosely: this module speaks the protocol directly
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# serve(scope, receive, send, pass_on) -> the status sent, or None when passed on
+Serve = Callable[[Scope, Receive, Send, ASGIApp], Awaitable[int | None]]
+
+HOT_BODY_LIMIT = 64 * 1024  # claims and scans are tiny; larger bodies go the long way
+_QUEUE_PATH = re.compile(r"/events/([1-9][0-9]{0,17})/queue")
+_encode = msgspec.json.Encoder().encode
+
+
+class BoxofficeApp(Litestar):
+    """Litestar, with the hot paths served before routing (see the module docstring)."""
+
+    def __init__(self, *args: Any, app_name: str, prefix: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._routes: dict[tuple[str, str], tuple[str, Serve]] = {}
+        self._queue: dict[str, Serve] = {}
+        self._metrics = HotMetrics(prefix, app_name)
+
+    def hot_path(self, method: str, template: str, serve: Serve) -> None:
+        if template == "/events/{event_id:int}/queue":
+            self._queue[method] = serve
+        else:
+            self._routes[(method, template)] = (template, serve)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            method, path = scope["method"], scope["path"]
+            route = self._routes.get((method, path))
+            if route is None and method in self._queue and path.endswith("/queue"):
+                route = self._queue_route(scope, method, path)
+            if route is not None and _small_body(scope):
+                await self._serve(scope, receive, send, *route)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The long way: routing, middleware and the documented handler."""
+        await super().__call__(scope, receive, send)  # type: ignore[arg-type]
+
+    def _queue_route(self, scope: Scope, method: str, path: str) -> tuple[str, Serve] | None:
+        match = _QUEUE_PATH.fullmatch(path)
+        if match is None:
+            return None
+        scope["path_params"] = {"event_id": int(match.group(1))}
+        return "/events/{event_id:int}/queue", self._queue[method]
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, template: str, serve: Serve
+    ) -> None:
+        scope["app"] = self
+        started = time.perf_counter()
+        status = await serve(scope, receive, send, self._route)
+        if status is not None:  # passed on: Litestar's middleware counted it
+            self._metrics.observe(scope["method"], template, status, started)
+
+
+def _small_body(scope: Scope) -> bool:
+    """A body of a declared size the hot path may read whole; chunked or large bodies go to
+    Litestar, which enforces the app's limit."""
+    if scope["method"] == "GET":
+        return True
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.isdigit() and int(value) <= HOT_BODY_LIMIT
+    return False
+
+
+class HotMetrics:
+    """The Prometheus metrics Litestar's middleware keeps, for requests answered here.
+
+    The metric objects are shared with PrometheusMiddleware (its registry of them), so
+    /metrics shows one `boxoffice_requests_total` whoever answered; the labelled children
+    are looked up once per (method, path, status)."""
+
+    LABELS = ("method", "path", "status_code", "app_name")
+
+    def __init__(self, prefix: str, app_name: str) -> None:
+        self._app_name = app_name
+        self._count = self._metric(Counter, f"{prefix}_requests_total", "Total requests")
+        self._time = self._metric(
+            Histogram, f"{prefix}_request_duration_seconds", "Request duration, in seconds"
+        )
+        self._errors = self._metric(
+            Counter, f"{prefix}_requests_error_total", "Total errors in requests"
+        )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    @classmethod
+    def _metric(cls, kind: Any, name: str, documentation: str) -> Any:
+        registry = PrometheusMiddleware._metrics
+        if name not in registry:
+            registry[name] = kind(name=name, documentation=documentation, labelnames=cls.LABELS)
+        return registry[name]
+
+    def observe(self, method: str, template: str, status: int, started: float) -> None:
+        key = (method, template, status)
+        children = self._children.get(key)
+        if children is None:
+            labels = (method, template, status, self._app_name)
+            children = self._count.labels(*labels), self._time.labels(*labels)
+            if status >= 500:
+                self._errors.labels(*labels).inc(0)
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(time.perf_counter() - started)
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def replay(body: bytes) -> Receive:
+    """A receive that hands the already-read body to the next app."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def problem_body(exc: BoxofficeError) -> bytes:
+    extra: dict[str, Any] = {k: v for k, v in exc.extra.items() if k != "retry_after"}
+    return _encode(
+        {
+            "type": f"https://boxoffice.dev/problems/{exc.code}",
+            "title": exc.title,
+            "status": status_of(exc),
+            "detail": exc.detail,
+            "code": exc.code,
+            **extra,
+        }
+    )
+
+
+async def respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    media_type: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> int:
+    """Send a complete response; returns its status for the metrics."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", media_type),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or ()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+    return status
