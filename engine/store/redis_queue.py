@@ -6,11 +6,9 @@ per-event keys, so they are registered here rather than run through `EventScript
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +18,7 @@ from redis.asyncio import Redis
 
 from engine import keys
 from engine.admission import Admission
+from engine.store.coalescing import Coalescer
 from engine.store.resources import Resources
 from engine.waiting_room import RoomPolicy, RoomSettings, Visit, VisitMode, WaitingRoom
 
@@ -30,10 +29,6 @@ STAGING_CHUNK = 5_000
 MAX_POLL_BATCH = 256
 MAX_ADDRESS = 64
 _STATES = {b"a": "admitted", b"w": "waiting", b"s": "sold_out", b"x": "absent"}
-PollsOfEvent = Callable[[int, list[int], RoomPolicy], Awaitable[list[Visit]]]
-
-
-Batch = list[tuple[int, asyncio.Future[Visit]]]
 
 
 def visits_of(reply: list[Any], customers: int) -> list[Visit]:
@@ -57,55 +52,6 @@ def visits_of(reply: list[Any], customers: int) -> list[Visit]:
     ]
 
 
-class PollBatcher:
-    """Polls of one event go to Redis together: one script call, one round trip and one
-    admission step serve them all, which is what lets status polling keep pace with a
-    trivial endpoint. While an event's call is in flight its new polls wait for the next
-    one, so batches grow with the load (about 26 polls a call at 5,000 a second) and a lone
-    poll is sent at once."""
-
-    def __init__(self, polls_of_event: PollsOfEvent) -> None:
-        self._polls_of_event = polls_of_event
-        self._pending: dict[tuple[int, RoomPolicy], Batch] = defaultdict(list)
-        self._in_flight: set[tuple[int, RoomPolicy]] = set()
-        self._sending: set[asyncio.Task[None]] = set()  # keeps running sends referenced
-
-    async def poll(self, event_id: int, customer_id: int, policy: RoomPolicy) -> Visit:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Visit] = loop.create_future()
-        room = (event_id, policy)
-        self._pending[room].append((customer_id, future))
-        if room not in self._in_flight:
-            self._in_flight.add(room)
-            loop.call_soon(self._send_next, room)
-        return await future
-
-    def _send_next(self, room: tuple[int, RoomPolicy]) -> None:
-        pending = self._pending.pop(room, [])
-        if not pending:
-            self._in_flight.discard(room)
-            return
-        task = asyncio.ensure_future(self._send(room, pending[:MAX_POLL_BATCH]))
-        if len(pending) > MAX_POLL_BATCH:
-            self._pending[room] = pending[MAX_POLL_BATCH:] + self._pending.get(room, [])
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-        task.add_done_callback(lambda _: self._send_next(room))
-
-    async def _send(self, room: tuple[int, RoomPolicy], batch: Batch) -> None:
-        event_id, policy = room
-        try:
-            visits = await self._polls_of_event(event_id, [c for c, _ in batch], policy)
-        except Exception as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, future), visit in zip(batch, visits, strict=True):
-            if not future.done():
-                future.set_result(visit)
-
-
 async def _done(result: Awaitable[Any] | Any) -> Any:
     # redis-py types its asyncio commands as `Awaitable[T] | T`
     return await cast(Awaitable[Any], result)
@@ -117,7 +63,11 @@ class RedisQueueStore:
         self._visit = redis.register_script((LUA_DIR / "queue_visit.lua").read_text())
         self._placed = redis.register_script((LUA_DIR / "queue_placed.lua").read_text())
         self._open = redis.register_script((LUA_DIR / "queue_open.lua").read_text())
-        self._polls = PollBatcher(self._polls_of_event)
+        # polls of one event go to Redis together: one script call, one round trip and one
+        # admission step serve them all (about 26 polls a call at 5,000 a second)
+        self._polls: Coalescer[tuple[int, RoomPolicy], int, Visit] = Coalescer(
+            self._polls_of_room, MAX_POLL_BATCH
+        )
 
     async def visit(
         self,
@@ -129,7 +79,7 @@ class RedisQueueStore:
         policy: RoomPolicy,
     ) -> Visit:
         if mode == "status" and not settings:
-            return await self._polls.poll(event_id, customer_id, policy)
+            return await self._polls.submit((event_id, policy), customer_id)
         room_keys = keys.queue_keys(event_id)
         if mode == "join":
             window = int(time.time() * 1000) // (policy.address_window_seconds * 1000)
@@ -139,9 +89,10 @@ class RedisQueueStore:
         )
         return answers[0]
 
-    async def _polls_of_event(
-        self, event_id: int, customer_ids: list[int], policy: RoomPolicy
+    async def _polls_of_room(
+        self, room: tuple[int, RoomPolicy], customer_ids: list[int]
     ) -> list[Visit]:
+        event_id, policy = room
         return await self._run_visit(
             keys.queue_keys(event_id), "status", customer_ids, b"", policy, ""
         )
