@@ -136,29 +136,45 @@ class Persister:
         With include_paid=False, paid orders are left to their persist_order job (and the
         outbox reconciler) so no order is written twice at once. A document PostgreSQL
         already has in full (completed, nothing changed since) is skipped."""
+        written, _ = await self._persist(order_ids, include_paid)
+        return len(written)
+
+    async def settle(self, order_ids: list[str]) -> tuple[set[str], set[str]]:
+        """Write these orders, paid ones included. Returns (written now, and completed if
+        paid; needing nothing: already in PostgreSQL in full, or gone from Redis). An order
+        PostgreSQL refused is in neither: the caller tries it again."""
+        return await self._persist(order_ids, include_paid=True)
+
+    async def _persist(self, order_ids: list[str], include_paid: bool) -> tuple[set[str], set[str]]:
+        """(orders written, orders with nothing to write)."""
         order_ids = list(dict.fromkeys(order_ids))
-        pending = [
-            (order_id, doc, score)
-            for order_id, (doc, score) in zip(
-                order_ids, await self._log.documents(order_ids), strict=True
-            )
-            if doc
-            and (include_paid or doc["status"] != "paid")
-            and not (doc["status"] == "completed" and score is None)
-        ]
+        pending: list[tuple[str, dict[str, Any], str | None]] = []
+        untouched: set[str] = set()
+        for order_id, (doc, score) in zip(
+            order_ids, await self._log.documents(order_ids), strict=True
+        ):
+            if not doc or (doc["status"] == "completed" and score is None):
+                untouched.add(order_id)
+            elif include_paid or doc["status"] != "paid":
+                pending.append((order_id, doc, score))
         now = int(time.time() * 1000)  # orders are 'completed' after their last change
         await self._signer.prepare(
             int(item["event_id"])
             for _, doc, _ in pending
-            if isinstance(doc["items"], list) and any(h["status"] == "paid" for h in doc["history"])
+            if isinstance(doc["items"], list) and _was_paid(doc)
             for item in doc["items"]
         )
         batch = [rows_for(doc, now, self._signer) for _, doc, _ in pending]
         written, completed_at = await self._write(batch)
-        if completed_at:
-            await self._log.complete(
-                {order_id: int(at.timestamp() * 1000) for order_id, at in completed_at.items()}
-            )
+        # completed here, and paid orders that moved on (cancelled, say) before they were
+        # written: either way PostgreSQL has them now, so they leave the outbox
+        settled = {order_id: int(at.timestamp() * 1000) for order_id, at in completed_at.items()}
+        for order_id, doc, _ in pending:
+            moved_on = doc["status"] != "paid" and _was_paid(doc)
+            if moved_on and order_id in written and order_id not in settled:
+                settled[order_id] = 0
+        if settled:
+            await self._log.complete(settled)
         await self._log.ack_changes(
             [
                 (order_id, score)
@@ -166,7 +182,7 @@ class Persister:
                 if score is not None and order_id in written
             ]
         )
-        return len(written)
+        return written, untouched
 
     async def _write(self, batch: list[OrderRows]) -> tuple[set[str], dict[str, Any]]:
         """Write the batch in one transaction; if that fails, order by order, so one order
@@ -191,3 +207,7 @@ class Persister:
             if not written:
                 raise first from None
             return written, completed
+
+
+def _was_paid(doc: dict[str, Any]) -> bool:
+    return any(h["status"] == "paid" for h in doc["history"])

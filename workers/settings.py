@@ -16,6 +16,7 @@ from engine.store.pg_tickets import PgGateKeyStore
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
+from workers.job_claims import JobClaims
 from workers.tasks import PersistBatcher, persist_order, reconcile, sync_loop
 from workers.ticket_tasks import start_ticket_tasks, stop_ticket_tasks
 
@@ -27,11 +28,14 @@ async def startup(ctx: dict[str, Any]) -> None:
     order_log = RedisOrderLog(resources.redis, resources.scripts)
     gate_keys = GateKeys(PgGateKeyStore(resources.pool), ticket_signing_key(settings))
     persister = Persister(order_log, resources.order_store, gate_keys)
+    claims = JobClaims(ctx["redis"], IN_PROGRESS_MS, CLAIM_STALE_MS)
+    batcher = PersistBatcher(persister, order_log, claims)
+    batcher.start()
     ctx.update(
         resources=resources,
         order_log=order_log,
         persister=persister,
-        persist_batcher=PersistBatcher(persister),
+        persist_batcher=batcher,
     )
     ctx["sync_task"] = asyncio.create_task(sync_loop(ctx))
     start_ticket_tasks(ctx)
@@ -39,6 +43,8 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     await stop_ticket_tasks(ctx)
+    if "persist_batcher" in ctx:
+        await ctx["persist_batcher"].stop()
     task = ctx.get("sync_task")
     if task:
         task.cancel()
@@ -48,14 +54,25 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["resources"].close()
 
 
+JOB_TIMEOUT_S = 60
+RECONCILE_TIMEOUT_S = 300
+# ARQ's in-progress lease (its longest job timeout + 10 s); batch claims take the same, so
+# the age of any claim reads the same from its time to live
+IN_PROGRESS_MS = (max(JOB_TIMEOUT_S, RECONCILE_TIMEOUT_S) + 10) * 1000
+CLAIM_STALE_MS = 10_000  # a claim this old on an order still in the outbox: its worker died
+
+
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [persist_order]
-    cron_jobs: ClassVar[list[Any]] = [cron(reconcile, second=30, unique=True, timeout=300)]
+    cron_jobs: ClassVar[list[Any]] = [
+        cron(reconcile, second=30, unique=True, timeout=RECONCILE_TIMEOUT_S)
+    ]
     on_startup = startup
     on_shutdown = shutdown
-    max_jobs = 500
+    # jobs only start batches: the batch tops itself up from the outbox and claims those jobs
+    max_jobs = 50
     max_tries = 1000  # a paid order is retried until PostgreSQL takes it
     keep_result = 0  # the outbox reconciler may enqueue the same order id again
-    job_timeout = 60
+    job_timeout = JOB_TIMEOUT_S
     poll_delay = 0.05
     redis_settings = RedisSettings.from_dsn(get_settings().queue_redis_url)

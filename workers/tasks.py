@@ -1,15 +1,18 @@
 """ARQ tasks: thin wrappers that call the engine.
 
 - `persist_order` (job id = order id): write a paid order and its tickets, then complete it.
-  Jobs arriving together are written in one transaction by the PersistBatcher.
+  The PersistBatcher writes it in a batch (one transaction) with the paid orders waiting in
+  the same event's outbox, claiming their jobs, so a backlog does not cost one job per order.
 - `sync_loop` (runs beside the jobs): expire lapsed holds, write status changes and refusals
-  to PostgreSQL, and re-enqueue paid orders the outbox still holds after a few seconds.
+  to PostgreSQL, re-enqueue paid orders the outbox still holds after a few seconds, and
+  have the batcher drain such outboxes (taking over claims a killed worker left behind).
 - `reconcile` (cron): compare Redis with PostgreSQL and repair drift.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -18,10 +21,12 @@ from arq import Retry
 from arq.connections import ArqRedis
 from arq.constants import job_key_prefix
 
+from engine.order_ids import home_event_of
 from engine.persistence import Persister
 from engine.reconcile import reconcile_all, report
 from engine.store.pg_orders import PgOrderRepair, write_refusals
 from engine.store.redis_order_log import RedisOrderLog
+from workers.job_claims import JobClaims
 
 log = logging.getLogger("boxoffice.worker")
 
@@ -29,6 +34,9 @@ OUTBOX_GRACE_MS = 3000  # paid this long ago and still in the outbox: enqueue ag
 OUTBOX_STUCK_MS = 10000  # still there: its job is stuck (e.g. a killed worker); persist here
 SYNC_INTERVAL_S = 0.2
 SWEEP_EVERY = 5  # sync rounds: holds are swept once a second
+OUTBOX_PAGE = 2000  # outbox entries read at a time when a batch claims orders
+OUTBOX_PAGES = 4
+RETRY_DELAY_MS = 2000  # a claimed order that could not be written: its job is due then
 DB_ERRORS = (
     OSError,
     asyncpg.PostgresConnectionError,
@@ -39,48 +47,170 @@ DB_ERRORS = (
 )
 
 
-class PersistBatcher:
-    """Collects order ids from concurrent jobs and persists them in one transaction."""
+class NotPersisted(Exception):
+    """PostgreSQL refused this order (the rest of its batch was written); tried again later."""
 
-    def __init__(self, persister: Persister, max_batch: int = 500) -> None:
+
+class PersistBatcher:
+    """Persists paid orders in batches, one transaction each.
+
+    The orders of the persist_order jobs this worker runs go first; the batch is topped up
+    with paid orders claimed from the same events' outboxes (workers/job_claims.py). Under a
+    backlog most jobs therefore never run: their claim takes them off the queue, and the
+    batch that persisted their order deletes them. Batches start at `first_batch` orders and
+    double while they come out full, up to `max_batch`. One batch at a time per worker: the
+    other workers take other claims, and PostgreSQL writes their batches beside this one.
+    """
+
+    def __init__(
+        self,
+        persister: Persister,
+        order_log: RedisOrderLog,
+        claims: JobClaims | None = None,
+        max_batch: int = 1000,
+        first_batch: int = 50,
+    ) -> None:
         self._persister = persister
+        self._log = order_log
+        self._claims = claims
         self._max_batch = max_batch
-        self._waiting: list[tuple[str, asyncio.Future[None]]] = []
-        self._scheduled = False
-        self._writing: set[asyncio.Task[None]] = set()  # keeps running writes referenced
+        self._first_batch = min(first_batch, max_batch)
+        self._size = self._first_batch
+        self._own: list[tuple[str, asyncio.Future[None]]] = []
+        self._events: set[int] = set()  # events whose outbox may hold unclaimed orders
+        self._stuck_before: dict[int, int] = {}  # event -> paid before this: take over claims
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._failures = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     async def submit(self, order_id: str) -> None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        self._waiting.append((order_id, future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_later(0.01, self._flush)  # gather jobs ARQ starts together
+        """Persist this order (its job runs here); returns once it is completed."""
+        if self._task is None:
+            self.start()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._own.append((order_id, future))
+        self._events.add(home_event_of(order_id))
+        self._wake.set()
         await future
 
-    def _flush(self) -> None:
-        self._scheduled = False
-        waiting, self._waiting = self._waiting, []
-        for start in range(0, len(waiting), self._max_batch):
-            task = asyncio.ensure_future(self._write(waiting[start : start + self._max_batch]))
-            self._writing.add(task)
-            task.add_done_callback(self._writing.discard)
-
-    async def _write(self, batch: list[tuple[str, asyncio.Future[None]]]) -> None:
-        try:
-            await self._persister.persist([order_id for order_id, _ in batch])
-        except Exception as exc:
-            for _, future in batch:
-                future.set_exception(exc)
+    def drain(self, event_id: int, stuck_before_ms: int | None = None) -> None:
+        """Claim and persist the paid orders waiting in this event's outbox; with
+        stuck_before_ms, also take over stale claims on orders paid before then."""
+        if self._claims is None:
             return
-        for _, future in batch:
-            future.set_result(None)
+        if self._task is None:
+            self.start()
+        self._events.add(event_id)
+        if stuck_before_ms is not None:
+            self._stuck_before[event_id] = stuck_before_ms
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while await self._round():
+                pass
+
+    async def _round(self) -> bool:
+        """One batch; True if there may be more to do at once."""
+        size = self._size
+        own, self._own = self._own[:size], self._own[size:]
+        claimed: list[str] = []
+        try:
+            claimed = await self._claim(size - len(own))
+            batch = [order_id for order_id, _ in own] + claimed
+            if not batch:
+                return False
+            written, untouched = await self._persister.settle(batch)
+        except Exception as exc:
+            if not isinstance(exc, DB_ERRORS):
+                log.exception("persisting a batch of %d orders failed", len(own) + len(claimed))
+            await self._give_up(claimed, own, exc)
+            return False
+        self._failures = 0
+        # a full batch: a backlog, so the next one is larger (fewer, bigger transactions);
+        # otherwise back to small batches, which complete the first orders sooner
+        full = len(own) + len(claimed) >= size
+        self._size = min(size * 2, self._max_batch) if full else self._first_batch
+        settled = written | untouched
+        try:
+            await self._claims_done(claimed, settled)
+        except Exception:  # the orders are completed: jobs left behind run as no-ops
+            log.exception("finishing the jobs of a persisted batch failed")
+        for order_id, future in own:
+            if future.done():
+                continue
+            if order_id in settled:
+                future.set_result(None)
+            else:
+                future.set_exception(NotPersisted(order_id))
+        # claims written: the outboxes may hold more (claims only untouched: do not spin)
+        return bool(self._own) or not written.isdisjoint(claimed)
+
+    async def _claim(self, room: int) -> list[str]:
+        claimed: list[str] = []
+        if self._claims is None:
+            self._events.clear()
+            return claimed
+        for event_id in sorted(self._events):
+            if room - len(claimed) <= 0:
+                break
+            got = await self._claim_from(event_id, room - len(claimed))
+            if not got:
+                self._events.discard(event_id)
+                self._stuck_before.pop(event_id, None)
+            claimed += got
+        return claimed
+
+    async def _claim_from(self, event_id: int, want: int) -> list[str]:
+        assert self._claims is not None
+        stuck_before = self._stuck_before.get(event_id, 0)
+        claimed: list[str] = []
+        start = 0
+        for _ in range(OUTBOX_PAGES):
+            page = await self._log.outbox_page(event_id, start, OUTBOX_PAGE)
+            candidates = [(order_id, paid < stuck_before) for order_id, paid in page]
+            claimed += await self._claims.claim(candidates, want - len(claimed))
+            if len(claimed) >= want or len(page) < OUTBOX_PAGE:
+                break
+            start += OUTBOX_PAGE  # the first pages are other batches' claims
+        return claimed
+
+    async def _claims_done(self, claimed: list[str], settled: set[str]) -> None:
+        if self._claims is None:
+            return
+        await self._claims.finish([order_id for order_id in claimed if order_id in settled])
+        await self._claims.release([o for o in claimed if o not in settled], RETRY_DELAY_MS)
+
+    async def _give_up(
+        self, claimed: list[str], own: list[tuple[str, asyncio.Future[None]]], exc: Exception
+    ) -> None:
+        for _, future in own:
+            if not future.done():
+                future.set_exception(exc)
+        self._failures += 1
+        if claimed and self._claims is not None:
+            try:
+                await self._claims.release(claimed, RETRY_DELAY_MS)
+            except Exception:  # they lapse, and the outbox has them
+                log.exception("releasing %d claims failed", len(claimed))
+        await asyncio.sleep(min(2**self._failures / 4, 8))
 
 
 async def persist_order(ctx: dict[str, Any], order_id: str) -> str:
     try:
         await ctx["persist_batcher"].submit(order_id)
-    except DB_ERRORS as exc:
+    except (*DB_ERRORS, NotPersisted) as exc:
         delay = min(2 ** ctx.get("job_try", 1), 30)
         log.warning("persist_order %s failed (%s); retrying in %ss", order_id, exc, delay)
         raise Retry(defer=delay) from exc
@@ -103,14 +233,22 @@ async def sync_round(ctx: dict[str, Any], sweep: bool) -> None:
             await write_refusals(resources.pool, event_id, refusals)
             await order_log.forget_refusals(event_id, [entry_id for entry_id, _ in refusals])
         late = await order_log.unpersisted_paid(event_id, now - OUTBOX_GRACE_MS)
-        await enqueue_missing(ctx["redis"], late)
-        stuck = await order_log.unpersisted_paid(event_id, now - OUTBOX_STUCK_MS)
-        if stuck:
-            log.warning("persisting %d paid orders whose jobs are stuck", len(stuck))
-            await persister.persist(stuck)
+        await enqueue_missing(ctx["redis"], late, order_log, event_id)
+        batcher: PersistBatcher | None = ctx.get("persist_batcher")
+        if late and batcher is not None:
+            # a batch claims what no job or batch holds, and takes over claims a killed
+            # worker left on orders paid too long ago
+            batcher.drain(event_id, now - OUTBOX_STUCK_MS)
+        elif late:
+            stuck = await order_log.unpersisted_paid(event_id, now - OUTBOX_STUCK_MS)
+            if stuck:
+                log.warning("persisting %d paid orders whose jobs are stuck", len(stuck))
+                await persister.persist(stuck)
 
 
-async def enqueue_missing(queue: ArqRedis, order_ids: list[str]) -> None:
+async def enqueue_missing(
+    queue: ArqRedis, order_ids: list[str], order_log: RedisOrderLog, event_id: int
+) -> None:
     """Enqueue persist_order for paid orders whose job is gone (e.g. never enqueued)."""
     if not order_ids:
         return
@@ -118,8 +256,15 @@ async def enqueue_missing(queue: ArqRedis, order_ids: list[str]) -> None:
         for order_id in order_ids:
             pipe.exists(job_key_prefix + order_id)
         queued = await pipe.execute()
-    for order_id, exists in zip(order_ids, queued, strict=True):
-        if not exists:
+    missing = [order_id for order_id, exists in zip(order_ids, queued, strict=True) if not exists]
+    if not missing:
+        return
+    # a batch completes its orders (they leave the outbox) before it deletes their jobs: an
+    # order still in the outbox now really has no job
+    for order_id, waiting in zip(
+        missing, await order_log.in_outbox(event_id, missing), strict=True
+    ):
+        if waiting:
             await queue.enqueue_job("persist_order", order_id, _job_id=order_id)
 
 

@@ -64,6 +64,17 @@ class RedisOrderLog:
         )
         return [r.decode() for r in raw]
 
+    async def in_outbox(self, event_id: int, order_ids: list[str]) -> list[bool]:
+        scores = await self._redis.zmscore(keys.event_key(event_id, "outbox"), order_ids)
+        return [score is not None for score in scores]
+
+    async def outbox_page(self, event_id: int, start: int, count: int) -> list[tuple[str, int]]:
+        """Paid orders not yet persisted, oldest payment first, with when each was paid."""
+        raw = await self._redis.zrange(
+            keys.event_key(event_id, "outbox"), start, start + count - 1, withscores=True
+        )
+        return [(order_id.decode(), int(score)) for order_id, score in raw]
+
     async def expire_due_holds(self, event_id: int, now_ms: int) -> list[str]:
         due = await self._redis.zrangebyscore(
             keys.event_key(event_id, "holds"), "-inf", now_ms, start=0, num=500
