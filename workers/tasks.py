@@ -83,6 +83,11 @@ class PersistBatcher:
         self._task: asyncio.Task[None] | None = None
         self._failures = 0
 
+    @property
+    def backlogged(self) -> bool:
+        """Batches are coming out full (or jobs are waiting): a backlog is being drained."""
+        return self._size > self._first_batch or len(self._own) >= self._first_batch
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
