@@ -13,11 +13,11 @@ Each claim also inserts its `baseline_orders` row, in the same transaction, as t
 writes an order document. The tables are not part of the product: the bench creates them in
 its private database (`create_baseline_tables`), never the migrations.
 
-A customer's well-formed claim is served by a route middleware (`ServedDirectly`) as
-`POST /orders` is by api/fast_claims.py, skipping Litestar's request parsing and response
-building. A plain Litestar POST handler that only authenticates and decodes runs at about
-half the rate of GET /health on this machine, so without it the baseline alone would pay
-that overhead and the comparison would flatter Redis.
+A customer's well-formed claim is served before routing, registered as a hot path exactly as
+`POST /orders` is (api/hot_paths.py, api/fast_claims.py); the handlers answer the rest. A
+plain Litestar POST handler that only authenticates and decodes runs at about half the rate
+of GET /health on this machine, so without that the baseline alone would pay Litestar's
+overhead and the comparison would flatter Redis.
 """
 
 from __future__ import annotations
@@ -34,18 +34,23 @@ from litestar import Litestar, MediaType, Request, Response, post
 
 from api.app import create_app as create_product_app
 from api.auth import provide_customer
+from api.hot_paths import (
+    ASGIApp,
+    BoxofficeApp,
+    Receive,
+    Scope,
+    Send,
+    Serve,
+    problem_body,
+    read_body,
+    replay,
+    respond,
+)
 from api.orders import OrderIn, split_items
 from api.problems import PROBLEM_JSON, status_of
 from engine import errors
 from engine.orders import HistoryEntry, Order, OrderLine
 from engine.tokens import read_access_token
-
-# plain ASGI, typed loosely, for the direct path
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SEAT_PATH = "/baseline/pg-lock/orders/seats"
 GA_PATH = "/baseline/pg-lock/orders/ga"
@@ -253,80 +258,33 @@ SEATS = ClaimKind(_seats_of, RowLockClaims.claim_seats)
 GA = ClaimKind(_pools_of, RowLockClaims.claim_units)
 
 
-class ServedDirectly:
-    """Route middleware: a customer's well-formed claim is served without Litestar's request
-    parsing and response building, as `POST /orders` is (api/fast_claims.py), so the two
-    paths differ in how they claim and not in HTTP overhead. Anything else goes on to the
-    handler with the body replayed, which answers 401, 403 and 422 as the app does."""
+def served_directly(kind: ClaimKind) -> Serve:
+    """The hot-path serve function of a claim kind (see api/hot_paths.py): a customer's
+    well-formed claim is answered here; anything else goes on to the handler with the body
+    replayed, which answers 401, 403 and 422 as the app does."""
 
-    def __init__(self, app: ASGIApp, kind: ClaimKind) -> None:
-        self.app = app
-        self.kind = kind
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def serve(scope: Scope, receive: Receive, send: Send, pass_on: ASGIApp) -> int | None:
         token = dict(scope["headers"]).get(b"authorization", b"")
-        if scope["method"] != "POST" or not token.startswith(b"Bearer "):
-            await self.app(scope, receive, send)
-            return
-        body = await _read_body(receive)
+        if not token.startswith(b"Bearer "):
+            await pass_on(scope, receive, send)
+            return None
+        body = await read_body(receive)
         state = scope["app"].state
         try:
             customer = read_access_token(token[7:].decode(), state.resources.settings.jwt_secret)
-            items = self.kind.parse(body)
+            items = kind.parse(body)
         except (errors.BoxofficeError, UnicodeDecodeError):
             customer = None
         if customer is None or customer.role != "customer":
-            await self.app(scope, _replay(body), send)
-            return
+            await pass_on(scope, replay(body), send)
+            return None
         try:
-            order = await self.kind.place(state, customer.user_id, items)
+            order = await kind.place(state, customer.user_id, items)
         except errors.BoxofficeError as exc:
-            await _send(send, status_of(exc), _problem(exc), PROBLEM_JSON)
-            return
-        await _send(send, 201, _encode(order), MediaType.JSON)
+            return await respond(send, status_of(exc), problem_body(exc), PROBLEM_JSON.encode())
+        return await respond(send, 201, _encode(order), b"application/json")
 
-
-def served_directly(kind: ClaimKind) -> Any:
-    """A route middleware factory, typed loosely as ASGI is here."""
-    return lambda app: ServedDirectly(app, kind)
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes) -> Receive:
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive() -> Message:
-        return messages.pop() if messages else {"type": "http.disconnect"}
-
-    return receive
-
-
-def _problem(exc: errors.BoxofficeError) -> bytes:
-    status = status_of(exc)
-    return _encode(
-        {
-            "type": f"https://boxoffice.dev/problems/{exc.code}",
-            "title": exc.title,
-            "status": status,
-            "detail": exc.detail,
-            "code": exc.code,
-            **exc.extra,
-        }
-    )
-
-
-async def _send(send: Send, status: int, body: bytes, media_type: str) -> None:
-    headers = [(b"content-type", media_type.encode()), (b"content-length", b"%d" % len(body))]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    return serve
 
 
 async def _answer(request: Request[Any, Any, Any], kind: ClaimKind) -> Response[bytes]:
@@ -336,12 +294,12 @@ async def _answer(request: Request[Any, Any, Any], kind: ClaimKind) -> Response[
     return Response(_encode(order), status_code=201, media_type=MediaType.JSON)
 
 
-@post(SEAT_PATH, middleware=[served_directly(SEATS)], include_in_schema=False)
+@post(SEAT_PATH, include_in_schema=False)
 async def claim_seats_with_row_locks(request: Request[Any, Any, Any]) -> Response[bytes]:
     return await _answer(request, SEATS)
 
 
-@post(GA_PATH, middleware=[served_directly(GA)], include_in_schema=False)
+@post(GA_PATH, include_in_schema=False)
 async def claim_ga_with_row_locks(request: Request[Any, Any, Any]) -> Response[bytes]:
     return await _answer(request, GA)
 
@@ -349,6 +307,9 @@ async def claim_ga_with_row_locks(request: Request[Any, Any, Any]) -> Response[b
 def create_app() -> Litestar:
     """The product's app with the two baseline handlers: a uvicorn factory."""
     app = create_product_app()
+    assert isinstance(app, BoxofficeApp)
     app.register(claim_seats_with_row_locks)
     app.register(claim_ga_with_row_locks)
+    app.hot_path("POST", SEAT_PATH, served_directly(SEATS))
+    app.hot_path("POST", GA_PATH, served_directly(GA))
     return app
