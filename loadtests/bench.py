@@ -9,7 +9,8 @@ Figures:
   set-up) and first scans at the gate (loadtests/bench_gate.py's) on the same server (one
   uvicorn worker) with the same load generator (loadtests/http_load.py, its own process)
 - pg_lock_claim_seat_rps, pg_lock_claim_ga_rps: the same claims made with PostgreSQL row locks
-  (loadtests/pg_lock_baseline.py) by a second API process, same load settings
+  (loadtests/pg_lock_baseline.py) by a second API process, same load settings, each run
+  right after its Redis counterpart
 - worker_orders_per_s: paid orders driven to `completed` by two worker processes
 """
 
@@ -22,6 +23,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Any
 
 import asyncpg
@@ -178,6 +180,7 @@ class HttpRun:
     repeat: bool
     done: str = "200"
     warm_up: float = 0.0
+    server: str = "api"  # or "pg_lock": the baseline's process
 
 
 @dataclass
@@ -186,8 +189,7 @@ class Sales:
     ga: OnSale
     seated: OnSale
     backlog: OnSale
-    product_runs: list[HttpRun] = field(default_factory=list)
-    baseline_runs: list[HttpRun] = field(default_factory=list)
+    runs: list[HttpRun] = field(default_factory=list)
 
 
 HEALTH = [{"path": "/health"}]
@@ -204,8 +206,11 @@ async def set_up(resources: Resources, seconds: float, backlog: int, queued: int
     )
     secret = resources.settings.jwt_secret
     tokens = [issue_access_token(Principal(c, "customer"), secret, 86400) for c in customers]
-    sales.product_runs = await product_runs(resources, partner, sales, tokens, seconds, queued)
-    sales.baseline_runs = await baseline_runs(resources.pool, sales, tokens, seconds)
+    product = await product_runs(resources, partner, sales, tokens, seconds, queued)
+    baseline = await baseline_runs(resources.pool, sales, tokens, seconds)
+    # each baseline run right after its Redis counterpart: whatever else loads the machine
+    # then weighs on both alike
+    sales.runs = [run for pair in zip_longest(product, baseline) for run in pair if run is not None]
     return sales
 
 
@@ -246,15 +251,30 @@ async def baseline_runs(
     seats = [{"event_id": sales.seated.event_id, "seat_ids": [s]} for s in seat_ids]
     ga = [{"ticket_type_id": pool_id, "quantity": 1}] * len(tokens)
     return [
-        HttpRun("pg_lock_server_trivial_rps", HEALTH, True, warm_up=1),
-        HttpRun("pg_lock_claim_seat_rps", order_requests(tokens, seats, SEAT_PATH), False, "201"),
-        HttpRun("pg_lock_claim_ga_rps", order_requests(tokens, ga, GA_PATH), True, "201"),
+        HttpRun("pg_lock_server_trivial_rps", HEALTH, True, warm_up=1, server="pg_lock"),
+        HttpRun(
+            "pg_lock_claim_seat_rps",
+            order_requests(tokens, seats, SEAT_PATH),
+            False,
+            "201",
+            server="pg_lock",
+        ),
+        HttpRun(
+            "pg_lock_claim_ga_rps",
+            order_requests(tokens, ga, GA_PATH),
+            True,
+            "201",
+            server="pg_lock",
+        ),
     ]
 
 
-def run_all(port: int, runs: list[HttpRun], seconds: float) -> dict[str, dict[str, Any]]:
+def run_all(
+    ports: dict[str, int], runs: list[HttpRun], seconds: float
+) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     for run in runs:
+        port = ports[run.server]
         if run.warm_up:
             http_load(port, run.requests, run.warm_up, repeat=True)
         result = http_load(port, run.requests, seconds, run.repeat)
@@ -286,11 +306,12 @@ async def measure(
         )
         print(json.dumps(figures), flush=True)
 
+        # two API processes, up together, loaded one at a time
         stack.start_api()
-        runs = run_all(stack.port, sales.product_runs, seconds)
-        stack.stop_children()
+        ports = {"api": stack.port}
         stack.start_api(app=BASELINE_APP)
-        runs |= run_all(stack.port, sales.baseline_runs, seconds)
+        ports["pg_lock"] = stack.port
+        runs = run_all(ports, sales.runs, seconds)
         stack.stop_children()
         figures |= {name: run["done_per_s"] for name, run in runs.items() if name in FIGURES}
 
@@ -368,7 +389,8 @@ def report(figures: dict[str, float], runs: dict[str, dict[str, Any]], seconds: 
         "`pg_lock_*` baseline is "
         "`loadtests/pg_lock_baseline.py`: the same app with two extra POST handlers that "
         "claim with PostgreSQL row locks on tables of the bench's own database, served by a "
-        "second API process.\n",
+        "second API process (idle while the first is loaded, and the other way round), each "
+        "of its runs right after its Redis counterpart.\n",
         "| figure | per second | how | statuses |",
         "|---|---:|---|---|",
     ]
