@@ -157,6 +157,7 @@ class Persister:
                 untouched.add(order_id)
             elif include_paid or doc["status"] != "paid":
                 pending.append((order_id, doc, score))
+        pending.sort(key=lambda entry: entry[0])  # batches that overlap lock rows in one order
         now = int(time.time() * 1000)  # orders are 'completed' after their last change
         await self._signer.prepare(
             int(item["event_id"])
@@ -193,8 +194,8 @@ class Persister:
         try:
             return {rows.order_id for rows in batch}, await self._store.write(batch)
         except Exception as first:
-            if len(batch) == 1:
-                raise
+            if len(batch) == 1 or _unreachable(first):
+                raise  # order by order would only fail the same way, once per order
             written: set[str] = set()
             completed: dict[str, Any] = {}
             for rows in batch:
@@ -207,6 +208,15 @@ class Persister:
             if not written:
                 raise first from None
             return written, completed
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The store could not be reached (refused, lost, timed out), as opposed to refusing
+    some order of the batch. asyncpg's connection errors all carry "Connect" in the name of
+    their class or of a base class (ConnectionDoesNotExistError, CannotConnectNowError)."""
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    return any("Connect" in cls.__name__ for cls in type(exc).__mro__)
 
 
 def _was_paid(doc: dict[str, Any]) -> bool:
