@@ -223,32 +223,59 @@ async def persist_order(ctx: dict[str, Any], order_id: str) -> str:
 
 
 async def sync_round(ctx: dict[str, Any], sweep: bool) -> None:
+    """One round over every event on sale. Each step of each event runs on its own: an order
+    PostgreSQL refuses (its change is kept for a retry) must not hold up the outbox of this
+    or any other event, which is how orders left by a killed worker get completed. The first
+    error is raised once every step has been tried."""
     order_log: RedisOrderLog = ctx["order_log"]
-    persister: Persister = ctx["persister"]
     resources = ctx["resources"]
     now = await order_log.server_time_ms()
+    errors: list[Exception] = []
     for event_id in await resources.inventory.hydrated_events():
+        steps = [_write_changes, _write_refusals, _recover_outbox]
         if sweep:
-            await order_log.expire_due_holds(event_id, now)
-        changed = await order_log.changed_orders(event_id, 500)
-        if changed:
-            await persister.persist(changed, include_paid=False)
-        refusals = await order_log.refusals(event_id, 1000)
-        if refusals:
-            await write_refusals(resources.pool, event_id, refusals)
-            await order_log.forget_refusals(event_id, [entry_id for entry_id, _ in refusals])
-        late = await order_log.unpersisted_paid(event_id, now - OUTBOX_GRACE_MS)
-        await enqueue_missing(ctx["redis"], late, order_log, event_id)
-        batcher: PersistBatcher | None = ctx.get("persist_batcher")
-        if late and batcher is not None:
-            # a batch claims what no job or batch holds, and takes over claims a killed
-            # worker left on orders paid too long ago
-            batcher.drain(event_id, now - OUTBOX_STUCK_MS)
-        elif late:
-            stuck = await order_log.unpersisted_paid(event_id, now - OUTBOX_STUCK_MS)
-            if stuck:
-                log.warning("persisting %d paid orders whose jobs are stuck", len(stuck))
-                await persister.persist(stuck)
+            steps.insert(0, _expire_holds)
+        for step in steps:
+            try:
+                await step(ctx, event_id, now)
+            except Exception as exc:
+                errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+async def _expire_holds(ctx: dict[str, Any], event_id: int, now: int) -> None:
+    await ctx["order_log"].expire_due_holds(event_id, now)
+
+
+async def _write_changes(ctx: dict[str, Any], event_id: int, now: int) -> None:
+    changed = await ctx["order_log"].changed_orders(event_id, 500)
+    if changed:
+        await ctx["persister"].persist(changed, include_paid=False)
+
+
+async def _write_refusals(ctx: dict[str, Any], event_id: int, now: int) -> None:
+    order_log: RedisOrderLog = ctx["order_log"]
+    refusals = await order_log.refusals(event_id, 1000)
+    if refusals:
+        await write_refusals(ctx["resources"].pool, event_id, refusals)
+        await order_log.forget_refusals(event_id, [entry_id for entry_id, _ in refusals])
+
+
+async def _recover_outbox(ctx: dict[str, Any], event_id: int, now: int) -> None:
+    order_log: RedisOrderLog = ctx["order_log"]
+    late = await order_log.unpersisted_paid(event_id, now - OUTBOX_GRACE_MS)
+    await enqueue_missing(ctx["redis"], late, order_log, event_id)
+    batcher: PersistBatcher | None = ctx.get("persist_batcher")
+    if late and batcher is not None:
+        # a batch claims what no job or batch holds, and takes over claims a killed worker
+        # left on orders paid too long ago
+        batcher.drain(event_id, now - OUTBOX_STUCK_MS)
+    elif late:
+        stuck = await order_log.unpersisted_paid(event_id, now - OUTBOX_STUCK_MS)
+        if stuck:
+            log.warning("persisting %d paid orders whose jobs are stuck", len(stuck))
+            await ctx["persister"].persist(stuck)
 
 
 async def enqueue_missing(
