@@ -54,7 +54,7 @@ class RedisOrderLog:
         for event_id, args in by_event.items():
             await self._scripts.run("ack_changes", event_id, *args)
 
-    async def changed_orders(self, event_id: int, limit: int, depth: int = 10_000) -> list[str]:
+    async def changed_orders(self, event_id: int, limit: int, depth: int = 2_000) -> list[str]:
         """Orders with a status change to write, oldest first, but not the paid orders in the
         outbox (persisting those is the job of persist_order); looks `depth` changes deep."""
         raw = await self._scripts.run("changed", event_id, limit, depth)
