@@ -80,6 +80,9 @@ class PersistBatcher:
         self._events: set[int] = set()  # events whose outbox may hold unclaimed orders
         self._stuck_before: dict[int, int] = {}  # event -> paid before this: take over claims
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set between rounds
+        self._idle.set()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._failures = 0
 
@@ -91,8 +94,13 @@ class PersistBatcher:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Let the batch in flight finish (its claims are then finished or released rather
+        than left to lapse), then stop."""
+        self._stopping = True
         if self._task:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), grace_s)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -120,11 +128,15 @@ class PersistBatcher:
         self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
-            while await self._round():
-                pass
+            self._idle.clear()
+            try:
+                while not self._stopping and await self._round():
+                    pass
+            finally:
+                self._idle.set()
 
     async def _round(self) -> bool:
         """One batch; True if there may be more to do at once."""
