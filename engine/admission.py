@@ -6,6 +6,12 @@ event, expiring with the admission. While the event's waiting room is on, a clai
 event needs the token; without it (or with an expired one, another customer's or another
 event's) the claim is refused with `admission_required`, and the refusal is recorded.
 
+The token is also refused once the customer's shopping slot is over (their order was paid,
+cancelled or expired, or the admission lapsed unused): that slot went to the next customer in
+line, and the cap on customers shopping at once would not hold if the token still opened
+orders. The slot is asked before the claim, and taken over by the new order after it in one
+atomic step; when the slot ended in between, the caller gives the claim back.
+
 Whether a room is on is remembered per process for a moment, so claims on events without a
 waiting room pay no I/O for this check.
 """
@@ -15,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 import jwt
 import msgspec
@@ -26,6 +32,10 @@ from engine.principal import Principal
 ALGORITHM = "HS256"
 AUDIENCE = "admission"
 ROOM_CACHE_SECONDS = 1.0
+_TURN_OVER = (
+    "Your turn in the waiting room of event {0} is over (the admission lapsed, or its order was"
+    " paid, cancelled or expired): join the queue again (POST /events/{0}/queue)"
+)
 
 
 class AdmissionClaims(msgspec.Struct, frozen=True):
@@ -71,9 +81,11 @@ def _verified(token: str, secret: str) -> AdmissionClaims | None:
 class WaitingRooms(Protocol):
     async def waiting_room_on(self, event_id: int) -> bool: ...
 
+    async def may_shop(self, event_id: int, customer_id: int) -> bool: ...
+
     async def order_placed(
         self, event_id: int, customer_id: int, order_id: str, expires_ms: int
-    ) -> None: ...
+    ) -> bool: ...
 
 
 class RefusalLog(Protocol):
@@ -105,21 +117,38 @@ class Admission:
         gated = [event_id for event_id in event_ids if await self._is_on(event_id)]
         for event_id in gated:
             if not self._admits(token, customer.user_id, event_id):
-                await self._refusals.record_refusal(
-                    event_id, customer.user_id, AdmissionRequired.code, requested
-                )
-                raise AdmissionRequired(
+                await self._refuse(
+                    customer,
+                    event_id,
+                    requested,
                     f"Event {event_id} has a waiting room: join it (POST /events/{event_id}/queue)"
-                    " and send the admission token in the X-Admission-Token header"
+                    " and send the admission token in the X-Admission-Token header",
                 )
+            if not await self._rooms.may_shop(event_id, customer.user_id):
+                await self._refuse(customer, event_id, requested, _TURN_OVER.format(event_id))
         return gated
 
     async def placed(
-        self, customer: Principal, gated: list[int], order_id: str, expires_ms: int
+        self,
+        customer: Principal,
+        gated: list[int],
+        order_id: str,
+        expires_ms: int,
+        requested: str,
     ) -> None:
-        """The admitted customer's slot now follows the order until it is paid or released."""
+        """The admitted customer's slot now follows the order until it is paid or released.
+        Raises (recorded) when a slot ended since `check`: the caller gives the claim back."""
         for event_id in gated:
-            await self._rooms.order_placed(event_id, customer.user_id, order_id, expires_ms)
+            if not await self._rooms.order_placed(event_id, customer.user_id, order_id, expires_ms):
+                await self._refuse(customer, event_id, requested, _TURN_OVER.format(event_id))
+
+    async def _refuse(
+        self, customer: Principal, event_id: int, requested: str, detail: str
+    ) -> NoReturn:
+        await self._refusals.record_refusal(
+            event_id, customer.user_id, AdmissionRequired.code, requested
+        )
+        raise AdmissionRequired(detail)
 
     def _admits(self, token: str | None, customer_id: int, event_id: int) -> bool:
         if not token:

@@ -61,7 +61,7 @@ def event_key(event_id: int, name: str) -> str:
 
 
 # The waiting room of one event (engine/waiting_room.py), under the event's hash tag too.
-# The order of these names is the KEYS order of lua/queue_visit.lua and lua/queue_placed.lua;
+# The order of these names is the KEYS order of lua/queue_visit.lua and lua/queue_slot.lua;
 # the last three are the sale engine's own keys, read to see stock and holds.
 QUEUE_KEY_NAMES = (
     "wr:cfg",  # STRING JSON of the room's settings from PostgreSQL, cached for a moment

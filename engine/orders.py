@@ -222,7 +222,13 @@ class Orders:
         order = await self._claim_all(customer, claims, requested)
         if gated:
             expires_ms = int(order.expires_at.timestamp() * 1000)
-            await self._admission.placed(customer, gated, order.id, expires_ms)
+            try:
+                await self._admission.placed(customer, gated, order.id, expires_ms, requested)
+            except errors.AdmissionRequired:
+                # the shopping slot ended during the claim: the order never existed
+                for claim in reversed(claims):
+                    await self._store.release(claim.event_id, order.id, "rollback", "rollback")
+                raise
         return order
 
     async def _claim_all(

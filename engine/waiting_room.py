@@ -7,9 +7,11 @@ per customer and limited per client address.
 
 Admission advances at the partner's `admit_per_minute` and never past `max_active` customers
 shopping at once. A shopping slot frees when the customer's order is paid, expires or is
-cancelled, or when the admission lapses unused, so no-shows do not stall the queue. The
-queue's state lives in Redis and admission is computed there from server time on every visit
-(lua/queue_visit.lua), so any number of API processes agree without a coordinator.
+cancelled, or when the admission lapses unused, so no-shows do not stall the queue; from then
+on the customer's admission token opens no new order (engine/admission.py asks the slot, not
+only the token). The queue's state lives in Redis and admission is computed there from server
+time on every visit (lua/queue_visit.lua), so any number of API processes agree without a
+coordinator.
 
 The room's settings are read from PostgreSQL (`RoomSettingsSource`) and cached in Redis for a
 moment, so a partner's pause, resume or new rate takes effect within `settings_cache_ms`.
@@ -114,9 +116,13 @@ class QueueStore(Protocol):
 
     async def open_queue(self, event_id: int, order: list[str]) -> None: ...
 
+    async def may_shop(self, event_id: int, customer_id: int) -> bool:
+        """Whether the customer's shopping slot is live; frees it if it is over."""
+
     async def order_placed(
         self, event_id: int, customer_id: int, order_id: str, expires_ms: int
-    ) -> None: ...
+    ) -> bool:
+        """The slot follows the order now; False (and nothing changed) if it was over."""
 
 
 class RoomSettingsSource(Protocol):
@@ -168,10 +174,13 @@ class WaitingRoom:
             await self._store.cache_settings(event_id, raw, self.policy.settings_cache_ms)
         return msgspec.json.decode(raw, type=RoomSettings).room_on
 
+    async def may_shop(self, event_id: int, customer_id: int) -> bool:
+        return await self._store.may_shop(event_id, customer_id)
+
     async def order_placed(
         self, event_id: int, customer_id: int, order_id: str, expires_ms: int
-    ) -> None:
-        await self._store.order_placed(event_id, customer_id, order_id, expires_ms)
+    ) -> bool:
+        return await self._store.order_placed(event_id, customer_id, order_id, expires_ms)
 
     async def _visit(
         self, customer: Principal, event_id: int, mode: VisitMode, address: str

@@ -104,6 +104,13 @@ local function lapse_slots()
   end
 end
 
+-- is this customer's slot still theirs: admitted and not lapsed, its order (if any) held
+local function live(c, slot)
+  local order_id = order_of(slot)
+  if order_id then return hold_until(order_id) ~= nil end
+  return tonumber(redis.call('ZSCORE', K_ACTIVE, c) or '0') > now
+end
+
 -- a paid, cancelled or released order frees its slot before its hold time would have
 local function free_finished_orders()
   local slots = redis.call('HGETALL', K_SLOTS)
@@ -183,9 +190,9 @@ for _, customer in ipairs(customers) do
     st, ahead = 'w', rank + pre_size
   else
     local slot = redis.call('HGET', K_SLOTS, customer)
-    if slot and tonumber(redis.call('ZSCORE', K_ACTIVE, customer) or '0') > now then
+    if slot and live(customer, slot) then
       st, ahead, expires = 'a', 0, tonumber(string.match(slot, '^(%d+)'))
-    elseif slot then
+    elseif slot then  -- lapsed unused, or its order was paid or released: the turn is over
       free_slot(customer)
     elseif not opened and redis.call('ZSCORE', K_PRE, customer) then
       st = 'w'

@@ -17,6 +17,7 @@ from typing import Any
 import jwt
 import pytest
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 
 from engine import errors, keys
 from engine.admission import Admission, issue_admission_token, read_admission_token
@@ -366,6 +367,41 @@ async def test_every_bypass_is_403_and_recorded(
         assert answer.status_code == 201, answer.text
 
 
+async def test_a_token_opens_no_order_once_its_turn_is_over(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    """While the order it follows is held, an admitted customer may order again; once that order
+    is paid or cancelled the slot goes to the next in line, and the same admission token, not
+    expired yet, opens no order (fast path and handler alike) and the queue no longer has them."""
+    sale = await room_sale(resources, partner.id, pools=(50,), max_active=5)
+    canceller = await make_actor(client, "customer")
+    body = {"items": [{"ticket_type_id": sale.pool_ids[0], "quantity": 1}]}
+    slots = keys.queue_keys(sale.event_id)[5]
+    for actor, finish in ((customer, "pay"), (canceller, "cancel")):
+        token = (await http_admitted(client, actor, sale.event_id))["admission_token"]
+        headers = {**actor.headers, "X-Admission-Token": token}
+        orders = [await client.post("/orders", headers=headers, json=body) for _ in range(2)]
+        assert [order.status_code for order in orders] == [201, 201]
+        for order in orders:
+            done = await client.post(
+                f"/orders/{order.json()['id']}/{finish}",
+                headers=actor.headers,
+                json={"payment_token": "tok_visa"} if finish == "pay" else None,
+            )
+            assert done.status_code in (200, 202), done.text
+        for idempotency in (None, f"spent-{finish}"):
+            spent = dict(headers)
+            if idempotency is not None:
+                spent["Idempotency-Key"] = idempotency
+            again = await client.post("/orders", headers=spent, json=body)
+            assert again.status_code == 403, (finish, idempotency, again.text)
+            assert again.json()["code"] == "admission_required"
+        assert not await resources.redis.hexists(slots, str(actor.id))
+        polled = await client.get(f"/events/{sale.event_id}/queue", headers=actor.headers)
+        assert polled.status_code == 404  # to buy more, join the queue again
+    assert await refusals(resources, sale.event_id, "admission_required") == 4
+
+
 async def test_a_multi_event_order_needs_admission_to_the_gated_event(
     client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
 ) -> None:
@@ -384,6 +420,62 @@ async def test_a_multi_event_order_needs_admission_to_the_gated_event(
     token = (await http_admitted(client, customer, gated.event_id))["admission_token"]
     headers = {**customer.headers, "X-Admission-Token": token}
     assert (await client.post("/orders", headers=headers, json=body)).status_code == 201
+
+
+class TurnEndsDuringTheClaim:
+    """The real waiting room, except that the customer's slot lapses between the check before
+    the claim and the attach after it, as a visit in another process may free it."""
+
+    def __init__(self, room: WaitingRoom, redis: Redis) -> None:
+        self._room = room
+        self._redis = redis
+
+    async def waiting_room_on(self, event_id: int) -> bool:
+        return await self._room.waiting_room_on(event_id)
+
+    async def may_shop(self, event_id: int, customer_id: int) -> bool:
+        return await self._room.may_shop(event_id, customer_id)
+
+    async def order_placed(
+        self, event_id: int, customer_id: int, order_id: str, expires_ms: int
+    ) -> bool:
+        room_keys = keys.queue_keys(event_id)
+        await self._redis.zrem(room_keys[4], str(customer_id))
+        await self._redis.hdel(room_keys[5], str(customer_id))
+        return await self._room.order_placed(event_id, customer_id, order_id, expires_ms)
+
+
+async def test_a_turn_that_ends_during_the_claim_gives_the_claim_back(
+    resources: Resources, partner: Actor
+) -> None:
+    gated = await room_sale(resources, partner.id, pools=(10,))
+    plain = await open_sale(resources, partner.id, pools=(5,))
+    room = engine_room(resources)
+    admission = Admission(
+        TurnEndsDuringTheClaim(room, resources.redis), resources.sale_store, get_settings().jwt_secret
+    )
+    orders = Orders(
+        resources.sale_store,
+        resources.sale_reads,
+        resources.order_store,
+        RecordingQueue(),
+        admission=admission,
+    )
+    (customer_id,) = await create_customers(resources.pool, 1)
+    await join_all(room, gated.event_id, [customer_id])
+    token = (await wait_admitted(room, gated.event_id, customer_id)).admission_token
+    claims = [
+        EventClaim(gated.event_id, pools={gated.pool_ids[0]: 2}),
+        EventClaim(plain.event_id, pools={plain.pool_ids[0]: 1}),
+    ]
+    with pytest.raises(errors.AdmissionRequired):
+        await orders.place(buyer(customer_id), claims, requested_items(claims), token)
+    for sale, capacity in ((gated, 10), (plain, 5)):
+        counts = await resources.redis.hmget(keys.event_key(sale.event_id, "counts"), "a", "h")
+        assert [int(c) for c in counts] == [capacity, 0]
+        for name in ("holds", "parts", "orders"):
+            assert not await resources.redis.exists(keys.event_key(sale.event_id, name)), name
+    assert await refusals(resources, gated.event_id, "admission_required") == 1
 
 
 # --- the pre-queue is a fair draw ----------------------------------------------------------------
