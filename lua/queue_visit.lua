@@ -21,9 +21,12 @@ local K_CFG, K_STATE, K_PRE, K_LINE, K_ACTIVE, K_SLOTS, K_COUNTS, K_HOLDS, K_ADD
 local mode, customers = ARGV[1], {}
 for customer in string.gmatch(ARGV[2], '[^,]+') do customers[#customers + 1] = customer end
 local admission_ms = tonumber(ARGV[5])
+-- every step below is bounded, so a visit costs the same with 1,000 or 100,000 in line
 local RATE_WINDOW_MS = 30000  -- admissions are counted in buckets this long
 local CAP_SCAN_MS = 250       -- at the cap, look for paid or released orders this often
+local CHECK_BATCH = 100       -- shopping slots checked for such orders per visit
 local LAPSE_BATCH = 200       -- lapsed slots freed per visit (the rest on the next ones)
+local ADMIT_BATCH = 500       -- admitted per visit at most (the credit left, on the next ones)
 
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -40,7 +43,8 @@ if cfg.s == cjson.null then return {'unknown'} end
 if not cfg.on then return {'off'} end
 if cfg.st == 'cancelled' or now >= cfg.e then return {'closed'} end
 
-local state = redis.call('HMGET', K_STATE, 'opened', 'npre', 't', 'cr', 'w0', 'n0', 'n1', 'scan')
+local state = redis.call('HMGET', K_STATE, 'opened', 'npre', 't', 'cr', 'w0', 'n0', 'n1', 'scan',
+                        'sc')
 local opened, npre = state[1] == '1', tonumber(state[2])
 local sale_open = now >= cfg.s
 if sale_open and not npre then
@@ -111,22 +115,32 @@ local function live(c, slot)
   return tonumber(redis.call('ZSCORE', K_ACTIVE, c) or '0') > now
 end
 
--- a paid, cancelled or released order frees its slot before its hold time would have
-local function free_finished_orders()
-  local slots = redis.call('HGETALL', K_SLOTS)
-  for i = 1, #slots, 2 do
-    local order_id = order_of(slots[i + 1])
-    if order_id and not hold_until(order_id) then free_slot(slots[i]) end
+-- a paid, cancelled or released order frees its slot before its hold time would have; the
+-- slots are looked at CHECK_BATCH at a time from rank `from`, one batch per visit until a
+-- pass is done; returns where the next batch starts (0: the pass is done)
+local function free_finished_orders(from)
+  local batch = redis.call('ZRANGE', K_ACTIVE, from, from + CHECK_BATCH - 1)
+  local kept = 0
+  for _, c in ipairs(batch) do
+    local slot = redis.call('HGET', K_SLOTS, c)
+    if slot and live(c, slot) then kept = kept + 1 else free_slot(c) end
   end
+  if #batch < CHECK_BATCH then return 0 end
+  return from + kept
 end
 
 local admitted_now = 0
 local flowing = opened and sale_open and not cfg.p and not sold_out
 lapse_slots()
 local active = redis.call('ZCARD', K_ACTIVE)
-if flowing and active >= cfg.m and now >= tonumber(state[8] or '0') then
-  free_finished_orders()
-  redis.call('HSET', K_STATE, 'scan', now + CAP_SCAN_MS)
+local cursor = tonumber(state[9] or '0')
+if flowing and active >= cfg.m and (cursor > 0 or now >= tonumber(state[8] or '0')) then
+  cursor = free_finished_orders(cursor)
+  if cursor == 0 then
+    redis.call('HSET', K_STATE, 'scan', now + CAP_SCAN_MS, 'sc', 0)
+  else
+    redis.call('HSET', K_STATE, 'sc', cursor)
+  end
   active = redis.call('ZCARD', K_ACTIVE)
 end
 local credit = tonumber(state[4] or '0')
@@ -135,7 +149,7 @@ if flowing then
   -- is kept, so a quiet spell or a full house never releases a crowd at once
   local last = tonumber(state[3] or (now - 60000 / cfg.r))  -- a first visit admits at once
   credit = math.min(credit + (now - last) * cfg.r / 60000, math.max(1, cfg.r / 60))
-  local room = math.min(math.floor(credit), cfg.m - active)
+  local room = math.min(math.floor(credit), cfg.m - active, ADMIT_BATCH)
   if room > 0 then
     local popped = redis.call('ZPOPMIN', K_LINE, room)
     local expires = now + admission_ms

@@ -52,6 +52,28 @@ def visits_of(reply: list[Any], customers: int) -> list[Visit]:
     ]
 
 
+def join_keys(event_id: int, policy: RoomPolicy) -> list[str]:
+    """KEYS of a join: the room's, and the joins-per-address counter of the current window."""
+    window = int(time.time() * 1000) // (policy.address_window_seconds * 1000)
+    return [*keys.queue_keys(event_id), keys.queue_joins(event_id, window)]
+
+
+def visit_args(
+    mode: VisitMode, customer_ids: list[int], settings: bytes, policy: RoomPolicy, address: str
+) -> list[str | bytes | int]:
+    """ARGV of lua/queue_visit.lua."""
+    return [
+        mode,
+        ",".join(map(str, customer_ids)),
+        settings,
+        policy.settings_cache_ms,
+        policy.admission_seconds * 1000,
+        policy.joins_per_address,
+        policy.address_window_seconds * 1000,
+        address,
+    ]
+
+
 async def _done(result: Awaitable[Any] | Any) -> Any:
     # redis-py types its asyncio commands as `Awaitable[T] | T`
     return await cast(Awaitable[Any], result)
@@ -80,10 +102,7 @@ class RedisQueueStore:
     ) -> Visit:
         if mode == "status" and not settings:
             return await self._polls.submit((event_id, policy), customer_id)
-        room_keys = keys.queue_keys(event_id)
-        if mode == "join":
-            window = int(time.time() * 1000) // (policy.address_window_seconds * 1000)
-            room_keys.append(keys.queue_joins(event_id, window))
+        room_keys = join_keys(event_id, policy) if mode == "join" else keys.queue_keys(event_id)
         answers = await self._run_visit(
             room_keys, mode, [customer_id], settings, policy, address[:MAX_ADDRESS]
         )
@@ -106,19 +125,8 @@ class RedisQueueStore:
         policy: RoomPolicy,
         address: str,
     ) -> list[Visit]:
-        raw = await self._visit(
-            keys=room_keys,
-            args=[
-                mode,
-                ",".join(map(str, customer_ids)),
-                settings,
-                policy.settings_cache_ms,
-                policy.admission_seconds * 1000,
-                policy.joins_per_address,
-                policy.address_window_seconds * 1000,
-                address,
-            ],
-        )
+        args = visit_args(mode, customer_ids, settings, policy, address)
+        raw = await self._visit(keys=room_keys, args=args)
         return visits_of(raw, len(customer_ids))
 
     async def cached_settings(self, event_id: int) -> bytes | None:
