@@ -79,6 +79,11 @@ def queue_keys(event_id: int) -> list[str]:
     return [*own, event_key(event_id, "counts"), event_key(event_id, "holds")]
 
 
+def queue_settings(event_id: int) -> str:
+    """The room's cached settings (the first of `queue_keys`), dropped when the sale changes."""
+    return f"{event_tag(event_id)}:{QUEUE_KEY_NAMES[0]}"
+
+
 def queue_joins(event_id: int, window: int) -> str:
     """HASH client address -> joins of this event's queue in one fixed time window."""
     return f"{event_tag(event_id)}:wr:joins:{window}"

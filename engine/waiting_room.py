@@ -14,7 +14,9 @@ time on every visit (lua/queue_visit.lua), so any number of API processes agree 
 coordinator.
 
 The room's settings are read from PostgreSQL (`RoomSettingsSource`) and cached in Redis for a
-moment, so a partner's pause, resume or new rate takes effect within `settings_cache_ms`.
+moment; a change of the sale window drops that copy (engine/store/redis_inventory.py), so a
+partner's pause, resume or new rate takes effect at the next visit (at worst within
+`settings_cache_ms`, when a visit read PostgreSQL just before the change).
 """
 
 from __future__ import annotations

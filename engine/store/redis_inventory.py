@@ -25,6 +25,9 @@ class RedisInventory:
             msgspec.json.encode(snapshot.sold_parts),
         )
         await self._redis.sadd(keys.HYDRATED_EVENTS, str(event_id))
+        # the sale window may have changed: the waiting room reads its settings afresh, so a
+        # partner's pause, resume or new rate applies at once instead of when the copy lapses
+        await self._redis.delete(keys.queue_settings(event_id))
         return Availability(int(available), int(held), int(sold))
 
     async def withdraw_seat(self, event_id: int, seat_id: int) -> bool:

@@ -130,11 +130,11 @@ class RedisQueueStore:
         return visits_of(raw, len(customer_ids))
 
     async def cached_settings(self, event_id: int) -> bytes | None:
-        raw = await _done(self._redis.get(keys.queue_keys(event_id)[0]))
+        raw = await _done(self._redis.get(keys.queue_settings(event_id)))
         return None if raw is None else bytes(raw)
 
     async def cache_settings(self, event_id: int, raw: bytes, ttl_ms: int) -> None:
-        await _done(self._redis.set(keys.queue_keys(event_id)[0], raw, px=ttl_ms, nx=True))
+        await _done(self._redis.set(keys.queue_settings(event_id), raw, px=ttl_ms, nx=True))
 
     async def take_pre_queue(self, event_id: int) -> list[str] | None:
         lock = keys.queue_opening_lock(event_id)
