@@ -72,8 +72,8 @@ class WorkerSettings:
     # jobs only start batches: the batch tops itself up from the outbox and claims those jobs;
     # ids read per poll: under a backlog a longer list is claimed by batches before ARQ gets
     # to its end, and each id it tries costs four round trips
-    max_jobs = 50
-    queue_read_limit = 50
+    max_jobs = 10
+    queue_read_limit = 10
     max_tries = 1000  # a paid order is retried until PostgreSQL takes it
     keep_result = 0  # the outbox reconciler may enqueue the same order id again
     job_timeout = JOB_TIMEOUT_S
