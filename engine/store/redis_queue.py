@@ -141,7 +141,11 @@ class RedisQueueStore:
         taken = self._redis.set(lock, secrets.token_hex(8), px=OPENING_LOCK_MS, nx=True)
         if not await _done(taken):
             return None
-        members = await _done(self._redis.zrange(keys.queue_keys(event_id)[2], 0, -1))
+        own = keys.queue_keys(event_id)
+        if await _done(self._redis.hget(own[1], "opened")) == b"1":  # opened while we asked
+            await _done(self._redis.delete(lock))
+            return None
+        members = await _done(self._redis.zrange(own[2], 0, -1))
         return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
     async def open_queue(self, event_id: int, order: list[str]) -> None:

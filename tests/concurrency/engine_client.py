@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -12,7 +13,9 @@ from engine import errors
 from engine.orders import EventClaim, Orders, requested_items
 from engine.principal import Principal
 from engine.settings import get_settings, reset_settings
+from engine.store.redis_queue import PgRoomSettings, RedisQueueStore
 from engine.store.resources import Resources, open_resources
+from engine.waiting_room import RoomPolicy, WaitingRoom
 from loadtests.setup_data import create_customers
 
 
@@ -58,16 +61,21 @@ def _run_in_process(env: dict[str, str], jobs: Sequence[tuple[int, list[EventCla
     return asyncio.run(_claims_in_process(jobs))
 
 
-async def claims_from_processes(
-    jobs: list[tuple[int, list[EventClaim]]], processes: int = 4
-) -> list[str]:
-    """Run the claims concurrently from several OS processes, as separate API servers would."""
+def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in ("DATABASE_URL", "REDIS_URL")}
     env.update(
         ARGON2_MEMORY_KIB="1024",
         LOG_LEVEL="WARNING",
         BOXOFFICE_DATA_DIR=str(get_settings().data_dir),
     )
+    return env
+
+
+async def claims_from_processes(
+    jobs: list[tuple[int, list[EventClaim]]], processes: int = 4
+) -> list[str]:
+    """Run the claims concurrently from several OS processes, as separate API servers would."""
+    env = _child_env()
     shares = [jobs[i::processes] for i in range(processes)]
     loop = asyncio.get_running_loop()
     import multiprocessing
@@ -77,6 +85,54 @@ async def claims_from_processes(
             *(loop.run_in_executor(pool, _run_in_process, env, share) for share in shares)
         )
     return [result for share in results for result in share]
+
+
+async def _poll_room(event_id: int, customer_ids: Sequence[int], until: float) -> int:
+    resources = await open_resources(get_settings(), pool_size=1)
+    policy = RoomPolicy(joins_per_address=10**9)
+    secret = get_settings().jwt_secret
+    room = WaitingRoom(
+        RedisQueueStore(resources.redis), PgRoomSettings(resources.pool), secret, policy
+    )
+    polls = 0
+    try:
+        while time.time() < until:
+            customer = Principal(customer_ids[polls % len(customer_ids)], "customer")
+            await room.status(customer, event_id)
+            polls += 1
+            await asyncio.sleep(0.005)
+    finally:
+        await resources.close()
+    return polls
+
+
+def _polls_in_process(
+    env: dict[str, str], event_id: int, customer_ids: Sequence[int], until: float
+) -> int:
+    os.environ.update(env)
+    reset_settings()
+    return asyncio.run(_poll_room(event_id, customer_ids, until))
+
+
+async def polls_from_processes(
+    event_id: int, customer_ids: Sequence[int], until: float, processes: int = 2
+) -> list[int]:
+    """Poll a waiting room from several OS processes until `until` (unix time), as separate
+    API servers would; the number of polls each made."""
+    env = _child_env()
+    shares = [customer_ids[i::processes] for i in range(processes)]
+    loop = asyncio.get_running_loop()
+    import multiprocessing
+
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(
+            await asyncio.gather(
+                *(
+                    loop.run_in_executor(pool, _polls_in_process, env, event_id, share, until)
+                    for share in shares
+                )
+            )
+        )
 
 
 def counts(values: Any) -> dict[str, int]:
@@ -94,4 +150,5 @@ __all__ = [
     "counts",
     "create_customers",
     "engine_orders",
+    "polls_from_processes",
 ]

@@ -10,7 +10,12 @@ point of the test.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
+import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +23,9 @@ import jwt
 import pytest
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
+from redis.crc import key_slot
 
+import engine.waiting_room
 from engine import errors, keys
 from engine.admission import (
     ROOM_CACHE_SECONDS,
@@ -32,7 +39,7 @@ from engine.settings import get_settings
 from engine.store.redis_queue import PgRoomSettings, RedisQueueStore
 from engine.store.resources import Resources
 from engine.waiting_room import QueueStatus, RoomPolicy, WaitingRoom, eta_seconds, fair_order
-from tests.concurrency.engine_client import RecordingQueue, create_customers
+from tests.concurrency.engine_client import RecordingQueue, create_customers, polls_from_processes
 from tests.conftest import Actor, make_actor
 from tests.sale_setup import OnSale, open_sale
 
@@ -97,6 +104,28 @@ def engine_room(resources: Resources, **policy: Any) -> WaitingRoom:
         get_settings().jwt_secret,
         RoomPolicy(**policy),
     )
+
+
+@asynccontextmanager
+async def room_of_another_process(
+    resources: Resources, **policy: Any
+) -> AsyncIterator[WaitingRoom]:
+    """A waiting room on Redis connections of its own, sharing nothing with the others in this
+    process but the servers: what a second API process has."""
+    policy.setdefault("joins_per_address", 10**9)
+    redis = Redis.from_url(get_settings().redis_url)
+    store = RedisQueueStore(redis)
+    try:
+        yield WaitingRoom(
+            store, PgRoomSettings(resources.pool), get_settings().jwt_secret, RoomPolicy(**policy)
+        )
+    finally:
+        await redis.aclose()
+
+
+async def redis_now_ms(resources: Resources) -> int:
+    seconds, micros = await resources.redis.time()
+    return int(seconds) * 1000 + int(micros) // 1000
 
 
 def gated_orders(resources: Resources, room: WaitingRoom) -> Orders:
@@ -172,6 +201,45 @@ def test_fair_order_is_a_permutation() -> None:
     assert shuffled != members
 
 
+def test_fair_order_draws_from_the_operating_systems_csprng(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not Python's seedable Mersenne Twister, whose draws can be predicted from its output:
+    every bit of the shuffle comes from os.urandom (random.SystemRandom's source)."""
+    drawn: list[int] = []
+    urandom = random._urandom  # type: ignore[attr-defined]
+
+    def counted(size: int) -> bytes:
+        drawn.append(size)
+        return urandom(size)
+
+    monkeypatch.setattr(random, "_urandom", counted)
+    random.seed(7)
+    first = fair_order([str(n) for n in range(100)])
+    random.seed(7)
+    second = fair_order([str(n) for n in range(100)])
+    assert len(drawn) >= 99  # one draw per swap at least
+    assert first != second  # seeding the shared generator changes nothing
+
+
+def test_room_keys_share_the_events_cluster_slot() -> None:
+    """Every key a waiting-room script or the opening touches hashes to the slot of the event's
+    inventory, so each script runs on one Redis Cluster node."""
+    for event_id in (1, 42, 987_654_321):
+        slot = key_slot(keys.event_key(event_id, "counts").encode())
+        room = [
+            *keys.queue_keys(event_id),
+            *keys.event_keys(event_id),
+            keys.queue_joins(event_id, 29_000_000),
+            keys.queue_shuffle(event_id),
+            keys.queue_opening_lock(event_id),
+            keys.queue_settings(event_id),
+        ]
+        assert {key_slot(key.encode()) for key in room} == {slot}
+        assert all(key.startswith(f"{{ev:{event_id}}}:") for key in room)
+    assert key_slot(keys.queue_keys(1)[0].encode()) != key_slot(keys.queue_keys(2)[0].encode())
+
+
 def test_admission_token_is_bound_and_expires() -> None:
     secret = "s" * 40
     token = issue_admission_token(7, 9, int((time.time() + 60) * 1000), secret)
@@ -206,10 +274,12 @@ async def test_join_is_idempotent_and_poll_has_the_documented_shape(
     assert (body["state"], body["position"], body["ahead"]) == ("waiting", 1, 0)
     assert body["eta_seconds"] is not None and body["eta_seconds"] >= 0
     assert body.get("admission_token") is None
-    again = (await client.post(f"/events/{sale.event_id}/queue", headers=second.headers)).json()
-    assert again["position"] == 1
     behind = (await client.post(f"/events/{sale.event_id}/queue", headers=third.headers)).json()
     assert (behind["position"], behind["ahead"]) == (2, 1)
+    # joining again, with someone behind now, keeps the place: not a second one at the back
+    again = (await client.post(f"/events/{sale.event_id}/queue", headers=second.headers)).json()
+    assert (again["state"], again["position"]) == ("waiting", 1)
+    assert await resources.redis.zcard(keys.queue_keys(sale.event_id)[3]) == 2
     polled = await client.get(f"/events/{sale.event_id}/queue", headers=third.headers)
     assert polled.status_code == 200 and polled.json()["position"] == 2
     assert "private" in polled.headers["cache-control"]
@@ -473,7 +543,9 @@ async def test_a_turn_that_ends_during_the_claim_gives_the_claim_back(
     plain = await open_sale(resources, partner.id, pools=(5,))
     room = engine_room(resources)
     admission = Admission(
-        TurnEndsDuringTheClaim(room, resources.redis), resources.sale_store, get_settings().jwt_secret
+        TurnEndsDuringTheClaim(room, resources.redis),
+        resources.sale_store,
+        get_settings().jwt_secret,
     )
     orders = Orders(
         resources.sale_store,
@@ -532,25 +604,24 @@ async def drawn_order(
 
 
 async def test_pre_queue_is_a_uniform_shuffle(resources: Resources, partner: Actor) -> None:
-    """Each arrival rank lands on each place equally often: 4 customers, 400 openings, every
-    (arrival, place) count within 40 of the expected 100 (4.6 standard deviations).
-    Arrival order kept would put 400 on the diagonal; a derangement-only shuffle 0."""
+    """Every order of the pre-queue is drawn equally often: 3 customers, 600 openings, each of
+    the 6 orders within 40 of the expected 100 (4.4 standard deviations; all 6 pass by chance
+    but once in 15,000 runs). Arrival order kept puts all 600 on one order; a shuffle that only
+    rotates the line, or moves each customer by at most one place, leaves some orders at 0 (and
+    would pass a test of each customer's place alone)."""
     room = engine_room(resources)
-    customers, trials, events = [1, 2, 3, 4], 400, 8
-    table = [[0] * 4 for _ in range(4)]
+    customers, trials, events = [1, 2, 3], 600, 10
+    drawn = dict.fromkeys(itertools.permutations(customers), 0)
 
     async def openings(event_id: int) -> None:
         for _ in range(trials // events):
-            order = await drawn_order(resources, room, event_id, customers)
-            for place, customer_id in enumerate(order):
-                table[customer_id - 1][place] += 1
+            drawn[tuple(await drawn_order(resources, room, event_id, customers))] += 1
 
     sales = [await room_sale(resources, partner.id, pools=(5,), paused=True) for _ in range(events)]
     await asyncio.gather(*(openings(sale.event_id) for sale in sales))
-    assert sum(map(sum, table)) == trials * len(customers)
-    expected = trials / 4
-    worst = max(abs(count - expected) for row in table for count in row)
-    assert worst <= 40, table
+    assert sum(drawn.values()) == trials
+    expected = trials / len(drawn)
+    assert max(abs(count - expected) for count in drawn.values()) <= 40, drawn
 
 
 async def test_pre_queue_order_differs_from_arrival(resources: Resources, partner: Actor) -> None:
@@ -589,83 +660,188 @@ async def test_after_the_opening_it_is_first_in_first_out(
     assert len(admitted) == len(arrivals)
 
 
+async def test_the_opening_draws_once_and_latecomers_queue_behind_in_order(
+    resources: Resources, partner: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the opening, polls arrive at once from three processes' rooms: the pre-queue is
+    drawn once, each early customer gets exactly one place among 1..n, and whoever joins after
+    the sale opened (even before the draw is written) queues behind all of them, in order."""
+    sale = await room_sale(resources, partner.id, pools=(5,), paused=True)
+    early, late = list(range(4000, 4060)), [4100, 4101, 4102]
+    room = engine_room(resources)
+    await reopen(resources, sale.event_id, "1 hour")
+    await join_all(room, sale.event_id, early)
+    draws: list[int] = []
+    real_fair_order = engine.waiting_room.fair_order
+
+    def counted(pre_queue: list[str]) -> list[str]:
+        draws.append(len(pre_queue))
+        return real_fair_order(pre_queue)
+
+    monkeypatch.setattr(engine.waiting_room, "fair_order", counted)
+    await reopen(resources, sale.event_id, "-1 second")
+    async with (
+        room_of_another_process(resources) as second,
+        room_of_another_process(resources) as third,
+    ):
+        rooms = [room, second, third]
+        statuses = await asyncio.gather(
+            room.join(buyer(late[0]), sale.event_id, "10.8.0.1"),
+            *(rooms[i % 3].status(buyer(c), sale.event_id) for i, c in enumerate(early)),
+        )
+    assert draws == [len(early)]
+    assert statuses[0].position == len(early) + 1
+    for offset, customer_id in enumerate(late[1:], start=2):
+        joined = await room.join(buyer(customer_id), sale.event_id, "10.8.0.1")
+        assert joined.position == len(early) + offset
+    places = [(await room.status(buyer(c), sale.event_id)).position for c in early]
+    assert sorted(places) == list(range(1, len(early) + 1))
+
+
+async def test_concurrent_joins_of_one_customer_give_one_place(
+    resources: Resources, partner: Actor
+) -> None:
+    """Thirty joins of one customer at once, from two processes' rooms, before and after the
+    opening: one place, counted once against the address."""
+    before = await room_sale(resources, partner.id, pools=(5,), opens_in=timedelta(hours=1))
+    after = await room_sale(resources, partner.id, pools=(5,), paused=True)
+    async with room_of_another_process(resources) as second:
+        rooms = [engine_room(resources, joins_per_address=20), second]
+        await rooms[0].join(buyer(4200), after.event_id, "10.7.0.2")  # someone ahead
+        for sale, queue_key, queued in ((before, "pre", 1), (after, "line", 2)):
+            answers = await asyncio.gather(
+                *(rooms[i % 2].join(buyer(4201), sale.event_id, "10.7.0.1") for i in range(30))
+            )
+            assert len({(a.state, a.position) for a in answers}) == 1, answers
+            key = keys.queue_keys(sale.event_id)[keys.QUEUE_KEY_NAMES.index(f"wr:{queue_key}")]
+            members = await resources.redis.zrange(key, 0, -1)
+            assert members.count(b"4201") == 1 and len(members) == queued
+            window = int(time.time()) // RoomPolicy().address_window_seconds
+            joins = [
+                await resources.redis.hget(keys.queue_joins(sale.event_id, w), "10.7.0.1")
+                for w in (window - 1, window)  # the joins may straddle two windows
+            ]
+            assert sum(int(j or 0) for j in joins) == 1
+        assert answers[0].position == 2  # behind the one who joined first
+
+
 # --- pace, cap, no-shows, freed slots ------------------------------------------------------------
 
 
-async def test_admission_rate_is_within_ten_percent(resources: Resources, partner: Actor) -> None:
+async def test_admission_rate_is_within_ten_percent_across_processes(
+    resources: Resources, partner: Actor
+) -> None:
+    """Polls from this process and from two other OS processes, as from three API servers
+    with no coordinator: admission still goes at the partner's rate, not three times it."""
     rate = 3000
     sale = await room_sale(resources, partner.id, pools=(5000,), rate=rate, max_active=100_000)
     room = engine_room(resources)
-    waiting = list(range(3000, 3400))
+    waiting = list(range(3000, 3500))
     await join_all(room, sale.event_id, waiting)
     slots = keys.queue_keys(sale.event_id)[5]
-    stop = time.monotonic() + 4
+    start = time.time() + 2.5  # the other processes are polling by then
+    stop = start + 3.5
+    others = asyncio.ensure_future(polls_from_processes(sale.event_id, waiting, stop))
 
     async def poller(offset: int) -> None:
         index = offset
-        while time.monotonic() < stop:
+        while time.time() < stop:
             await room.status(buyer(waiting[index % len(waiting)]), sale.event_id)
             index += 7
             await asyncio.sleep(0.005)
 
-    pollers = [asyncio.create_task(poller(i)) for i in range(4)]
-    await asyncio.sleep(0.5)  # past the opening moment
-    start_count, start = await resources.redis.hlen(slots), time.monotonic()
+    pollers = [asyncio.create_task(poller(i)) for i in range(2)]
+    await asyncio.sleep(start - time.time())
+    first_count, first = await resources.redis.hlen(slots), time.monotonic()
     await asyncio.sleep(3.0)
-    end_count, end = await resources.redis.hlen(slots), time.monotonic()
+    last_count, last = await resources.redis.hlen(slots), time.monotonic()
     await asyncio.gather(*pollers)
-    measured = (end_count - start_count) / (end - start) * 60
+    assert all(polls > 50 for polls in await others)
+    measured = (last_count - first_count) / (last - first) * 60
     assert abs(measured - rate) <= rate * 0.10, measured
+    assert last_count < len(waiting)  # the line never ran dry
 
 
 async def test_cap_is_never_exceeded_under_parallel_load(
     resources: Resources, partner: Actor
 ) -> None:
+    """Forty customers through five slots, half of them served by a second process's room:
+    never more than five admitted or holding an order at once, and an admission token opens
+    no second order once its order is paid or cancelled."""
     cap = 5
     sale = await room_sale(resources, partner.id, pools=(1000,), max_active=cap)
-    room = engine_room(resources)
-    orders = gated_orders(resources, room)
     customers = await create_customers(resources.pool, 40)
     active_key, slots_key = keys.queue_keys(sale.event_id)[4], keys.queue_keys(sale.event_id)[5]
-    shopping: set[int] = set()
-    most_shopping, most_in_redis, finished = 0, 0, 0
+    holds_key = keys.event_key(sale.event_id, "holds")
+    most_in_redis, most_holding, finished, refused_again = 0, 0, 0, 0
     running = True
 
     async def monitor() -> None:
-        nonlocal most_in_redis
+        nonlocal most_in_redis, most_holding
         while running:
             in_redis = max(
                 await resources.redis.zcard(active_key), await resources.redis.hlen(slots_key)
             )
             most_in_redis = max(most_in_redis, in_redis)
+            most_holding = max(most_holding, await resources.redis.zcard(holds_key))
             await asyncio.sleep(0.002)
 
-    async def shopper(index: int, customer_id: int) -> None:
-        nonlocal most_shopping, finished
+    async def shopper(room: WaitingRoom, index: int, customer_id: int) -> None:
+        nonlocal finished, refused_again
+        orders = gated_orders(resources, room)
         await room.join(buyer(customer_id), sale.event_id, f"10.1.{index}.1")
         status = await room.status(buyer(customer_id), sale.event_id)
         while status.state != "admitted":
             await asyncio.sleep(0.01)
             status = await room.status(buyer(customer_id), sale.event_id)
-        shopping.add(customer_id)
-        most_shopping = max(most_shopping, len(shopping))
         order_id = await place(orders, customer_id, sale, status.admission_token)
         if index % 2:
             await orders.pay(buyer(customer_id), order_id, "tok_visa")
         else:
             await orders.cancel(buyer(customer_id), order_id)
-        shopping.discard(customer_id)
+        with pytest.raises(errors.AdmissionRequired):
+            await place(orders, customer_id, sale, status.admission_token)
+        refused_again += 1
         finished += 1
 
     watcher = asyncio.create_task(monitor())
-    await asyncio.wait_for(
-        asyncio.gather(*(shopper(i, c) for i, c in enumerate(customers))), timeout=60
-    )
+    async with room_of_another_process(resources) as second:
+        rooms = [engine_room(resources), second]
+        await asyncio.wait_for(
+            asyncio.gather(*(shopper(rooms[i % 2], i, c) for i, c in enumerate(customers))),
+            timeout=60,
+        )
     running = False
     await watcher
-    assert finished == len(customers)
+    assert finished == refused_again == len(customers)
     assert most_in_redis == cap  # reached, never passed
-    assert most_shopping <= cap
+    assert 0 < most_holding <= cap
+
+
+async def test_eta_follows_the_pace_admission_actually_goes_at(
+    resources: Resources, partner: Actor
+) -> None:
+    """At the cap the partner's rate does not move the line, freed slots do: the eta comes from
+    the admissions counted lately. The room's rate window is set as if it had opened 25 s ago
+    and admitted its two so far (4.8 a minute: 12.5 s a place, not the 0.001 s of 60,000 a
+    minute); the counting itself is what the rate test measures."""
+    sale = await room_sale(resources, partner.id, pools=(100,), max_active=2)
+    room = engine_room(resources)
+    customers = list(range(4300, 4305))
+    await join_all(room, sale.event_id, customers)
+    for customer_id in customers[:2]:
+        await wait_admitted(room, sale.event_id, customer_id)
+    waiting = customers[2:]
+    assert (await room.status(buyer(waiting[0]), sale.event_id)).eta_seconds == 1  # too soon
+    await resources.redis.hset(
+        keys.queue_keys(sale.event_id)[1],
+        mapping={"w0": await redis_now_ms(resources) - 25_000, "n0": 2, "n1": -1},
+    )
+    for ahead, customer_id in enumerate(waiting):
+        status = await room.status(buyer(customer_id), sale.event_id)
+        assert (status.state, status.ahead) == ("waiting", ahead)
+        assert status.eta_seconds is not None
+        assert 12.5 * (ahead + 1) <= status.eta_seconds <= 12.5 * (ahead + 1) + 2, status
 
 
 async def test_no_shows_are_skipped(resources: Resources, partner: Actor) -> None:
@@ -742,3 +918,34 @@ async def test_sold_out_within_a_second_and_reopens(resources: Resources, partne
 
     await orders.cancel(buyer(last_buyer), order_id)  # the unit is back on sale
     assert (await room.status(buyer(waiting), sale.event_id)).state in ("waiting", "admitted")
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+
+async def test_every_waiting_room_key_redis_holds_is_in_its_events_slot(
+    resources: Resources, partner: Actor
+) -> None:
+    """After a whole flow here (pre-queue, opening, a later join, admission) and the
+    other tests' flows, every waiting-room key in Redis is named under an event's hash tag and
+    hashes to the slot of that event's inventory."""
+    sale = await room_sale(
+        resources, partner.id, pools=(5,), opens_in=timedelta(hours=1), max_active=1
+    )
+    room = engine_room(resources)
+    early, later = await create_customers(resources.pool, 2)
+    await join_all(room, sale.event_id, [early])
+    await reopen(resources, sale.event_id, "-1 second")
+    await room.join(buyer(later), sale.event_id, "10.6.0.1")
+    await wait_admitted(room, sale.event_id, early)
+
+    by_event: dict[int, set[str]] = {}
+    async for key in resources.redis.scan_iter(match="*wr:*", count=1000):
+        name = key.decode()
+        tagged = re.fullmatch(r"\{ev:(\d+)\}:(wr:[a-z]+)(:\d+)?", name)
+        assert tagged, name
+        event_id = int(tagged[1])
+        assert key_slot(key) == key_slot(keys.event_key(event_id, "counts").encode()), name
+        by_event.setdefault(event_id, set()).add(tagged[2])
+    assert by_event[sale.event_id] >= {"wr:cfg", "wr:state", "wr:line", "wr:active", "wr:slots"}
+    assert "wr:joins" in by_event[sale.event_id]
