@@ -2,8 +2,9 @@
 against a real API server started for the test on the test database.
 
 A customer opens the page without a token, logs in on it, sees their place, waits while the
-one shopping slot is taken, is admitted when it frees, picks a seat and a quantity and
-reserves, all without reloading the page.
+one shopping slot is taken, is admitted when it frees, picks a seat (out of more than one page
+of them) and a quantity and reserves, all without reloading the page. A turn that ends before
+the reservation takes the customer back to the queue; polls are spread with jitter.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from engine import keys
 from engine.settings import ROOT
 from engine.store.resources import Resources
 from ops.embedded import die_with_parent, free_port
@@ -30,6 +32,17 @@ from tests.integration.test_waiting_room import room_sale
 
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "correct horse"
+SEATS = 230  # more than one page of GET /events/{id}/seats (200)
+# Timers of a second or more are the page's polls: their delays are recorded and each fires
+# after 20 ms, so a test sees many polls' schedule at once.
+RECORD_POLLS = """
+  window.pollDelays = [];
+  const realSetTimeout = window.setTimeout.bind(window);
+  window.setTimeout = (callback, delay, ...rest) => {
+    if (delay >= 1000) { window.pollDelays.push(delay); delay = 20; }
+    return realSetTimeout(callback, delay, ...rest);
+  };
+"""
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +139,7 @@ async def test_customer_waits_is_admitted_and_reserves_in_the_page(
 ) -> None:
     async with httpx.AsyncClient(base_url=api_server, timeout=10) as http:
         partner, _ = await register(http, "partner")
-        sale = await room_sale(resources, partner.id, seats=6, pools=(10,), max_active=1)
+        sale = await room_sale(resources, partner.id, seats=SEATS, pools=(10,), max_active=1)
         first, _ = await register(http)
         shopper, email = await register(http)
 
@@ -168,7 +181,7 @@ async def test_customer_waits_is_admitted_and_reserves_in_the_page(
             "data-state", "admitted", timeout=15_000
         )
         await expect(page.locator("#picker")).to_be_visible()
-        await expect(page.locator("#seats input")).to_have_count(6)
+        await expect(page.locator("#seats input")).to_have_count(SEATS)  # every page of them
         await page.locator(f"#seats input[value='{sale.seat_ids[1]}']").check()
         await page.fill(f"#ticket-types input[data-ticket-type='{sale.pool_ids[0]}']", "2")
         await page.click("#reserve")
@@ -201,9 +214,52 @@ async def test_stored_token_is_used_and_a_bad_one_leads_to_the_login(
     await page.click("#reserve")  # nothing picked
     await expect(page.locator("#reserve-error")).to_have_text("Pick at least one seat or ticket.")
 
+    # the admission lapses while the customer picks: the reservation is refused, the page
+    # takes a new place in the queue, is admitted again and the reservation goes through
+    room_keys = keys.queue_keys(sale.event_id)
+    await resources.redis.zrem(room_keys[4], str(customer.id))
+    await resources.redis.hdel(room_keys[5], str(customer.id))
+    quantity = f"#ticket-types input[data-ticket-type='{sale.pool_ids[0]}']"
+    await page.fill(quantity, "1")
+    await page.click("#reserve")
+    await expect(page.locator("#notice")).to_contain_text("back in the queue")
+    await expect(page.locator("#picker")).to_be_visible()
+    await page.fill(quantity, "1")
+    await page.click("#reserve")
+    await expect(page.locator("#order")).to_be_visible()
+
     await page.evaluate("localStorage.setItem('boxoffice.access_token', 'expired-or-forged')")
     await page.reload()
     await expect(page.locator("#login")).to_be_visible()
     await expect(page.locator("#login-error")).to_contain_text("log in again")
     assert await page.evaluate("localStorage.getItem('boxoffice.access_token')") is None
     await page.close()
+
+
+async def test_the_page_polls_with_jitter(
+    api_server: str, browser: Browser, resources: Resources
+) -> None:
+    """While waiting, each poll is scheduled at the base interval (2 s for a short wait) times
+    a random factor in [0.5, 1.5), so pages that opened together do not ask together."""
+    async with httpx.AsyncClient(base_url=api_server, timeout=10) as http:
+        partner, _ = await register(http, "partner")
+        sale = await room_sale(resources, partner.id, pools=(10,), max_active=1)
+        first, _ = await register(http)
+        waiting, _ = await register(http)
+        joined = await http.post(f"/events/{sale.event_id}/queue", headers=first.headers)
+        assert joined.json()["state"] == "admitted"  # holds the one slot all along
+    page = await browser.new_page()
+    await page.add_init_script(RECORD_POLLS)
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.method) if r.url.endswith("/queue") else None)
+    await page.goto(f"{api_server}/events/{sale.event_id}/waiting-room")
+    await page.evaluate(f"localStorage.setItem('boxoffice.access_token', '{waiting.token}')")
+    await page.reload()
+    await expect(page.locator("#state")).to_have_attribute("data-state", "waiting")
+    await page.wait_for_function("window.pollDelays.length >= 12")
+    delays: list[float] = await page.evaluate("window.pollDelays")
+    await page.close()
+    assert all(1000 <= delay < 3000 for delay in delays), delays
+    assert len(set(delays)) == len(delays)  # no two alike
+    assert max(delays) - min(delays) > 500, delays
+    assert polls.count("GET") >= len(delays) - 1  # each one a poll the server answered
