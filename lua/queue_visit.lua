@@ -117,13 +117,19 @@ end
 
 -- a paid, cancelled or released order frees its slot before its hold time would have; the
 -- slots are looked at CHECK_BATCH at a time from rank `from`, one batch per visit until a
--- pass is done; returns where the next batch starts (0: the pass is done)
+-- pass is done; returns where the next batch starts (0: the pass is done). Unused admissions
+-- are left to lapse_slots.
 local function free_finished_orders(from)
   local batch = redis.call('ZRANGE', K_ACTIVE, from, from + CHECK_BATCH - 1)
   local kept = 0
   for _, c in ipairs(batch) do
     local slot = redis.call('HGET', K_SLOTS, c)
-    if slot and live(c, slot) then kept = kept + 1 else free_slot(c) end
+    local order_id = slot and order_of(slot)
+    if not slot or (order_id and not hold_until(order_id)) then
+      free_slot(c)
+    else
+      kept = kept + 1
+    end
   end
   if #batch < CHECK_BATCH then return 0 end
   return from + kept
