@@ -3,8 +3,9 @@
 The HTTP tests go through the app; the statistical, timing and concurrency tests drive the
 engine directly (many customers, many client addresses, short admissions), still on the real
 servers. Settings are changed in PostgreSQL, as the partner's PATCH does; tests then drop the
-room's cached copy in Redis instead of waiting for it to lapse, except where the lapse is the
-point of the test.
+room's cached copy in Redis, as the PATCH does too (one test goes through the PATCH itself).
+Several API processes are played by rooms on Redis connections of their own, and in the rate
+test by other OS processes. The 100,000-customer scale test is test_waiting_room_scale.py.
 """
 
 from __future__ import annotations
