@@ -221,6 +221,19 @@ def write_report(out: Path, context: dict[str, Any]) -> Path:
     return path
 
 
+def cpu_lines(cores: dict[str, float]) -> list[str]:
+    """Where the CPU went while the sale ran: which of server, workers, load generator and
+    stores was the limit, and whether anything else on the machine took a share."""
+    if not cores:
+        return []
+    cells = ", ".join(f"{role} {used:.2f}" for role, used in cores.items())
+    return [
+        f"CPU during the sale, in cores (of {os.cpu_count()}; 1.00 = one core busy throughout; "
+        f"`other` is anything else running on the machine): {cells}.",
+        "",
+    ]
+
+
 def markdown(out: Path, context: dict[str, Any]) -> list[str]:
     prefix, figures, audit = context["prefix"], context["figures"], context["audit"]
     marks, timings = context["thresholds"], context["timings"]
@@ -250,6 +263,7 @@ def markdown(out: Path, context: dict[str, Any]) -> list[str]:
     ]
     if audit["breaches"]:
         lines += ["Breaches:", ""] + [f"- {b}" for b in audit["breaches"]] + [""]
+    lines += cpu_lines(context.get("cpu_cores", {}))
     lines += [
         f"![throughput]({prefix}_throughput.png)",
         "",

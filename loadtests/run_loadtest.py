@@ -47,6 +47,7 @@ from loadtests.audit import (
     wait_drained,
 )
 from loadtests.bench_stack import BenchStack, results_dir
+from loadtests.cpu_sampler import CpuSampler
 from loadtests.report import write_report
 from loadtests.setup import Plan, read_plan
 from ops.embedded import free_port
@@ -363,6 +364,8 @@ def run(args: argparse.Namespace) -> int:
         }
         mark = time.monotonic()
         sampler.mark("load started")
+        cpu = CpuSampler()
+        cpu.start()
         failed = locust(
             "loadtests/locustfile.py",
             host,
@@ -375,6 +378,7 @@ def run(args: argparse.Namespace) -> int:
             env,
         )
         sampler.mark("load stopped")
+        cpu.stop()
         timings["sale_run_s"] = time.monotonic() - mark
         if failed:
             raise SystemExit(f"{failed}; no audit (the stack's log: {run_dir})")
@@ -424,6 +428,7 @@ def run(args: argparse.Namespace) -> int:
         "figures": figures,
         "audit": {"oversold": result.oversold, "breaches": result.breaches, **result.facts},
         "timings": {k: round(v, 1) for k, v in timings.items()},
+        "cpu_cores": dict(sorted(cpu.shares().items(), key=lambda kv: -kv[1])),
         "sales_samples": sampler.rows,
         "sales_marks": sampler.marks,
         "load_started_unix": sampler.started + sampler.marks.get("load started", 0.0),
@@ -455,6 +460,7 @@ def print_summary(context: dict[str, Any], result: AuditResult) -> None:
     refusals = {k: v["clients"] for k, v in audit_facts.get("refusals", {}).items()}
     print(f"refusals: {json.dumps(refusals)}")
     print(f"timings: {json.dumps(context['timings'])}")
+    print(f"CPU during the sale, in cores of {os.cpu_count()}: {json.dumps(context['cpu_cores'])}")
     print(f"report: reports/{context['prefix']}.md")
     print(f"oversold: {result.oversold}")
     for breach in result.breaches:
