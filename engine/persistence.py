@@ -142,10 +142,13 @@ class Persister:
     async def settle(self, order_ids: list[str]) -> tuple[set[str], set[str]]:
         """Write these orders, paid ones included. Returns (written now, and completed if
         paid; needing nothing: already in PostgreSQL in full, or gone from Redis). An order
-        PostgreSQL refused is in neither: the caller tries it again."""
-        return await self._persist(order_ids, include_paid=True)
+        PostgreSQL refused is in neither, and raises nothing: the caller tries it again
+        later. Only an unreachable PostgreSQL (or Redis) raises."""
+        return await self._persist(order_ids, include_paid=True, raise_refused=False)
 
-    async def _persist(self, order_ids: list[str], include_paid: bool) -> tuple[set[str], set[str]]:
+    async def _persist(
+        self, order_ids: list[str], include_paid: bool, raise_refused: bool = True
+    ) -> tuple[set[str], set[str]]:
         """(orders written, orders with nothing to write)."""
         order_ids = list(dict.fromkeys(order_ids))
         pending: list[tuple[str, dict[str, Any], str | None]] = []
@@ -166,7 +169,7 @@ class Persister:
             for item in doc["items"]
         )
         batch = [rows_for(doc, now, self._signer) for _, doc, _ in pending]
-        written, completed_at = await self._write(batch)
+        written, completed_at = await self._write(batch, raise_refused)
         # completed here, and paid orders that moved on (cancelled, say) before they were
         # written: either way PostgreSQL has them now, so they leave the outbox
         settled = {order_id: int(at.timestamp() * 1000) for order_id, at in completed_at.items()}
@@ -185,27 +188,36 @@ class Persister:
         )
         return written, untouched
 
-    async def _write(self, batch: list[OrderRows]) -> tuple[set[str], dict[str, Any]]:
-        """Write the batch in one transaction; if that fails, order by order, so one order
-        PostgreSQL refuses cannot hold up the others. When none can be written (PostgreSQL
-        is down, say), the first error is raised for the caller to retry."""
+    async def _write(
+        self, batch: list[OrderRows], raise_refused: bool = True
+    ) -> tuple[set[str], dict[str, Any]]:
+        """Write the batch in one transaction; if PostgreSQL refuses it, in halves, and so on
+        down to single orders, so one order PostgreSQL refuses costs a few transactions
+        (about 2 log2 n) and cannot hold up the others. When PostgreSQL is unreachable, or
+        (with raise_refused) when none can be written, the first error is raised for the
+        caller to retry; otherwise the orders refused are left out of what was written."""
         if not batch:
             return set(), {}
         try:
             return {rows.order_id for rows in batch}, await self._store.write(batch)
         except Exception as first:
-            if len(batch) == 1 or _unreachable(first):
-                raise  # order by order would only fail the same way, once per order
+            if _unreachable(first):
+                raise  # smaller batches would only fail the same way
+            if len(batch) == 1:
+                if raise_refused:
+                    raise
+                log.warning(
+                    "order %s could not be written, will retry: %r", batch[0].order_id, first
+                )
+                return set(), {}
             written: set[str] = set()
             completed: dict[str, Any] = {}
-            for rows in batch:
-                try:
-                    completed.update(await self._store.write([rows]))
-                except Exception:
-                    log.exception("order %s could not be written; will retry", rows.order_id)
-                    continue
-                written.add(rows.order_id)
-            if not written:
+            middle = len(batch) // 2
+            for half in (batch[:middle], batch[middle:]):
+                half_written, half_completed = await self._write(half, raise_refused=False)
+                written |= half_written
+                completed.update(half_completed)
+            if not written and raise_refused:
                 raise first from None
             return written, completed
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import asyncpg
@@ -37,6 +38,7 @@ SWEEP_EVERY = 5  # sync rounds: holds are swept once a second
 OUTBOX_PAGE = 2000  # outbox entries read at a time when a batch claims orders
 OUTBOX_PAGES = 4
 RETRY_DELAY_MS = 2000  # a claimed order that could not be written: its job is due then
+REFUSED_MAX_S = 60.0  # an order PostgreSQL keeps refusing is tried at least this often
 DB_ERRORS = (
     OSError,
     asyncpg.PostgresConnectionError,
@@ -85,6 +87,10 @@ class PersistBatcher:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._failures = 0
+        self._turn = 0  # events take turns at the head of the batch
+        # orders PostgreSQL refused lately -> (not before, backoff s): not claimed until then,
+        # and written apart when their own job brings them, so they cannot spoil a batch
+        self._refused: dict[str, tuple[float, float]] = {}
 
     @property
     def backlogged(self) -> bool:
@@ -142,17 +148,22 @@ class PersistBatcher:
         """One batch; True if there may be more to do at once."""
         size = self._size
         own, self._own = self._own[:size], self._own[size:]
+        suspects = [(o, f) for o, f in own if o in self._refused]
+        own = [(o, f) for o, f in own if o not in self._refused]
         claimed: list[str] = []
         try:
-            claimed = await self._claim(size - len(own))
+            await self._claim(claimed, size - len(own) - len(suspects))
             batch = [order_id for order_id, _ in own] + claimed
-            if not batch:
+            if not batch and not suspects:
                 return False
             written, untouched = await self._persister.settle(batch)
+            if suspects:  # apart: if PostgreSQL refuses them again, only they wait
+                more, same = await self._persister.settle([o for o, _ in suspects])
+                written, untouched, own = written | more, untouched | same, own + suspects
         except Exception as exc:
             if not isinstance(exc, DB_ERRORS):
                 log.exception("persisting a batch of %d orders failed", len(own) + len(claimed))
-            await self._give_up(claimed, own, exc)
+            await self._give_up(claimed, own + suspects, exc)
             return False
         self._failures = 0
         # a full batch: a backlog, so the next one is larger (fewer, bigger transactions);
@@ -160,6 +171,7 @@ class PersistBatcher:
         full = len(own) + len(claimed) >= size
         self._size = min(size * 2, self._max_batch) if full else self._first_batch
         settled = written | untouched
+        self._note_refusals([o for o, _ in own] + claimed, settled)
         try:
             await self._claims_done(claimed, settled)
         except Exception:  # the orders are completed: jobs left behind run as no-ops
@@ -174,34 +186,55 @@ class PersistBatcher:
         # claims written: the outboxes may hold more (claims only untouched: do not spin)
         return bool(self._own) or not written.isdisjoint(claimed)
 
-    async def _claim(self, room: int) -> list[str]:
-        claimed: list[str] = []
+    def _note_refusals(self, tried: list[str], settled: set[str]) -> None:
+        now = time.monotonic()
+        for order_id in tried:
+            if order_id in settled:
+                self._refused.pop(order_id, None)
+            else:
+                backoff = min(self._refused.get(order_id, (0.0, 1.0))[1] * 2, REFUSED_MAX_S)
+                self._refused[order_id] = (now + backoff, backoff)
+        if len(self._refused) > 10_000:  # forget the oldest: PostgreSQL refuses them anyway
+            for order_id in sorted(self._refused, key=lambda o: self._refused[o][0])[:5_000]:
+                del self._refused[order_id]
+
+    async def _claim(self, claimed: list[str], room: int) -> None:
+        """Claim up to `room` orders from the events' outboxes into `claimed` (so a failure
+        part way still releases what was taken)."""
         if self._claims is None:
             self._events.clear()
-            return claimed
-        for event_id in sorted(self._events):
+            return
+        events = sorted(self._events)
+        self._turn += 1
+        turn = self._turn % len(events) if events else 0
+        for event_id in events[turn:] + events[:turn]:
             if room - len(claimed) <= 0:
                 break
-            got = await self._claim_from(event_id, room - len(claimed))
-            if not got:
+            before = len(claimed)
+            await self._claim_from(event_id, room - len(claimed), claimed)
+            if len(claimed) == before:
                 self._events.discard(event_id)
                 self._stuck_before.pop(event_id, None)
-            claimed += got
-        return claimed
 
-    async def _claim_from(self, event_id: int, want: int) -> list[str]:
+    async def _claim_from(self, event_id: int, want: int, claimed: list[str]) -> None:
         assert self._claims is not None
         stuck_before = self._stuck_before.get(event_id, 0)
-        claimed: list[str] = []
+        now = time.monotonic()
+        got = 0
         start = 0
         for _ in range(OUTBOX_PAGES):
             page = await self._log.outbox_page(event_id, start, OUTBOX_PAGE)
-            candidates = [(order_id, paid < stuck_before) for order_id, paid in page]
-            claimed += await self._claims.claim(candidates, want - len(claimed))
-            if len(claimed) >= want or len(page) < OUTBOX_PAGE:
+            candidates = [
+                (order_id, paid < stuck_before)
+                for order_id, paid in page
+                if self._refused.get(order_id, (0.0, 0.0))[0] <= now
+            ]
+            taken = await self._claims.claim(candidates, want - got)
+            claimed += taken
+            got += len(taken)
+            if got >= want or len(page) < OUTBOX_PAGE:
                 break
             start += OUTBOX_PAGE  # the first pages are other batches' claims
-        return claimed
 
     async def _claims_done(self, claimed: list[str], settled: set[str]) -> None:
         if self._claims is None:
