@@ -17,7 +17,16 @@ from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
 from workers.job_claims import JobClaims
-from workers.tasks import PersistBatcher, persist_order, reconcile, sync_loop
+from workers.tasks import (
+    CLAIM_STALE_MS,
+    IN_PROGRESS_MS,
+    JOB_TIMEOUT_S,
+    RECONCILE_TIMEOUT_S,
+    PersistBatcher,
+    persist_order,
+    reconcile,
+    sync_loop,
+)
 from workers.ticket_tasks import start_ticket_tasks, stop_ticket_tasks
 
 
@@ -52,14 +61,6 @@ async def shutdown(ctx: dict[str, Any]) -> None:
             await task
     if "resources" in ctx:
         await ctx["resources"].close()
-
-
-JOB_TIMEOUT_S = 60
-RECONCILE_TIMEOUT_S = 300
-# ARQ's in-progress lease (its longest job timeout + 10 s); batch claims take the same, so
-# the age of any claim reads the same from its time to live
-IN_PROGRESS_MS = (max(JOB_TIMEOUT_S, RECONCILE_TIMEOUT_S) + 10) * 1000
-CLAIM_STALE_MS = 10_000  # a claim this old on an order still in the outbox: its worker died
 
 
 class WorkerSettings:

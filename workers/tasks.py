@@ -39,6 +39,12 @@ OUTBOX_PAGE = 2000  # outbox entries read at a time when a batch claims orders
 OUTBOX_PAGES = 4
 RETRY_DELAY_MS = 2000  # a claimed order that could not be written: its job is due then
 REFUSED_MAX_S = 60.0  # an order PostgreSQL keeps refusing is tried at least this often
+JOB_TIMEOUT_S = 60
+RECONCILE_TIMEOUT_S = 300
+# ARQ's in-progress lease (its longest job timeout + 10 s); batch claims take the same, so
+# the age of any claim reads the same from its time to live
+IN_PROGRESS_MS = (max(JOB_TIMEOUT_S, RECONCILE_TIMEOUT_S) + 10) * 1000
+CLAIM_STALE_MS = 10_000  # a claim this old on an order still in the outbox: its worker died
 DB_ERRORS = (
     OSError,
     asyncpg.PostgresConnectionError,

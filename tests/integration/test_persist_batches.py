@@ -1,0 +1,154 @@
+"""Paid orders persisted in batches drained from the outbox: one persist_order job brings
+the event's backlog with it, the batch claims those orders' jobs first (ARQ's in-progress
+key), and deletes them once their orders are completed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import pytest
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import default_queue_name, in_progress_key_prefix, job_key_prefix
+
+from engine import keys
+from engine.orders import EventClaim
+from engine.persistence import Persister
+from engine.principal import Principal
+from engine.settings import get_settings, ticket_signing_key
+from engine.store.redis_order_log import RedisOrderLog
+from engine.store.resources import Resources
+from tests.concurrency.engine_client import claim, create_customers, engine_orders
+from tests.conftest import Actor
+from tests.sale_setup import open_sale
+from workers.job_claims import JobClaims
+from workers.queue import ArqPersistQueue
+from workers.tasks import CLAIM_STALE_MS, IN_PROGRESS_MS, PersistBatcher
+
+
+@pytest.fixture
+async def arq() -> AsyncIterator[ArqRedis]:
+    pool: ArqRedis = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
+    yield pool
+    await pool.aclose()
+
+
+@pytest.fixture
+async def batcher(resources: Resources, arq: ArqRedis) -> AsyncIterator[PersistBatcher]:
+    order_log = RedisOrderLog(resources.redis, resources.scripts)
+    persister = Persister(order_log, resources.order_store, ticket_signing_key(get_settings()))
+    claims = JobClaims(arq, IN_PROGRESS_MS, CLAIM_STALE_MS)
+    batcher = PersistBatcher(persister, order_log, claims, max_batch=40, first_batch=10)
+    batcher.start()
+    yield batcher
+    await batcher.stop()
+
+
+async def paid_with_jobs(
+    resources: Resources, partner_id: int, count: int
+) -> tuple[int, list[str]]:
+    """`count` one-seat orders, paid, each with its persist_order job enqueued."""
+    sale = await open_sale(resources, partner_id, seats=count)
+    customers = await create_customers(resources.pool, count)
+    queue = await ArqPersistQueue.connect(get_settings().queue_redis_url)
+    orders = engine_orders(resources, queue)  # type: ignore[arg-type]
+    ids = []
+    for customer, seat in zip(customers, sale.seat_ids, strict=True):
+        order_id = await claim(orders, customer, [EventClaim(sale.event_id, [seat])])
+        await orders.pay(Principal(customer, "customer"), order_id, "tok_visa")
+        ids.append(order_id)
+    await queue.close()
+    return sale.event_id, ids
+
+
+async def statuses(resources: Resources, order_ids: list[str]) -> dict[str, Any]:
+    rows = await resources.pool.fetch(
+        """SELECT o.id, o.status,
+                  (SELECT count(*) FROM order_status_history h
+                    WHERE h.order_id = o.id AND h.status = 'completed') AS completions,
+                  (SELECT count(*) FROM tickets t WHERE t.order_id = o.id) AS tickets
+             FROM orders o WHERE o.id = ANY($1)""",
+        order_ids,
+    )
+    return {r["id"]: (r["status"], r["completions"], r["tickets"]) for r in rows}
+
+
+async def wait_completed(resources: Resources, order_ids: list[str], within: float = 20) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        done = await statuses(resources, order_ids)
+        if len(done) == len(order_ids) and all(s[0] == "completed" for s in done.values()):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not completed in {within}s: {await statuses(resources, order_ids)}")
+
+
+async def test_one_job_brings_the_event_backlog_and_the_other_jobs_are_deleted(
+    resources: Resources, partner: Actor, arq: ArqRedis, batcher: PersistBatcher
+) -> None:
+    event_id, ids = await paid_with_jobs(resources, partner.id, 120)
+    first = ids[0]
+    # what ARQ does before it runs persist_order(first): the job is now in progress here
+    await arq.psetex(in_progress_key_prefix + first, IN_PROGRESS_MS, b"1")
+    await batcher.submit(first)
+    await wait_completed(resources, ids)
+    assert set((await statuses(resources, ids)).values()) == {("completed", 1, 1)}
+    await arq.delete(in_progress_key_prefix + first)  # ARQ's finish_job, for the job it ran
+    outbox = keys.event_key(event_id, "outbox")
+    assert await resources.redis.zcard(outbox) == 0
+    queued = await arq.zmscore(default_queue_name, ids[1:])
+    assert queued == [None] * (len(ids) - 1)
+    assert not await arq.exists(*(job_key_prefix + o for o in ids[1:]))
+    assert not await arq.exists(*(in_progress_key_prefix + o for o in ids[1:]))
+    documents = await resources.redis.hmget(keys.event_key(event_id, "orders"), ids)
+    assert all(b'"status":"completed"' in doc for doc in documents)
+
+
+async def test_a_live_claim_is_left_alone_and_a_dead_workers_claim_taken_over(
+    resources: Resources, partner: Actor, arq: ArqRedis, batcher: PersistBatcher
+) -> None:
+    event_id, (held, abandoned, free) = await paid_with_jobs(resources, partner.id, 3)
+    # another worker's batch has just claimed `held`; a worker killed 20 s ago left `abandoned`
+    await arq.set(in_progress_key_prefix + held, "batch:other", px=IN_PROGRESS_MS)
+    await arq.set(in_progress_key_prefix + abandoned, "batch:dead", px=IN_PROGRESS_MS - 20_000)
+    await arq.zrem(default_queue_name, held, abandoned)
+    order_log = RedisOrderLog(resources.redis, resources.scripts)
+    batcher.drain(event_id, stuck_before_ms=await order_log.server_time_ms() + 1)
+    await wait_completed(resources, [abandoned, free])
+    assert await statuses(resources, [held]) == {}
+    assert await arq.get(in_progress_key_prefix + held) == b"batch:other"
+    assert not await arq.exists(in_progress_key_prefix + abandoned, job_key_prefix + abandoned)
+    # the other worker's batch, done: its order leaves nothing behind for later tests
+    await arq.delete(in_progress_key_prefix + held)
+    batcher.drain(event_id)
+    await wait_completed(resources, [held])
+
+
+async def test_an_order_postgres_refuses_waits_and_the_rest_of_its_batch_is_written(
+    resources: Resources, partner: Actor, arq: ArqRedis, batcher: PersistBatcher
+) -> None:
+    event_id, ids = await paid_with_jobs(resources, partner.id, 25)
+    doomed = ids[7]
+    customer = await resources.redis.hget(keys.event_key(event_id, "orders"), doomed)
+    assert customer is not None
+    await resources.pool.execute(
+        "DELETE FROM users WHERE id = $1", int(msgspec.json.decode(customer)["customer_id"])
+    )
+    batcher.drain(event_id)
+    rest = [o for o in ids if o != doomed]
+    await wait_completed(resources, rest)
+    assert set((await statuses(resources, rest)).values()) == {("completed", 1, 1)}
+    assert await statuses(resources, [doomed]) == {}
+    # its job is back on the queue, due soon, for a later try; the outbox still has it
+    assert await arq.zscore(default_queue_name, doomed) is not None
+    assert await arq.exists(job_key_prefix + doomed)
+    assert not await arq.exists(in_progress_key_prefix + doomed)
+    assert await resources.redis.zscore(keys.event_key(event_id, "outbox"), doomed)
+    # leave nothing for later tests: the order cannot be written, so it is forgotten here
+    await arq.delete(job_key_prefix + doomed)
+    await arq.zrem(default_queue_name, doomed)
+    await resources.redis.zrem(keys.event_key(event_id, "outbox"), doomed)
+    await resources.redis.zrem(keys.event_key(event_id, "changes"), doomed)
