@@ -227,7 +227,9 @@ class Orders:
             except errors.AdmissionRequired:
                 # the shopping slot ended during the claim: the order never existed
                 for claim in reversed(claims):
-                    await self._store.release(claim.event_id, order.id, "rollback", "rollback")
+                    await self._store.release(
+                        claim.event_id, order.id, "rollback", errors.AdmissionRequired.code
+                    )
                 raise
         return order
 
@@ -245,7 +247,9 @@ class Orders:
             )
             if not outcome.ok:
                 for done in reversed(taken):
-                    await self._store.release(done.event_id, order_id, "rollback", "rollback")
+                    await self._store.release(
+                        done.event_id, order_id, "rollback", outcome.code or "refused"
+                    )
                 if outcome.code == "sale_not_open" and not await self._known_event(claim):
                     raise errors.NotFound(f"No such event: {claim.event_id}")
                 raise refusal_error(outcome)

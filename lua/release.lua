@@ -4,7 +4,10 @@
 --   'cancel'   customer cancels before the event starts: order reserved|paid|completed ->
 --              cancelled; a part being paid cannot be cancelled
 --   'expire'   the hold lapsed while paying was attempted: order reserved -> expired
---   'rollback' a multi-event claim failed later: the order never existed
+--   'rollback' a later step of the claim refused it (another event of a multi-event order,
+--              or the shopping slot ended meanwhile): order reserved -> cancelled. Not
+--              deleted: the sync loop may already have written it as reserved to PostgreSQL,
+--              which would then keep a reservation Redis no longer knows
 -- ARGV[3]: reason recorded in the history. Returns 'ok' | 'invalid_state:<s>' | 'started'.
 local order_id, mode, reason = ARGV[1], ARGV[2], ARGV[3]
 local now = now_ms()
@@ -24,8 +27,7 @@ end
 if part then release_part(order_id, part) end
 if doc then
   if mode == 'rollback' then
-    redis.call('HDEL', K_ORDERS, order_id)
-    redis.call('ZREM', K_CHANGES, order_id)
+    set_status(order_id, 'cancelled', now, reason, {reserved = true})
   elseif mode == 'decline' then
     set_status(order_id, 'payment_failed', now, reason, {reserved = true})
   elseif mode == 'expire' then

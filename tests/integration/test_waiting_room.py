@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import random
 import re
 import time
@@ -567,8 +568,12 @@ async def test_a_turn_that_ends_during_the_claim_gives_the_claim_back(
     for sale, capacity in ((gated, 10), (plain, 5)):
         counts = await resources.redis.hmget(keys.event_key(sale.event_id, "counts"), "a", "h")
         assert [int(c) for c in counts] == [capacity, 0]
-        for name in ("holds", "parts", "orders"):
+        for name in ("holds", "parts"):
             assert not await resources.redis.exists(keys.event_key(sale.event_id, name)), name
+    # the order is taken back as cancelled, not deleted: a sync round may have written it
+    (raw,) = await resources.redis.hvals(keys.event_key(gated.event_id, "orders"))
+    doc = json.loads(raw)
+    assert (doc["status"], doc["history"][-1]["reason"]) == ("cancelled", "admission_required")
     assert await refusals(resources, gated.event_id, "admission_required") == 1
 
 

@@ -14,7 +14,9 @@ from engine import keys
 from engine.orders import EventClaim
 from engine.persistence import Persister
 from engine.principal import Principal
+from engine.reconcile import reconcile_all
 from engine.settings import get_settings, ticket_signing_key
+from engine.store.pg_orders import PgOrderRepair
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
 from tests.concurrency.engine_client import RecordingQueue, claim, create_customers, engine_orders
@@ -168,3 +170,44 @@ async def test_order_postgres_refuses_does_not_hold_up_the_batch(
     changes = keys.event_key(sale.event_id, "changes")
     assert await resources.redis.zscore(changes, lost) is not None  # kept for a retry
     assert await resources.redis.zscore(changes, kept) is None
+
+
+async def write_changes(ctx: dict[str, Any], event_id: int) -> None:
+    """The sync round's step for one event's order changes (other tests' events may hold
+    orders PostgreSQL refuses on purpose)."""
+    changed = await ctx["order_log"].changed_orders(event_id, 500)
+    await ctx["persister"].persist(changed, include_paid=False)
+
+
+async def test_rolled_back_claim_written_meanwhile_leaves_no_lost_reservation(
+    resources: Resources, partner: Actor, worker_ctx: dict[str, Any]
+) -> None:
+    """A claim taken back by a later step (another event refused, or the shopping slot ended)
+    may already have been written as reserved by a sync round: it ends cancelled, with the
+    reason, in both stores, rather than as a reservation PostgreSQL keeps and Redis forgot."""
+    sale = await open_sale(resources, partner.id, seats=2)
+    (customer,) = await create_customers(resources.pool, 1)
+    order_id = await claim(
+        engine_orders(resources), customer, [EventClaim(sale.event_id, sale.seat_ids[:1])]
+    )
+    await write_changes(worker_ctx, sale.event_id)  # a sync round, while the request goes on
+    assert await order_status(resources, order_id) == "reserved"
+    assert await resources.sale_store.release(sale.event_id, order_id, "rollback", "sold_out")
+    await write_changes(worker_ctx, sale.event_id)
+    assert await order_status(resources, order_id) == "cancelled"
+    history = await resources.pool.fetch(
+        "SELECT status, reason FROM order_status_history WHERE order_id = $1 ORDER BY at", order_id
+    )
+    assert [(h["status"], h["reason"]) for h in history] == [
+        ("reserved", None),
+        ("cancelled", "sold_out"),
+    ]
+    drifts = await reconcile_all(
+        resources.sale_reads,
+        resources.inventory,
+        resources.inventory,
+        PgOrderRepair(resources.pool),
+    )
+    assert [d.lost_reservations_expired for d in drifts if d.event_id == sale.event_id] == [0]
+    counts = await resources.redis.hmget(keys.event_key(sale.event_id, "counts"), "a", "h", "s")
+    assert [int(c) for c in counts] == [2, 0, 0]
