@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import msgspec
 
-from api.hot_paths import ASGIApp, Receive, Scope, Send, problem_body, read_body, replay, respond
+from api.hot_paths import ASGIApp, Receive, Scope, Send, authenticated, problem_body, respond
 from api.orders import OrderIn, split_items
 from api.problems import PROBLEM_JSON, status_of
-from engine.errors import AuthenticationRequired, BoxofficeError
+from engine.errors import BoxofficeError
 from engine.orders import Orders, requested_items
-from engine.tokens import read_access_token
 
 _decode_order = msgspec.json.Decoder(OrderIn).decode
 _encode = msgspec.json.Encoder().encode
@@ -26,32 +25,23 @@ _PROBLEM = PROBLEM_JSON.encode()
 
 async def serve_claim(scope: Scope, receive: Receive, send: Send, pass_on: ASGIApp) -> int | None:
     headers = dict(scope["headers"])
-    token = headers.get(b"authorization", b"")
-    if b"idempotency-key" in headers or not token.startswith(b"Bearer "):
+    if b"idempotency-key" in headers:  # replays live in the handler
         await pass_on(scope, receive, send)
         return None
-    body = await read_body(receive)
-    state = scope["app"].state
-    try:
-        principal = read_access_token(token[7:].decode(), state.resources.settings.jwt_secret)
-        seats, pools = split_items(_decode_order(body).items)
-    except (
-        AuthenticationRequired,
-        msgspec.DecodeError,
-        msgspec.ValidationError,
-        BoxofficeError,
-        UnicodeDecodeError,
-    ):
-        principal = None
-    if principal is None or principal.role != "customer":
-        await pass_on(scope, replay(body), send)
+    served = await authenticated(scope, receive, send, pass_on, ("customer",), _items)
+    if served is None:
         return None
-    orders: Orders = state.orders
+    customer, (seats, pools) = served
+    orders: Orders = scope["app"].state.orders
     try:
         claims = await orders.group_by_event(seats, pools)
         admission = headers.get(b"x-admission-token")
         ticket = admission.decode("latin-1") if admission is not None else None
-        order = await orders.place(principal, claims, requested_items(claims), ticket)
+        order = await orders.place(customer, claims, requested_items(claims), ticket)
     except BoxofficeError as exc:
         return await respond(send, status_of(exc), problem_body(exc), _PROBLEM)
     return await respond(send, 201, _encode(order), _JSON)
+
+
+def _items(body: bytes) -> tuple[list[tuple[int, list[int]]], list[tuple[int, int]]]:
+    return split_items(_decode_order(body).items)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Litestar
@@ -27,6 +27,8 @@ from prometheus_client import Counter, Histogram
 
 from api.problems import status_of
 from engine.errors import BoxofficeError
+from engine.principal import Principal
+from engine.tokens import read_access_token
 
 # plain ASGI, typed loosely: this module speaks the protocol directly
 Scope = dict[str, Any]
@@ -40,6 +42,7 @@ Serve = Callable[[Scope, Receive, Send, ASGIApp], Awaitable[int | None]]
 HOT_BODY_LIMIT = 64 * 1024  # claims and scans are tiny; larger bodies go the long way
 _QUEUE_PATH = re.compile(r"/events/([1-9][0-9]{0,17})/queue")
 _encode = msgspec.json.Encoder().encode
+T = TypeVar("T")
 
 
 class BoxofficeApp(Litestar):
@@ -138,6 +141,38 @@ class HotMetrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(time.perf_counter() - started)
+
+
+# a token or body the hot path will not serve: the documented handler answers it
+UNSERVED = (BoxofficeError, msgspec.DecodeError, UnicodeDecodeError)
+
+
+async def authenticated(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    pass_on: ASGIApp,
+    roles: tuple[str, ...],
+    parse: Callable[[bytes], T],
+) -> tuple[Principal, T] | None:
+    """The caller and the parsed body, when a hot path can serve the request: a Bearer token
+    of one of `roles` and a body `parse` accepts. Otherwise the request is passed on with its
+    body replayed, and None returned."""
+    token = dict(scope["headers"]).get(b"authorization", b"")
+    if not token.startswith(b"Bearer "):
+        await pass_on(scope, receive, send)
+        return None
+    body = await read_body(receive)
+    secret = scope["app"].state.resources.settings.jwt_secret
+    try:
+        principal: Principal | None = read_access_token(token[7:].decode(), secret)
+        parsed = parse(body)
+    except UNSERVED:
+        principal = None
+    if principal is None or principal.role not in roles:
+        await pass_on(scope, replay(body), send)
+        return None
+    return principal, parsed
 
 
 async def read_body(receive: Receive) -> bytes:

@@ -17,17 +17,16 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from api.auth import AsCustomer, AsGate, AsPartner
-from api.hot_paths import ASGIApp, Receive, Scope, Send, read_body, replay, respond
+from api.hot_paths import ASGIApp, Receive, Scope, Send, authenticated, respond
 from api.problems import PROBLEM_JSON, problem
 from api.types import NO_NUL, Cursor, Limit, PathId, PathText
-from engine.errors import AuthenticationRequired, InvalidInput
+from engine.errors import InvalidInput
 from engine.gate import EventGateKeys, Gate, RevokedCode, Scan
 from engine.gate_keys import GateKeys
 from engine.pagination import Page
 from engine.settings import ticket_signing_key
 from engine.store.pg_tickets import PgGateKeyStore, PgTicketStore
 from engine.tickets import OrderTickets, Tickets
-from engine.tokens import read_access_token
 
 MAX_CODE_LENGTH = 1000  # genuine codes are about 180 digits; longer is refused as input
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_CODE_LENGTH, pattern=NO_NUL)]
@@ -114,30 +113,18 @@ _PROBLEM = PROBLEM_JSON.encode()
 async def serve_validate(
     scope: Scope, receive: Receive, send: Send, pass_on: ASGIApp
 ) -> int | None:
-    token = dict(scope["headers"]).get(b"authorization", b"")
-    if not token.startswith(b"Bearer "):
-        await pass_on(scope, receive, send)
+    served = await authenticated(scope, receive, send, pass_on, ("staff", "partner"), _scan_of)
+    if served is None:
         return None
-    body = await read_body(receive)
-    state = scope["app"].state
-    try:
-        principal = read_access_token(token[7:].decode(), state.resources.settings.jwt_secret)
-        data = _decode_validate(body)
-        gate = gate_name(data.gate)
-    except (
-        AuthenticationRequired,
-        InvalidInput,
-        msgspec.DecodeError,
-        msgspec.ValidationError,
-        UnicodeDecodeError,
-    ):
-        principal = None
-    if principal is None or principal.role not in ("staff", "partner"):
-        await pass_on(scope, replay(body), send)
-        return None
-    scanned = await _services_of(state)[1].validate(principal, data.code, gate)
+    scanner, (code, gate) = served
+    scanned = await _services_of(scope["app"].state)[1].validate(scanner, code, gate)
     status, answer = scan_answer(scanned)
     return await respond(send, status, _encode(answer), _JSON if status == 200 else _PROBLEM)
+
+
+def _scan_of(body: bytes) -> tuple[str, str | None]:
+    data = _decode_validate(body)
+    return data.code, gate_name(data.gate)
 
 
 class TicketController(Controller):

@@ -41,16 +41,14 @@ from api.hot_paths import (
     Scope,
     Send,
     Serve,
+    authenticated,
     problem_body,
-    read_body,
-    replay,
     respond,
 )
 from api.orders import OrderIn, split_items
 from api.problems import PROBLEM_JSON, status_of
 from engine import errors
 from engine.orders import HistoryEntry, Order, OrderLine
-from engine.tokens import read_access_token
 
 SEAT_PATH = "/baseline/pg-lock/orders/seats"
 GA_PATH = "/baseline/pg-lock/orders/ga"
@@ -264,22 +262,12 @@ def served_directly(kind: ClaimKind) -> Serve:
     replayed, which answers 401, 403 and 422 as the app does."""
 
     async def serve(scope: Scope, receive: Receive, send: Send, pass_on: ASGIApp) -> int | None:
-        token = dict(scope["headers"]).get(b"authorization", b"")
-        if not token.startswith(b"Bearer "):
-            await pass_on(scope, receive, send)
+        served = await authenticated(scope, receive, send, pass_on, ("customer",), kind.parse)
+        if served is None:
             return None
-        body = await read_body(receive)
-        state = scope["app"].state
+        customer, items = served
         try:
-            customer = read_access_token(token[7:].decode(), state.resources.settings.jwt_secret)
-            items = kind.parse(body)
-        except (errors.BoxofficeError, UnicodeDecodeError):
-            customer = None
-        if customer is None or customer.role != "customer":
-            await pass_on(scope, replay(body), send)
-            return None
-        try:
-            order = await kind.place(state, customer.user_id, items)
+            order = await kind.place(scope["app"].state, customer.user_id, items)
         except errors.BoxofficeError as exc:
             return await respond(send, status_of(exc), problem_body(exc), PROBLEM_JSON.encode())
         return await respond(send, 201, _encode(order), b"application/json")
