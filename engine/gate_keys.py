@@ -7,9 +7,10 @@ signing secret in settings), so neither half is ever in the repository.
   signed, so a rotation never voids a ticket already sent.
 - The API verifies: the keys of a scanner's partner stay in memory, so a forged code costs
   one signature and no database read (at most four reloads a second when codes name keys
-  this process has not seen yet, and one at once after a rotation here). The server signs
-  the code's contents again and compares (Ed25519 is deterministic; signing costs a third of
-  verifying); scanners offline verify with the public key.
+  this process has not seen yet, and one at once after a rotation here). The server checks
+  the code's tag, a keyed hash under a key derived from the event's private key (version-1
+  codes, which have none: it signs their contents again and compares, Ed25519 being
+  deterministic); scanners offline verify the signature with the public key.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from engine import ticket_codes
-from engine.ticket_codes import TicketCode, signature_ok, signed_by, ticket_ref
+from engine.ticket_codes import (
+    TicketCode,
+    signature_ok,
+    signed_by,
+    tag_key,
+    tagged_by,
+    ticket_ref,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,17 +114,21 @@ class _Signing:
     loaded_at: float
     key_id: int
     private_key: Ed25519PrivateKey
+    tag_key: bytes
 
 
 @dataclass
 class _Checker:
     public_key: Ed25519PublicKey
     private_key: Ed25519PrivateKey | None  # None: the sealed half did not open
+    tag_key: bytes = b""
 
     def genuine(self, code: TicketCode) -> bool:
-        if self.private_key is not None:
-            return signed_by(code, self.private_key)
-        return signature_ok(code, self.public_key)
+        if self.private_key is None:
+            return signature_ok(code, self.public_key)
+        if code.version == ticket_codes.VERSION:
+            return tagged_by(code, self.tag_key)
+        return signed_by(code, self.private_key)
 
 
 @dataclass
@@ -145,14 +157,17 @@ class GateKeys:
             if cached is None or now - cached.loaded_at > SIGNING_KEY_TTL_S:
                 key = (await self.keys(event_id))[-1]
                 private_raw = self._vault.open(event_id, key.key_id, key.sealed_private_key)
-                self._signing[event_id] = _Signing(
-                    now, key.key_id, Ed25519PrivateKey.from_private_bytes(private_raw)
-                )
+                private = Ed25519PrivateKey.from_private_bytes(private_raw)
+                self._signing[event_id] = _Signing(now, key.key_id, private, tag_key(private))
 
     def mint(self, event_id: int, order_id: str, line_no: int) -> str:
         signing = self._signing[event_id]  # prepare() first: minting never waits on I/O
         return ticket_codes.mint(
-            signing.private_key, signing.key_id, event_id, ticket_ref(order_id, line_no)
+            signing.private_key,
+            signing.key_id,
+            event_id,
+            ticket_ref(order_id, line_no),
+            signing.tag_key,
         )
 
     # -- keys (created on first need, rotated on demand) ---------------------------------
@@ -225,7 +240,8 @@ class GateKeys:
                 key.key_id,
             )
             return _Checker(public, None)
-        return _Checker(public, Ed25519PrivateKey.from_private_bytes(raw))
+        private = Ed25519PrivateKey.from_private_bytes(raw)
+        return _Checker(public, private, tag_key(private))
 
     def _stale(self, known: _PartnerKeys) -> bool:
         return self._clock() - known.loaded_at >= VERIFY_RELOAD_S

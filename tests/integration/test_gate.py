@@ -316,6 +316,22 @@ async def test_code_signed_with_a_key_of_our_own_making_is_invalid_and_logged(
     assert status == "valid"
 
 
+async def test_genuine_code_with_a_changed_signature_is_invalid_and_admits_nothing(
+    client: AsyncTestClient[Any], resources: Resources, genuine: dict[str, Any]
+) -> None:
+    # its tag is still ours (the tag covers what precedes the signature): the lookup, which
+    # matches the whole code, is what refuses it
+    parsed = parse(genuine["ticket"]["code"])
+    assert parsed is not None
+    signature = bytes([parsed.signature[0] ^ 0x01]) + parsed.signature[1:]
+    changed = str(int.from_bytes(parsed.signed + signature, "big"))
+    assert_problem(await scan(client, genuine["staff"], changed), 404, "invalid")
+    status = await resources.pool.fetchval(
+        "SELECT status FROM tickets WHERE id = $1", genuine["ticket"]["id"]
+    )
+    assert status == "valid"
+
+
 async def test_bad_bodies_are_4xx(client: AsyncTestClient[Any], genuine: dict[str, Any]) -> None:
     staff = genuine["staff"]
     for body in (

@@ -15,7 +15,17 @@ from PIL import Image
 
 from engine import ticket_codes
 from engine.gate_keys import GateKey, GateKeys, KeyVault, SealedKeyError
-from engine.ticket_codes import MAX_CODE_DIGITS, mint, parse, signed_by, ticket_ref, verify_offline
+from engine.ticket_codes import (
+    MAX_CODE_DIGITS,
+    TicketCode,
+    mint,
+    parse,
+    signed_by,
+    tag_key,
+    tagged_by,
+    ticket_ref,
+    verify_offline,
+)
 from engine.ticket_mail import MAX_ATTEMPTS, retry_after
 from engine.ticket_qr import QUIET_ZONE, qr_modules, render_qr
 
@@ -43,7 +53,7 @@ def test_genuine_code_verifies_with_only_the_public_key() -> None:
 
 def test_code_is_short_digits_and_deterministic() -> None:
     assert CODE.isdigit() and not CODE.startswith("0")
-    assert 170 <= len(CODE) <= 190  # QR version 5 at error correction M holds 202 digits
+    assert 190 <= len(CODE) <= 202  # QR version 5 at error correction M holds 202 digits
     assert mint(PRIVATE, KEY_ID, EVENT, ticket_ref("4242-00112233445566778899", 0)) == CODE
     assert mint(PRIVATE, KEY_ID, EVENT, ticket_ref("4242-00112233445566778899", 1)) != CODE
 
@@ -183,11 +193,20 @@ async def test_gate_keys_mint_verify_rotate_and_refuse_forgeries_without_lookups
     assert await keys.verify(other_partner, partner_id=1) is None  # another partner's event
 
     reads = store.reads
-    forged = [first[:50] + ("1" if first[50] != "1" else "2") + first[51:], "123", "x" * 90]
-    forged += [mint(OTHER, 1, 10, b"\x00" * 8)]
+    genuine = parse(first)
+    assert genuine is not None
+    forged = ["123", "x" * 90, mint(OTHER, 1, 10, b"\x00" * 8)]
+    # another ticket's ref, or another tag, under the genuine code's tag and signature
+    forged += [spell(genuine.signed[:-14] + bytes(8) + genuine.signed[-6:] + genuine.signature)]
+    forged += [spell(genuine.signed[:-1] + b"\x00" + genuine.signature)]
+    # a version-1 code (no tag) signed by another key
+    forged += [legacy_mint(OTHER, 1, 10, genuine.ref)]
     for code in forged:
         assert await keys.verify(code, partner_id=1) is None
     assert store.reads == reads  # signature checked before (and instead of) any lookup
+
+    legacy = legacy_mint(keys._signing[10].private_key, 1, 10, b"\x07" * 8)
+    assert (await keys.verify(legacy, partner_id=1)) is not None  # minted before the tag
 
     rotated = await keys.rotate(10)
     assert [k.key_id for k in rotated] == [1, 2]
@@ -259,13 +278,56 @@ def test_retries_back_off_then_stop() -> None:
     assert delays[-1] is None
 
 
-def test_server_check_signs_again_and_compares() -> None:
+def spell(data: bytes) -> str:
+    return str(int.from_bytes(data, "big"))
+
+
+def legacy_mint(private: Ed25519PrivateKey, key_id: int, event_id: int, ref: bytes) -> str:
+    """A version-1 code, as minted before the server tag: no tag, signature over the rest."""
+    varint = ticket_codes._varint
+    signed = bytes([ticket_codes.LEGACY_VERSION]) + varint(key_id) + varint(event_id) + ref
+    return spell(signed + private.sign(signed))
+
+
+def test_server_check_is_the_tag_under_the_events_key() -> None:
+    parsed = parse(CODE)
+    assert parsed is not None and parsed.version == ticket_codes.VERSION
+    assert tagged_by(parsed, tag_key(PRIVATE))
+    assert not tagged_by(parsed, tag_key(OTHER))
+    assert not tagged_by(parse(mint(OTHER, KEY_ID, EVENT, parsed.ref)), tag_key(PRIVATE))  # type: ignore[arg-type]
+
+
+@settings(max_examples=300)
+@given(byte=st.integers(min_value=0), bit=st.integers(0, 7))
+def test_every_changed_bit_before_the_signature_fails_the_tag(byte: int, bit: int) -> None:
     parsed = parse(CODE)
     assert parsed is not None
-    assert signed_by(parsed, PRIVATE)
-    assert not signed_by(parsed, OTHER)
-    forged = parse(mint(OTHER, KEY_ID, EVENT, parsed.ref))
-    assert forged is not None and not signed_by(forged, PRIVATE)
+    signed = bytearray(parsed.signed)
+    signed[1 + byte % (len(signed) - 1)] ^= 1 << bit  # the version byte aside
+    mutated = parse(spell(bytes(signed) + parsed.signature))
+    # either no longer well formed, or well formed with a tag that is not ours
+    assert mutated is None or not tagged_by(mutated, tag_key(PRIVATE))
+
+
+def test_a_changed_signature_passes_the_tag_but_not_offline() -> None:
+    # what the tag leaves to the lookup (which matches the whole code): only the holder of a
+    # genuine code can make these, and offline they are refused
+    parsed = parse(CODE)
+    assert parsed is not None
+    changed = parse(spell(parsed.signed + bytes([parsed.signature[0] ^ 1]) + parsed.signature[1:]))
+    assert isinstance(changed, TicketCode) and tagged_by(changed, tag_key(PRIVATE))
+    assert verify_offline(spell(changed.signed + changed.signature), KEYS) is None
+
+
+def test_version_1_codes_stay_genuine_by_signature() -> None:
+    code = legacy_mint(PRIVATE, KEY_ID, EVENT, ticket_ref("4242-00112233445566778899", 0))
+    parsed = parse(code)
+    assert parsed is not None and parsed.version == 1 and parsed.tag == b""
+    assert (parsed.key_id, parsed.event_id) == (KEY_ID, EVENT)
+    assert verify_offline(code, KEYS) is not None
+    assert signed_by(parsed, PRIVATE) and not signed_by(parsed, OTHER)
+    assert not tagged_by(parsed, tag_key(PRIVATE))  # no tag: the server signs again instead
+    assert verify_offline(legacy_mint(OTHER, KEY_ID, EVENT, parsed.ref), KEYS) is None
 
 
 async def test_codes_still_verify_by_public_key_when_the_sealed_key_does_not_open() -> None:
