@@ -49,9 +49,14 @@ class ValidateIn(msgspec.Struct):
     gate: Any = None
 
 
+_GATE_NAME = GateName | None
+
+
 def gate_name(value: Any) -> str | None:
+    if value is None:
+        return None
     try:
-        return msgspec.convert(value, GateName | None)
+        return msgspec.convert(value, _GATE_NAME)
     except msgspec.ValidationError as exc:
         raise InvalidInput(f"gate: {exc}", field="gate") from exc
 
