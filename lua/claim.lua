@@ -4,13 +4,16 @@
 --          r: JSON of the requested items (kept with a refusal)}.
 -- Each claim is all or nothing; claims of the batch are independent of one another.
 -- Ids travel as strings (Lua prints large numbers in exponent form).
--- Returns a JSON list, one entry per claim: {ok=1, e=expires_ms, l=[lines], d=document (home)}
+-- Returns a JSON list, one entry per claim: {ok=1, e=expires_ms, l=[lines], d=the document's
+-- JSON (home), as stored: encoded once}
 -- or {err=code, x=detail}.
 local claims = cjson.decode(ARGV[1])
 local now = now_ms()
 local meta = redis.call('HMGET', K_META, 'status', 'sale_starts', 'sale_ends', 'hold_ms', 'limit',
                         'event')
 local results = {}
+local pool_info = {}  -- price and name of each pool, read once per batch
+local counted = 0     -- units moved from available to held by this batch
 
 local function refuse(claim, code, detail)
   redis.call('XADD', K_REFUSALS, '*', 'c', claim.c, 'r', code, 'i', claim.r or '', 't', now)
@@ -61,10 +64,14 @@ local function claim_one(claim)
   for _, line in ipairs(claim.g) do
     redis.call('HINCRBY', K_POOLS, line[1] .. ':a', -line[2])
     redis.call('HINCRBY', K_POOLS, line[1] .. ':h', line[2])
-    local info = redis.call('HMGET', K_POOLS, line[1] .. ':p', line[1] .. ':n')
+    local info = pool_info[line[1]]
+    if not info then
+      info = redis.call('HMGET', K_POOLS, line[1] .. ':p', line[1] .. ':n')
+      pool_info[line[1]] = info
+    end
     for _ = 1, line[2] do lines[#lines + 1] = {'g', line[1], info[2], tonumber(info[1])} end
   end
-  add_counts(-wanted, wanted, 0)
+  counted = counted + wanted
   redis.call('HINCRBY', K_CUSTOMERS, claim.c, wanted)
   redis.call('ZADD', K_HOLDS, expires, claim.o)
   save_part(claim.o, {c = claim.c, s = claim.s, g = claim.g, n = wanted, st = 'held'})
@@ -81,12 +88,14 @@ local function claim_one(claim)
       id = claim.o, customer_id = claim.c, status = 'reserved', items = items,
       total_cents = total, expires_at = expires, created_at = now, events = {meta[6]},
       history = {{status = 'reserved', at = now, reason = cjson.null}}}
-    redis.call('HSET', K_ORDERS, claim.o, cjson.encode(doc))
+    local encoded = cjson.encode(doc)
+    redis.call('HSET', K_ORDERS, claim.o, encoded)
     redis.call('ZADD', K_CHANGES, now, claim.o)
-    return {ok = 1, e = expires, l = lines, d = doc}  -- the caller needs no second read
+    return {ok = 1, e = expires, l = lines, d = encoded}  -- the caller needs no second read
   end
   return {ok = 1, e = expires, l = lines}
 end
 
 for i, claim in ipairs(claims) do results[i] = claim_one(claim) end
+add_counts(-counted, counted, 0)
 return cjson.encode(results)

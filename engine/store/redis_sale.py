@@ -30,6 +30,14 @@ def _line(event_id: int, raw: list[Any]) -> OrderLine:
     )
 
 
+def _document(raw: str | None) -> dict[str, Any] | None:
+    """The new order's document, which claim.lua hands back as the JSON it stored."""
+    if raw is None:
+        return None
+    document: dict[str, Any] = msgspec.json.decode(raw)
+    return document
+
+
 class RedisSaleStore:
     def __init__(self, redis: Redis, scripts: EventScripts, batcher: ClaimBatcher) -> None:
         self._redis = redis
@@ -57,7 +65,7 @@ class RedisSaleStore:
             ok=True,
             expires_ms=int(result["e"]),
             lines=[_line(claim.event_id, raw) for raw in lines],
-            document=result.get("d"),
+            document=_document(result.get("d")),
         )
 
     async def add_lines(self, order_id: str, lines: list[OrderLine], expires_ms: int) -> None:
