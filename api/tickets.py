@@ -49,16 +49,14 @@ class ValidateIn(msgspec.Struct):
     gate: Any = None
 
 
-_GATE_NAME = GateName | None
-
-
 def gate_name(value: Any) -> str | None:
     if value is None:
         return None
     try:
-        return msgspec.convert(value, _GATE_NAME)
+        name: str = msgspec.convert(value, GateName)
     except msgspec.ValidationError as exc:
         raise InvalidInput(f"gate: {exc}", field="gate") from exc
+    return name
 
 
 def _services(request: Request[Any, Any, Any]) -> tuple[Tickets, Gate]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -179,7 +180,7 @@ class HttpRun:
     requests: list[dict[str, Any]]
     repeat: bool
     done: str = "200"
-    warm_up: float = 0.0
+    warm_up: float = 1.0  # seconds in the warm-up round
     server: str = "api"  # or "pg_lock": the baseline's process
 
 
@@ -225,12 +226,12 @@ async def product_runs(
     """The product's API: GET /health, claims, waiting-room polls and gate scans."""
     polls = await queued_polls(resources, partner, queued)
     # a genuine code admits once: enough of them for the run at a generous rate
-    gate_token, codes = await staff_and_codes(resources, max(20_000, int(seconds * 8_000)))
+    gate_token, codes = await staff_and_codes(resources, 20_000 + int(seconds * 8_000))
     print(f"{len(polls)} customers queued, {len(codes)} tickets issued", flush=True)
     seats = [{"event_id": sales.seated.event_id, "seat_ids": [s]} for s in sales.seated.seat_ids]
     ga = [{"ticket_type_id": sales.ga.pool_ids[0], "quantity": 1}] * len(tokens)
     return [
-        HttpRun("http_trivial_rps", HEALTH, True, warm_up=1),
+        HttpRun("http_trivial_rps", HEALTH, True),
         HttpRun("http_claim_seat_rps", order_requests(tokens, seats), False, "201"),
         HttpRun("http_claim_ga_rps", order_requests(tokens, ga), True, "201"),
         # each poller's token is verified once, on its first request, as in a real queue
@@ -251,7 +252,7 @@ async def baseline_runs(
     seats = [{"event_id": sales.seated.event_id, "seat_ids": [s]} for s in seat_ids]
     ga = [{"ticket_type_id": pool_id, "quantity": 1}] * len(tokens)
     return [
-        HttpRun("pg_lock_server_trivial_rps", HEALTH, True, warm_up=1, server="pg_lock"),
+        HttpRun("pg_lock_server_trivial_rps", HEALTH, True, server="pg_lock"),
         HttpRun(
             "pg_lock_claim_seat_rps",
             order_requests(tokens, seats, SEAT_PATH),
@@ -272,22 +273,23 @@ async def baseline_runs(
 def run_all(
     ports: dict[str, int], runs: list[HttpRun], seconds: float, rounds: int
 ) -> dict[str, dict[str, Any]]:
-    """Every run, `rounds` times in turn, seconds / rounds each time: this machine's speed
-    drifts by up to 2x over seconds (other tenants), so each figure is measured across the
-    whole span instead of in one window of its own. A figure's totals are summed over its
+    """A warm-up round (every run in turn, `warm_up` seconds each, not counted), then every
+    run `rounds` times in turn, seconds / rounds each time. This machine's speed drifts by up
+    to 2x over seconds (other tenants), so each figure is measured across the whole span
+    instead of in one window of its own; and the first seconds after start-up ran at up to
+    half speed for every process, hence the warm-up. A figure's totals are summed over its
     rounds; `round_rps` keeps each round's rate to show the spread."""
     results: dict[str, dict[str, Any]] = {}
     used = {run.name: 0 for run in runs}  # requests consumed, for runs that never repeat one
-    for turn in range(rounds):
+    for turn in range(rounds + 1):
         for run in runs:
-            port = ports[run.server]
             requests = run.requests if run.repeat else run.requests[used[run.name] :]
-            if run.warm_up and turn == 0:
-                http_load(port, requests, run.warm_up, repeat=True)
-            result = http_load(port, requests, seconds / rounds, run.repeat)
+            length = run.warm_up if turn == 0 else seconds / rounds
+            result = http_load(ports[run.server], requests, length, run.repeat)
             used[run.name] += result["requests"]
-            print(run.name, turn + 1, json.dumps(result), flush=True)
-            results[run.name] = _add_round(results.get(run.name), result, run.done)
+            print(run.name, turn or "warm-up", json.dumps(result), flush=True)
+            if turn:
+                results[run.name] = _add_round(results.get(run.name), result, run.done)
     return results
 
 
@@ -304,6 +306,50 @@ def _add_round(total: dict[str, Any] | None, result: dict[str, Any], done: str) 
     return total
 
 
+async def claim_rounds(
+    resources: Resources, sales: Sales, seconds: float, rounds: int
+) -> dict[str, float]:
+    """The raw script and the engine, taken in turn `rounds` times (as the HTTP runs are):
+    redis-benchmark sends a fixed number of calls, sized to take about as long as a round."""
+    orders = Orders(resources.sale_store, resources.sale_reads, resources.order_store, NoQueue())
+    event_id, pool_id = sales.ga.event_id, sales.ga.pool_ids[0]
+    raw_calls = raw_seconds = engine_claims_done = engine_seconds = 0.0
+    per_round = int(40_000 * seconds / 10)
+    for _ in range(rounds):
+        raw_rate = await redis_raw_claim(resources, event_id, pool_id, per_round)
+        raw_calls += per_round
+        raw_seconds += per_round / raw_rate
+        rate = await engine_claims(orders, sales.customers, event_id, pool_id, seconds / rounds)
+        engine_claims_done += rate * seconds / rounds
+        engine_seconds += seconds / rounds
+        print(f"raw {raw_rate:,.0f}/s, engine {rate:,.0f}/s", flush=True)
+    return {
+        "redis_raw_claim_per_s": raw_calls / raw_seconds,
+        "engine_claim_per_s": engine_claims_done / engine_seconds,
+    }
+
+
+async def settle(resources: Resources) -> None:
+    """Let what the set-up (or a run) left behind finish before the next figures: the
+    autovacuum of tables just filled, the checkpoint of their writes, Redis compacting its
+    append-only file. Measured without this, the first rounds ran at up to half speed while
+    those ran beside them."""
+    started = time.perf_counter()
+    await resources.pool.execute("VACUUM ANALYZE")
+    # without the privilege, the server's own checkpoints come when they come
+    with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
+        await resources.pool.execute("CHECKPOINT")
+    if (await resources.redis.info("persistence")).get("aof_enabled"):
+        await resources.redis.bgrewriteaof()  # type: ignore[no-untyped-call]
+        for _ in range(600):  # Redis says when a rewrite ends only when asked
+            if not (await resources.redis.info("persistence")).get("aof_rewrite_in_progress"):
+                break
+            await asyncio.sleep(0.2)
+    os.sync()
+    await asyncio.sleep(2)
+    print(f"settled in {time.perf_counter() - started:.0f} s", flush=True)
+
+
 async def measure(
     stack: BenchStack, seconds: float, backlog: int, queued: int, rounds: int
 ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
@@ -314,17 +360,11 @@ async def measure(
         started = time.perf_counter()
         sales = await set_up(resources, seconds, backlog, queued)
         print(f"setup done in {time.perf_counter() - started:.0f} s", flush=True)
+        await settle(resources)
 
-        figures["redis_raw_claim_per_s"] = await redis_raw_claim(
-            resources, sales.ga.event_id, sales.ga.pool_ids[0], 200_000
-        )
-        orders = Orders(
-            resources.sale_store, resources.sale_reads, resources.order_store, NoQueue()
-        )
-        figures["engine_claim_per_s"] = await engine_claims(
-            orders, sales.customers, sales.ga.event_id, sales.ga.pool_ids[0], seconds
-        )
+        figures |= await claim_rounds(resources, sales, seconds, rounds)
         print(json.dumps(figures), flush=True)
+        await settle(resources)
 
         # two API processes, up together, loaded one at a time
         stack.start_api()
@@ -350,7 +390,8 @@ async def measure(
 BASELINE_APP = "loadtests.pg_lock_baseline:create_app"
 
 NOTES = {
-    "redis_raw_claim_per_s": "redis-benchmark EVALSHA claim.lua, 50 clients",
+    "redis_raw_claim_per_s": "redis-benchmark EVALSHA claim.lua, 50 clients, one claim a "
+    "call; rounds in turn with the engine's",
     "engine_claim_per_s": "Orders.place, 1 process, 256 concurrent buyers",
     "http_trivial_rps": "GET /health",
     "http_claim_seat_rps": "POST /orders, one distinct seat each (Redis Lua claim)",
@@ -408,7 +449,8 @@ def report(
         "`loadtests/http_load.py` (asyncio + uvloop, in its own process), 64 keep-alive "
         f"connections, {seconds:g} s per figure taken as {rounds} rounds of "
         f"{seconds / rounds:g} s: every HTTP run in turn, then again, so a slow spell of this "
-        "shared machine weighs on all of them alike. A figure counts its successful responses "
+        "shared machine weighs on all of them alike, after a warm-up round that is not "
+        "counted (1 s each; 2 s for the polls). A figure counts its successful responses "
         "(200, or 201 for claims) per second over its rounds, and all the statuses are listed; "
         "`rounds` gives the lowest and highest round. The `pg_lock_*` baseline is "
         "`loadtests/pg_lock_baseline.py`: the same app with two extra POST handlers that "
