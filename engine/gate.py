@@ -30,9 +30,10 @@ log = logging.getLogger(__name__)
 
 ScanResult = Literal["admitted", "already_used", "void", "invalid"]
 CODE_FORMAT = (
-    "decimal digits of one big-endian integer whose bytes are: version (1 byte, =1) | key_id "
-    "(LEB128 varint) | event_id (LEB128 varint) | ticket ref (8 bytes) | Ed25519 signature "
-    "(64 bytes) over all bytes before it; no leading zero"
+    "decimal digits of one big-endian integer whose bytes are: version (1 byte, =2) | key_id "
+    "(LEB128 varint) | event_id (LEB128 varint) | ticket ref (8 bytes) | server tag (6 bytes, "
+    "checked only by the server) | Ed25519 signature (64 bytes) over all bytes before it; no "
+    "leading zero. Version 1 codes have no server tag."
 )
 
 

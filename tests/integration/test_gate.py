@@ -13,7 +13,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient
@@ -367,6 +368,8 @@ async def test_offline_scanner_verifies_with_only_the_public_keys(
     assert [k["signing"] for k in listing.json()["keys"]] == [True]
     offline = public_keys(listing.json())
     assert all(verify_offline(t["code"], offline) for t in tickets)
+    assert "version (1 byte, =2)" in listing.json()["code_format"]
+    assert all(documented_scanner(t["code"], offline) for t in tickets)
 
     rng = random.Random(4)
     for _ in range(200):
@@ -396,6 +399,32 @@ async def test_offline_scanner_verifies_with_only_the_public_keys(
     assert verify_offline(tickets[0]["code"], offline) is not None
     assert (await scan(client, staff, later[0]["code"])).status_code == 200
     assert (await scan(client, staff, tickets[0]["code"])).status_code == 200
+
+
+def documented_scanner(code: str, keys: dict[int, dict[int, bytes]]) -> bool:
+    """A scanner written from the `code_format` the gate-keys listing publishes, sharing no
+    code with the engine: proves the published format is the one minted."""
+    data = int(code).to_bytes((int(code).bit_length() + 7) // 8, "big")
+    if data[0] != 2:
+        return False
+    at, numbers = 1, []
+    for _ in range(2):  # key_id, then event_id: LEB128
+        value = shift = 0
+        while data[at] & 0x80:
+            value |= (data[at] & 0x7F) << shift
+            shift, at = shift + 7, at + 1
+        numbers.append(value | data[at] << shift)
+        at += 1
+    key_id, event_id = numbers
+    signed_end = at + 8 + 6  # ticket ref, server tag
+    if len(data) != signed_end + 64:
+        return False
+    public = Ed25519PublicKey.from_public_bytes(keys[event_id][key_id])
+    try:
+        public.verify(data[signed_end:], data[:signed_end])
+    except InvalidSignature:
+        return False
+    return True
 
 
 async def _issue_seat(
