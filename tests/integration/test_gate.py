@@ -550,3 +550,34 @@ async def test_scans_answered_together_get_what_each_alone_would(
         "void": 1,
         "invalid": 1,
     }
+
+
+async def test_a_scan_updates_its_ticket_in_place_and_seats_stay_one_live_ticket_each(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    sale = await open_sale(resources, partner.id, seats=2)
+    _, (first, second) = await issue_tickets(client, resources, customer, sale, seats=2)
+    async with resources.pool.acquire() as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            # what a first scan writes: heap-only (no index entry), so gates stay cheap
+            await conn.execute(
+                "UPDATE tickets SET status = 'used', used_at = now() WHERE id = $1", first["id"]
+            )
+            hot = await conn.fetchval(
+                "SELECT n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'tickets'"
+            )
+            assert hot == 1
+            seat = await conn.fetchval("SELECT seat_id FROM tickets WHERE id = $1", first["id"])
+            # the last line of defence: a used ticket still holds its seat ...
+            with pytest.raises(asyncpg.UniqueViolationError):
+                async with conn.transaction():
+                    await conn.execute(
+                        "UPDATE tickets SET seat_id = $1 WHERE id = $2", seat, second["id"]
+                    )
+            # ... and a void one frees it for the next live ticket
+            await conn.execute("UPDATE tickets SET status = 'void' WHERE id = $1", first["id"])
+            await conn.execute("UPDATE tickets SET seat_id = $1 WHERE id = $2", seat, second["id"])
+        finally:
+            await transaction.rollback()  # leave the tickets as they were
