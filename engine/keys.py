@@ -96,3 +96,22 @@ def queue_shuffle(event_id: int) -> str:
 
 def queue_opening_lock(event_id: int) -> str:
     return f"{event_tag(event_id)}:wr:opening"
+
+
+# -- ARQ's keys ------------------------------------------------------------------------------
+# The persist queue is ARQ's, and workers/job_claims.py claims its jobs the way ARQ itself
+# does, so these follow ARQ's storage layout (arq.constants). engine/ does not import ARQ;
+# tests/unit/test_keys.py checks that they agree with the installed ARQ.
+ARQ_QUEUE = "arq:queue"
+
+
+def arq_job(job_id: str) -> str:
+    return f"arq:job:{job_id}"
+
+
+def arq_in_progress(job_id: str) -> str:
+    return f"arq:in-progress:{job_id}"
+
+
+def arq_retry(job_id: str) -> str:
+    return f"arq:retry:{job_id}"

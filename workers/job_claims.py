@@ -18,14 +18,10 @@ import secrets
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from arq.constants import (
-    default_queue_name,
-    in_progress_key_prefix,
-    job_key_prefix,
-    retry_key_prefix,
-)
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+
+from engine import keys as redis_keys
 
 QUEUE_LUA = Path(__file__).resolve().parents[1] / "lua" / "queue"
 
@@ -40,7 +36,7 @@ class JobClaims:
         queue: Redis,
         lease_ms: int,
         stale_ms: int,
-        queue_name: str = default_queue_name,
+        queue_name: str = redis_keys.ARQ_QUEUE,
     ) -> None:
         self._queue = queue
         self._queue_name = queue_name
@@ -56,7 +52,7 @@ class JobClaims:
         stale claim). Returns the orders claimed."""
         if not candidates or want <= 0:
             return []
-        keys = [self._queue_name, *(in_progress_key_prefix + o for o, _ in candidates)]
+        keys = [self._queue_name, *(redis_keys.arq_in_progress(o) for o, _ in candidates)]
         args: list[str | int] = [self.owner, self._lease_ms, self._stale_ms, want]
         for order_id, take_over in candidates:
             args += [order_id, "1" if take_over else "0"]
@@ -70,9 +66,9 @@ class JobClaims:
         keys = [self._queue_name]
         for order_id in ids:
             keys += [
-                in_progress_key_prefix + order_id,
-                job_key_prefix + order_id,
-                retry_key_prefix + order_id,
+                redis_keys.arq_in_progress(order_id),
+                redis_keys.arq_job(order_id),
+                redis_keys.arq_retry(order_id),
             ]
         await self._finish(keys=keys, args=[self.owner, *ids])
 
@@ -82,5 +78,5 @@ class JobClaims:
             return
         keys = [self._queue_name]
         for order_id in ids:
-            keys += [in_progress_key_prefix + order_id, job_key_prefix + order_id]
+            keys += [redis_keys.arq_in_progress(order_id), redis_keys.arq_job(order_id)]
         await self._release(keys=keys, args=[self.owner, delay_ms, *ids])

@@ -20,8 +20,8 @@ from typing import Any
 import asyncpg
 from arq import Retry
 from arq.connections import ArqRedis
-from arq.constants import job_key_prefix
 
+from engine import keys
 from engine.order_ids import home_event_of
 from engine.persistence import Persister
 from engine.reconcile import reconcile_all, report
@@ -337,7 +337,7 @@ async def enqueue_missing(
         return
     async with queue.pipeline(transaction=False) as pipe:
         for order_id in order_ids:
-            pipe.exists(job_key_prefix + order_id)
+            pipe.exists(keys.arq_job(order_id))
         queued = await pipe.execute()
     missing = [order_id for order_id, exists in zip(order_ids, queued, strict=True) if not exists]
     if not missing:
