@@ -121,6 +121,9 @@ class InventoryStore(Protocol):
     ) -> list[Seat]:
         """Seats by id after `after_id`, in the status PostgreSQL holds."""
 
+    async def seats_by_ids(self, event_id: int, seat_ids: list[int]) -> list[Seat]:
+        """These seats of the event, in id order (ids it does not have are left out)."""
+
     async def seat(self, seat_id: int) -> tuple[Seat, EventAccess] | None: ...
 
     async def update_available_seat(self, seat_id: int, changes: SeatChanges) -> Seat | None:
@@ -152,6 +155,13 @@ class LiveInventory(InventoryCache, Protocol):
     async def counts(self, event_ids: list[int]) -> dict[int, Availability]: ...
 
     async def seat_states(self, event_id: int, seat_ids: list[int]) -> dict[int, str]: ...
+
+    async def seats_marked(
+        self, event_id: int, mark: str, after_id: int, most: int
+    ) -> list[int] | None:
+        """Ids above `after_id` of the seats whose live mark starts with `mark`, in order;
+        None when the event has more than `most` seats (then reading them all costs more
+        than scanning)."""
 
     async def withdraw_seat(self, event_id: int, seat_id: int) -> bool: ...
 
@@ -407,7 +417,13 @@ class Inventory:
     async def _scan_live_seats(
         self, event_id: int, status: SeatStatus | None, start: int, limit: int
     ) -> Page[Seat]:
-        """Filter by live status, reading seats in id order until the page is full."""
+        """Filter by live status: Redis names the seats in that state, when the event is small
+        enough to read whole, and PostgreSQL gives just those rows; otherwise seats are read in
+        id order until the page is full."""
+        if status is not None:
+            marked = await self._live.seats_marked(event_id, status[0], start, MAX_SEATS_SCANNED)
+            if marked is not None:
+                return await self._page_of_marked(event_id, status, marked, limit)
         step = limit + 1 if status is None else max(SCAN_STEP, limit + 1)
         found: list[Seat] = []
         scanned = 0
@@ -422,6 +438,21 @@ class Inventory:
             if len(chunk) < step:
                 break
             start = chunk[-1].id
+        return page_of(found, limit, _id_key)
+
+    async def _page_of_marked(
+        self, event_id: int, status: SeatStatus, marked: list[int], limit: int
+    ) -> Page[Seat]:
+        """A page of the seats Redis marked: their rows, states read again (a claim may have
+        come in between), until the page is full or the candidates run out."""
+        found: list[Seat] = []
+        for at in range(0, len(marked), limit + 1):
+            chunk = await self._store.seats_by_ids(event_id, marked[at : at + limit + 1])
+            found += [
+                s for s in await self._with_live_status(event_id, chunk) if s.status == status
+            ]
+            if len(found) > limit:
+                break
         return page_of(found, limit, _id_key)
 
     async def _refresh_live(self, event_id: int) -> None:

@@ -101,6 +101,15 @@ class PgInventoryStore:
         )
         return [_seat(row) for row in rows]
 
+    async def seats_by_ids(self, event_id: int, seat_ids: list[int]) -> list[Seat]:
+        rows = await self._pool.fetch(
+            f"""SELECT {_SEAT} FROM seats s
+                 WHERE s.event_id = $1 AND s.id = ANY($2::bigint[]) ORDER BY s.id""",
+            event_id,
+            seat_ids,
+        )
+        return [_seat(row) for row in rows]
+
     async def seat(self, seat_id: int) -> tuple[Seat, EventAccess] | None:
         row = await self._pool.fetchrow(
             f"SELECT {_SEAT}, {_EVENT} FROM seats s JOIN events e ON e.id = s.event_id "

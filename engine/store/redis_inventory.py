@@ -70,6 +70,20 @@ class RedisInventory:
             seat: names[state[:1]] for seat, state in zip(seat_ids, states, strict=True) if state
         }
 
+    async def seats_marked(
+        self, event_id: int, mark: str, after_id: int, most: int
+    ) -> list[int] | None:
+        seats = keys.event_key(event_id, "seats")
+        if await self._redis.hlen(seats) > most:
+            return None
+        wanted = mark.encode()
+        marks = await self._redis.hgetall(seats)
+        return sorted(
+            seat
+            for seat, state in ((int(k), v) for k, v in marks.items())
+            if seat > after_id and state[:1] == wanted
+        )
+
     async def pool_counts(self, event_id: int, type_ids: list[int]) -> dict[int, Availability]:
         if not type_ids:
             return {}

@@ -507,6 +507,24 @@ async def test_live_status_filter_walks_the_cursor(
     assert await walk(client, f"{path}?limit=4") == [["S1", "S2", "S3", "S4"], ["S5"]]
 
 
+async def test_a_nearly_sold_out_live_event_lists_its_last_available_seats(
+    client: Client, resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    # Redis names the few available seats; PostgreSQL is asked for just those rows
+    sale = await open_sale(resources, partner.id, seats=40, limit=40)
+    left = {sale.seat_ids[6], sale.seat_ids[28], sale.seat_ids[39]}
+    taken = [seat for seat in sale.seat_ids if seat not in left]
+    order = await client.post(
+        "/orders", headers=customer.headers, json={"items": [seat_item(sale, *taken)]}
+    )
+    assert order.status_code == 201, order.text
+    path = f"/events/{sale.event_id}/seats"
+    assert await walk(client, f"{path}?status=available&limit=2") == [["S7", "S29"], ["S40"]]
+    assert await walk(client, f"{path}?status=available&limit=3") == [["S7", "S29", "S40"]]
+    held = await walk(client, f"{path}?status=held&limit=50")
+    assert held == [[f"S{sale.seat_ids.index(seat) + 1}" for seat in taken]]
+
+
 async def test_a_sparse_live_filter_returns_short_pages_with_a_cursor(
     client: Client, resources: Resources, partner: Actor, customer: Actor
 ) -> None:
