@@ -187,18 +187,24 @@ class WaitingRoom:
     async def _visit(
         self, customer: Principal, event_id: int, mode: VisitMode, address: str
     ) -> QueueStatus:
+        visit = await self._visit_once(customer, event_id, mode, address)
+        if visit.opening:
+            await self._open(event_id)
+            visit = await self._visit_once(customer, event_id, "status", address)
+        return self._status(customer.user_id, event_id, visit)
+
+    async def _visit_once(
+        self, customer: Principal, event_id: int, mode: VisitMode, address: str
+    ) -> Visit:
+        """One visit; again with the room's settings when Redis's copy of them has lapsed
+        (which, under load, may happen between a join and the visit after the opening)."""
         visit = await self._store.visit(event_id, customer.user_id, mode, address, b"", self.policy)
         if visit.st == "cfg":
             settings = await self._load_settings(event_id)
             visit = await self._store.visit(
                 event_id, customer.user_id, mode, address, settings, self.policy
             )
-        if visit.opening:
-            await self._open(event_id)
-            visit = await self._store.visit(
-                event_id, customer.user_id, "status", address, b"", self.policy
-            )
-        return self._status(customer.user_id, event_id, visit)
+        return visit
 
     async def _load_settings(self, event_id: int) -> bytes:
         """One PostgreSQL read per event at a time, however many polls found the cache empty."""

@@ -666,6 +666,36 @@ async def test_after_the_opening_it_is_first_in_first_out(
     assert len(admitted) == len(arrivals)
 
 
+class LapsingSettings(RedisQueueStore):
+    """Redis's copy of the room's settings lapses just before every status visit: what a
+    saturated API process meets when its visit after the opening comes late."""
+
+    async def visit(self, event_id: int, customer_id: int, mode: Any, *args: Any) -> Any:
+        if mode == "status":
+            await self._redis.delete(keys.queue_keys(event_id)[0])
+        return await super().visit(event_id, customer_id, mode, *args)
+
+
+async def test_the_opener_is_answered_when_the_settings_lapse_during_the_opening(
+    resources: Resources, partner: Actor
+) -> None:
+    # seen in make loadtest-large: one join answered 404 "No such event on sale"
+    sale = await room_sale(resources, partner.id, pools=(5,), paused=True)
+    early = list(range(4200, 4210))
+    await reopen(resources, sale.event_id, "1 hour")
+    await join_all(engine_room(resources), sale.event_id, early)
+    await reopen(resources, sale.event_id, "-1 second")
+    room = WaitingRoom(
+        LapsingSettings(resources.redis),
+        PgRoomSettings(resources.pool),
+        get_settings().jwt_secret,
+        RoomPolicy(joins_per_address=10**9),
+    )
+    latecomer = await room.join(buyer(4300), sale.event_id, "10.9.0.1")
+    assert latecomer.state == "waiting" and latecomer.position == len(early) + 1
+    assert (await room.status(buyer(early[0]), sale.event_id)).position in range(1, 11)
+
+
 async def test_the_opening_draws_once_and_latecomers_queue_behind_in_order(
     resources: Resources, partner: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
