@@ -443,16 +443,15 @@ class Inventory:
     async def _page_of_marked(
         self, event_id: int, status: SeatStatus, marked: list[int], limit: int
     ) -> Page[Seat]:
-        """A page of the seats Redis marked: their rows, states read again (a claim may have
-        come in between), until the page is full or the candidates run out."""
+        """A page of the seats Redis marked (one snapshot of their states): their rows, until
+        the page is full or the candidates run out (a seat deleted since has no row)."""
         found: list[Seat] = []
         for at in range(0, len(marked), limit + 1):
-            chunk = await self._store.seats_by_ids(event_id, marked[at : at + limit + 1])
-            found += [
-                s for s in await self._with_live_status(event_id, chunk) if s.status == status
-            ]
+            found += await self._store.seats_by_ids(event_id, marked[at : at + limit + 1])
             if len(found) > limit:
                 break
+        for seat in found:
+            seat.status = status
         return page_of(found, limit, _id_key)
 
     async def _refresh_live(self, event_id: int) -> None:

@@ -52,8 +52,7 @@ class TicketCode(msgspec.Struct, frozen=True):
     ref: bytes
     signed: bytes  # the bytes the signature covers
     signature: bytes
-    version: int = VERSION
-    tag: bytes = b""  # empty in a version-1 code
+    version: int = VERSION  # a version-2 code's signed bytes end with its server tag
 
 
 def ticket_ref(order_id: str, line_no: int) -> bytes:
@@ -135,7 +134,6 @@ def parse(code: str) -> TicketCode | None:
         data[:signed_end],
         data[signed_end:],
         version,
-        data[ref_end:signed_end],
     )
 
 
@@ -143,8 +141,8 @@ def tagged_by(code: TicketCode, key: bytes) -> bool:
     """The server's check of a version-2 code: its tag is ours (see the module docstring)."""
     if code.version != VERSION:
         return False
-    tagged = code.signed[:-TAG_BYTES]
-    return hmac.compare_digest(_tag(key, tagged), code.tag)
+    tagged, tag = code.signed[:-TAG_BYTES], code.signed[-TAG_BYTES:]
+    return hmac.compare_digest(_tag(key, tagged), tag)
 
 
 def signature_ok(code: TicketCode, public_key: Ed25519PublicKey) -> bool:
