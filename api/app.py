@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,10 +23,13 @@ from api.queue import serve_queue
 from api.tickets import serve_validate
 from engine.orders import Orders
 from engine.settings import get_settings
+from engine.store.redis_durability import durability_gaps
 from engine.store.redis_queue import admission_gate
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
 from workers.queue import ArqPersistQueue
+
+log = logging.getLogger("boxoffice.api")
 
 ROUTE_HANDLERS: list[object] = [
     AccountController,
@@ -50,6 +54,8 @@ class MetricsController(PrometheusController):
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     settings = get_settings()
     resources = await open_resources(settings)
+    for gap in await durability_gaps(resources.redis):
+        log.warning(gap)
     queue = await ArqPersistQueue.connect(settings.queue_redis_url)
     resources.persist_queue = queue
     app.state.resources = resources

@@ -359,11 +359,12 @@ async def settle(resources: Resources) -> None:
 
 async def measure(
     stack: BenchStack, seconds: float, backlog: int, queued: int, rounds: int
-) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+) -> tuple[dict[str, float], dict[str, dict[str, Any]], str]:
     settings = get_settings()
     resources = await open_resources(settings, pool_size=8)
     figures: dict[str, float] = {}
     try:
+        redis = await redis_persistence(resources)
         started = time.perf_counter()
         sales = await set_up(resources, seconds, backlog, queued)
         print(f"setup done in {time.perf_counter() - started:.0f} s", flush=True)
@@ -391,7 +392,18 @@ async def measure(
         stack.stop_children()
     finally:
         await resources.close()
-    return figures, runs
+    return figures, runs, redis
+
+
+async def redis_persistence(resources: Resources) -> str:
+    """The Redis under test and how it persists: what every claim and payment pays for."""
+    server = await resources.redis.info("server")
+    config = await resources.redis.config_get("append*")
+    name = "Valkey" if "valkey_version" in server else "Redis"
+    version = server.get("valkey_version") or server.get("redis_version")
+    if config.get("appendonly") != "yes":
+        return f"{name} {version}, no append-only file"
+    return f"{name} {version}, append-only file with appendfsync {config.get('appendfsync')}"
 
 
 BASELINE_APP = "loadtests.pg_lock_baseline:create_app"
@@ -445,13 +457,17 @@ RATIOS = (
 
 
 def report(
-    figures: dict[str, float], runs: dict[str, dict[str, Any]], seconds: float, rounds: int
+    figures: dict[str, float],
+    runs: dict[str, dict[str, Any]],
+    seconds: float,
+    rounds: int,
+    redis: str,
 ) -> str:
     values = figures | {name: run["done_per_s"] for name, run in runs.items()}
     rows = [
         f"# Benchmarks\n\nMeasured by `make bench` on {os.uname().nodename} "
         f"({os.cpu_count()} cores), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        "all figures side by side in this one run.\n",
+        f"all figures side by side in this one run. Redis: {redis}.\n",
         "HTTP figures: one uvicorn worker (uvloop, httptools) per API process, loaded by "
         "`loadtests/http_load.py` (asyncio + uvloop, in its own process), 64 keep-alive "
         f"connections, {seconds:g} s per figure taken as {rounds} rounds of "
@@ -502,7 +518,7 @@ def main() -> None:
     stack = BenchStack("bench")
     stack.start()
     try:
-        figures, runs = asyncio.run(
+        figures, runs, redis = asyncio.run(
             measure(stack, args.seconds, args.backlog, args.queued, args.rounds)
         )
     finally:
@@ -512,7 +528,7 @@ def main() -> None:
     out = results_dir()
     bench = {name: round(figures[name], 1) for name in FIGURES}
     (out / "bench.json").write_text(json.dumps(bench, indent=2) + "\n")
-    text = report({name: figures[name] for name in FIGURES}, runs, args.seconds, args.rounds)
+    text = report({name: figures[name] for name in FIGURES}, runs, args.seconds, args.rounds, redis)
     (out / "bench.md").write_text(text)
     print(text)
 

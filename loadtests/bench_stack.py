@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from engine.settings import ROOT, reset_settings
+from engine.settings import ROOT, redis_appendfsync, reset_settings
 from engine.store.migrate import apply_migrations
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent, free_port
 
@@ -47,7 +47,7 @@ class BenchStack:
             self.server_dsn = self.pg.start()
         redis_url = os.environ.get("REDIS_URL", "")
         if not redis_url:
-            self.redis = EmbeddedRedis(self.data / "redis")
+            self.redis = EmbeddedRedis(self.data / "redis", appendfsync=redis_appendfsync())
             redis_url = self.redis.start()
         database_url = _with_path(self.server_dsn, f"/{self.database}")
         asyncio.run(self._create_database())

@@ -81,6 +81,7 @@ class EmbeddedPostgres:
 class EmbeddedRedis:
     data_dir: Path
     port: int = 0
+    appendfsync: str = "always"  # see engine.settings.redis_appendfsync
     _process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
@@ -100,7 +101,7 @@ class EmbeddedRedis:
             "--appendonly",
             "yes",
             "--appendfsync",
-            "everysec",
+            self.appendfsync,
             "--save",
             "",
             "--daemonize",

@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from engine.settings import ROOT, get_settings
+from engine.settings import ROOT, get_settings, redis_appendfsync
 from engine.store.migrate import apply_migrations
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent
 from ops.logs import configure_logging
@@ -38,7 +38,9 @@ class Stack:
             os.environ["DATABASE_URL"] = self.embedded_pg.start()
             log.info("embedded PostgreSQL started", extra={"url": os.environ["DATABASE_URL"]})
         if not os.environ.get("REDIS_URL"):
-            self.embedded_redis = EmbeddedRedis(self.data_dir / "redis")
+            self.embedded_redis = EmbeddedRedis(
+                self.data_dir / "redis", appendfsync=redis_appendfsync()
+            )
             os.environ["REDIS_URL"] = self.embedded_redis.start()
             log.info("embedded Valkey started", extra={"url": os.environ["REDIS_URL"]})
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.settings import SettingsError, load_settings
+from engine.settings import SettingsError, load_settings, redis_appendfsync
 
 SECRET = "s" * 48
 _NAMES = (
     "ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "QUEUE_REDIS_URL", "HOST", "PORT",
-    "JWT_SECRET", "JWT_TTL_SECONDS", "TICKET_SIGNING_KEY", "LOG_LEVEL",
+    "JWT_SECRET", "JWT_TTL_SECONDS", "TICKET_SIGNING_KEY", "LOG_LEVEL", "REDIS_APPENDFSYNC",
 )  # fmt: skip
 
 
@@ -112,3 +112,14 @@ def test_plain_names_win_over_prefixed_ones(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setenv("PORT", "9002")
     assert load_settings().port == 9002
+
+
+def test_the_embedded_redis_fsyncs_always_unless_a_known_policy_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert redis_appendfsync() == "always"
+    monkeypatch.setenv("BOXOFFICE_REDIS_APPENDFSYNC", "everysec")
+    assert redis_appendfsync() == "everysec"
+    monkeypatch.setenv("REDIS_APPENDFSYNC", "sometimes")
+    with pytest.raises(SettingsError, match="REDIS_APPENDFSYNC must be one of always, everysec"):
+        redis_appendfsync()
