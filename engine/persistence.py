@@ -113,6 +113,11 @@ def rows_for(doc: dict[str, Any], now_ms: int, signer: TicketSigner) -> OrderRow
     )
 
 
+PARK_FIRST_S = 1.0  # a refused change is tried again after this long, then twice as long...
+PARK_MAX_S = 300.0  # ...up to this
+PARK_MEMORY = 100_000  # refused orders whose delay is remembered
+
+
 class Persister:
     """Moves order documents from Redis into PostgreSQL and completes the paid ones.
 
@@ -121,9 +126,19 @@ class Persister:
     did not change again while it was being written.
     """
 
-    def __init__(self, log: Any, store: Any, signer: TicketSigner | bytes) -> None:
+    def __init__(
+        self,
+        log: Any,
+        store: Any,
+        signer: TicketSigner | bytes,
+        park_first_s: float = PARK_FIRST_S,
+    ) -> None:
         self._log = log
         self._store = store
+        # orders whose change PostgreSQL refused -> seconds it was last put off for: doubled
+        # each refusal, up to PARK_MAX_S, forgotten once written
+        self._parked: dict[str, float] = {}
+        self._park_first_s = park_first_s
         if isinstance(signer, bytes):  # the bare secret: event keys beside the orders
             from engine.store.pg_tickets import gate_keys_beside
 
@@ -135,8 +150,11 @@ class Persister:
 
         With include_paid=False, paid orders are left to their persist_order job (and the
         outbox reconciler) so no order is written twice at once. A document PostgreSQL
-        already has in full (completed, nothing changed since) is skipped."""
-        written, _ = await self._persist(order_ids, include_paid)
+        already has in full (completed, nothing changed since) is skipped. A change that
+        PostgreSQL refuses is put off (1 s, then twice as long each time, up to 5 min), so
+        the sync loop goes on with the changes behind it instead of retrying it every round;
+        only an unreachable PostgreSQL (or Redis) raises."""
+        written, _ = await self._persist(order_ids, include_paid, raise_refused=False, park=True)
         return len(written)
 
     async def settle(self, order_ids: list[str]) -> tuple[set[str], set[str]]:
@@ -147,7 +165,11 @@ class Persister:
         return await self._persist(order_ids, include_paid=True, raise_refused=False)
 
     async def _persist(
-        self, order_ids: list[str], include_paid: bool, raise_refused: bool = True
+        self,
+        order_ids: list[str],
+        include_paid: bool,
+        raise_refused: bool = True,
+        park: bool = False,
     ) -> tuple[set[str], set[str]]:
         """(orders written, orders with nothing to write)."""
         order_ids = list(dict.fromkeys(order_ids))
@@ -186,7 +208,29 @@ class Persister:
                 if score is not None and order_id in written
             ]
         )
+        if self._parked:
+            for order_id in written:
+                self._parked.pop(order_id, None)
+        if park:
+            await self._park_refused(
+                [(order_id, score) for order_id, _, score in pending if order_id not in written]
+            )
         return written, untouched
+
+    async def _park_refused(self, refused: list[tuple[str, str | None]]) -> None:
+        parked: list[tuple[str, str, int]] = []
+        for order_id, score in refused:
+            if score is None:
+                continue  # no pending change: a paid order's retries are its job's
+            delay = min(self._parked.get(order_id, self._park_first_s / 2) * 2, PARK_MAX_S)
+            self._parked[order_id] = delay
+            parked.append((order_id, score, int(delay * 1000)))
+            log.warning("order %s: change refused by PostgreSQL, next try in %gs", order_id, delay)
+        if parked:
+            await self._log.park_changes(parked)
+        if len(self._parked) > PARK_MEMORY:  # the oldest start again from the first delay
+            for order_id in list(self._parked)[: len(self._parked) - PARK_MEMORY]:
+                del self._parked[order_id]
 
     async def _write(
         self, batch: list[OrderRows], raise_refused: bool = True

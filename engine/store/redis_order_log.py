@@ -54,6 +54,14 @@ class RedisOrderLog:
         for event_id, args in by_event.items():
             await self._scripts.run("ack_changes", event_id, *args)
 
+    async def park_changes(self, parked: list[tuple[str, str, int]]) -> None:
+        """Put off these (order, change score as read, delay ms) changes: see park_changes.lua."""
+        by_event: dict[int, list[str | int]] = {}
+        for order_id, score, delay_ms in parked:
+            by_event.setdefault(home_event_of(order_id), []).extend([order_id, score, delay_ms])
+        for event_id, args in by_event.items():
+            await self._scripts.run("park_changes", event_id, *args)
+
     async def changed_orders(self, event_id: int, limit: int, depth: int = 2_000) -> list[str]:
         """Orders with a status change to write, oldest first, but not the paid orders in the
         outbox (persisting those is the job of persist_order); looks `depth` changes deep."""

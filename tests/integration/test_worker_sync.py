@@ -172,6 +172,60 @@ async def test_order_postgres_refuses_does_not_hold_up_the_batch(
     assert await resources.redis.zscore(changes, kept) is None
 
 
+async def test_a_change_postgres_refuses_is_put_off_longer_each_time_then_written(
+    resources: Resources, partner: Actor, worker_ctx: dict[str, Any]
+) -> None:
+    """A poison change is not retried every round: it waits (0.4 s, then 0.8 s, ...) while
+    the changes behind it are written, and is written once PostgreSQL takes it."""
+    persister = Persister(
+        worker_ctx["order_log"],
+        resources.order_store,
+        ticket_signing_key(get_settings()),
+        park_first_s=0.4,
+    )
+    ctx = {**worker_ctx, "persister": persister}
+    sale = await open_sale(resources, partner.id, seats=3)
+    good, doomed, later = await create_customers(resources.pool, 3)
+    doomed_row = await resources.pool.fetchrow("SELECT * FROM users WHERE id = $1", doomed)
+    orders = engine_orders(resources)
+    kept = await claim(orders, good, [EventClaim(sale.event_id, [sale.seat_ids[0]])])
+    lost = await claim(orders, doomed, [EventClaim(sale.event_id, [sale.seat_ids[1]])])
+    await resources.pool.execute("DELETE FROM users WHERE id = $1", doomed)
+    changes = keys.event_key(sale.event_id, "changes")
+
+    async def due_in_ms() -> float:
+        now = await worker_ctx["order_log"].server_time_ms()
+        return float(await resources.redis.zscore(changes, lost)) - now
+
+    await write_changes(ctx, sale.event_id)
+    assert await order_status(resources, kept) == "reserved"
+    assert 300 < await due_in_ms() <= 400
+    behind = await claim(orders, later, [EventClaim(sale.event_id, [sale.seat_ids[2]])])
+    assert await worker_ctx["order_log"].changed_orders(sale.event_id, 500) == [behind]
+    await write_changes(ctx, sale.event_id)
+    assert await order_status(resources, behind) == "reserved"
+
+    await asyncio.sleep(0.45)
+    assert await worker_ctx["order_log"].changed_orders(sale.event_id, 500) == [lost]
+    await write_changes(ctx, sale.event_id)  # refused again: put off twice as long
+    assert 700 < await due_in_ms() <= 800
+    assert await order_status(resources, lost) is None
+
+    await resources.pool.execute(
+        "INSERT INTO users (id, role, name, email, password_hash) OVERRIDING SYSTEM VALUE"
+        " VALUES ($1, $2, $3, $4, $5)",
+        doomed,
+        doomed_row["role"],
+        doomed_row["name"],
+        doomed_row["email"],
+        doomed_row["password_hash"],
+    )
+    await asyncio.sleep(0.85)
+    await write_changes(ctx, sale.event_id)
+    assert await order_status(resources, lost) == "reserved"
+    assert await resources.redis.zscore(changes, lost) is None
+
+
 async def write_changes(ctx: dict[str, Any], event_id: int) -> None:
     """The sync round's step for one event's order changes (other tests' events may hold
     orders PostgreSQL refuses on purpose)."""
