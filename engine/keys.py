@@ -84,9 +84,11 @@ def queue_settings(event_id: int) -> str:
     return f"{event_tag(event_id)}:{QUEUE_KEY_NAMES[0]}"
 
 
-def queue_joins(event_id: int, window: int) -> str:
-    """HASH client address -> joins of this event's queue in one fixed time window."""
-    return f"{event_tag(event_id)}:wr:joins:{window}"
+def queue_joins(event_id: int) -> str:
+    """HASH client address -> joins of this event's queue in the current fixed time window,
+    which queue_visit.lua picks by Redis's clock (so every API process counts in the same
+    one, whatever its own clock says) and at whose end the hash expires."""
+    return f"{event_tag(event_id)}:wr:joins"
 
 
 def queue_shuffle(event_id: int) -> str:

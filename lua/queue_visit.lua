@@ -3,7 +3,8 @@
 -- Every visit first moves admission forward, computed from Redis server time, so any number of
 -- API processes agree on who is admitted without a coordinator or a background job.
 -- Run by engine/store/redis_queue.py (not through EventScripts): KEYS are engine/keys.py
--- queue_keys() plus, for a join, the joins-per-address hash of the current window.
+-- queue_keys() plus, for a join, queue_joins(): the joins-per-address hash of the current
+-- window, chosen here by Redis's clock; it expires when the window ends.
 -- ARGV: 1 mode, 2 customer ids separated by commas (one for a join),
 --       3 settings JSON from PostgreSQL ('' when the caller has none),
 --       4 ms to cache those settings, 5 ms an admission lasts unused,
@@ -69,8 +70,10 @@ end
 if mode == 'join' and not queued(customers[1]) then
   local customer = customers[1]
   local window_ms = tonumber(ARGV[7])
+  -- the hash lives until its window ends (Redis's clock), so a join in the next window
+  -- finds it gone and starts a new count; nothing here walks the hash
   local joins = redis.call('HINCRBY', K_ADDR, ARGV[8], 1)
-  if redis.call('PTTL', K_ADDR) < 0 then redis.call('PEXPIRE', K_ADDR, 2 * window_ms) end
+  redis.call('PEXPIREAT', K_ADDR, (math.floor(now / window_ms) + 1) * window_ms)
   if joins > tonumber(ARGV[6]) then
     return {'limited', window_ms - now % window_ms}
   end

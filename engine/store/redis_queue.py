@@ -7,7 +7,6 @@ per-event keys, so they are registered here rather than run through `EventScript
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Awaitable
 from datetime import datetime
 from pathlib import Path
@@ -52,10 +51,9 @@ def visits_of(reply: list[Any], customers: int) -> list[Visit]:
     ]
 
 
-def join_keys(event_id: int, policy: RoomPolicy) -> list[str]:
-    """KEYS of a join: the room's, and the joins-per-address counter of the current window."""
-    window = int(time.time() * 1000) // (policy.address_window_seconds * 1000)
-    return [*keys.queue_keys(event_id), keys.queue_joins(event_id, window)]
+def join_keys(event_id: int) -> list[str]:
+    """KEYS of a join: the room's, and the joins-per-address counter."""
+    return [*keys.queue_keys(event_id), keys.queue_joins(event_id)]
 
 
 def visit_args(
@@ -102,7 +100,7 @@ class RedisQueueStore:
     ) -> Visit:
         if mode == "status" and not settings:
             return await self._polls.submit((event_id, policy), customer_id)
-        room_keys = join_keys(event_id, policy) if mode == "join" else keys.queue_keys(event_id)
+        room_keys = join_keys(event_id) if mode == "join" else keys.queue_keys(event_id)
         answers = await self._run_visit(
             room_keys, mode, [customer_id], settings, policy, address[:MAX_ADDRESS]
         )

@@ -45,7 +45,7 @@ CHUNK = 5_000
 # what one visit may ask of Redis: O(1) or O(log n) each, ranges with a bounded length
 CONSTANT_OR_LOG = {
     "TIME", "GET", "SET", "HGET", "HMGET", "HSET", "HDEL", "HEXISTS", "HINCRBY", "PTTL",
-    "PEXPIRE", "ZSCORE", "ZRANK", "ZADD", "ZREM", "ZCARD",
+    "PEXPIRE", "PEXPIREAT", "ZSCORE", "ZRANK", "ZADD", "ZREM", "ZCARD",
 }  # fmt: skip
 BOUNDED_RANGES = {"ZRANGEBYSCORE", "ZRANGE", "ZPOPMIN"}
 VISIT_SCRIPTS = ("queue_visit.lua", "queue_slot.lua")
@@ -83,7 +83,7 @@ async def fill(
     script = redis.register_script((LUA_DIR / "queue_visit.lua").read_text())
     await redis.script_load(script.script)
     for start in range(first, last, CHUNK):
-        room_keys = join_keys(event_id, policy)
+        room_keys = join_keys(event_id)
         async with redis.pipeline(transaction=False) as pipe:
             for n in range(start, min(last, start + CHUNK)):
                 args = visit_args("join", [FIRST_ID + n], settings, policy, address(n))
