@@ -197,8 +197,10 @@ async def test_gate_keys_mint_verify_rotate_and_refuse_forgeries_without_lookups
     assert genuine is not None
     forged = ["123", "x" * 90, mint(OTHER, 1, 10, b"\x00" * 8)]
     # another ticket's ref, or another tag, under the genuine code's tag and signature
-    forged += [spell(genuine.signed[:-14] + bytes(8) + genuine.signed[-6:] + genuine.signature)]
-    forged += [spell(genuine.signed[:-1] + b"\x00" + genuine.signature)]
+    other_ref = bytes(b ^ 0xFF for b in genuine.signed[-14:-6])
+    forged += [spell(genuine.signed[:-14] + other_ref + genuine.signed[-6:] + genuine.signature)]
+    # (a byte flipped, not set: set to 0 it was the genuine tag once in 256 runs)
+    forged += [spell(genuine.signed[:-1] + bytes([genuine.signed[-1] ^ 1]) + genuine.signature)]
     # a version-1 code (no tag) signed by another key
     forged += [legacy_mint(OTHER, 1, 10, genuine.ref)]
     for code in forged:
