@@ -78,6 +78,8 @@ class SaleStore(Protocol):
 
     async def order_document(self, order_id: str) -> dict[str, Any] | None: ...
 
+    async def restore_document(self, order_id: str, document: dict[str, Any]) -> str: ...
+
     async def pay_begin(self, event_id: int, order_id: str) -> str: ...
 
     async def confirm(self, event_id: int, order_id: str, payment_ref: str) -> str: ...
@@ -99,6 +101,10 @@ class CatalogueLookups(Protocol):
 
 class OrderArchive(Protocol):
     async def order(self, order_id: str) -> Order | None: ...
+
+    async def document(self, order_id: str) -> dict[str, Any] | None:
+        """The order as a Redis order document (as lua/claim.lua and the scripts after it
+        write it), from what PostgreSQL holds."""
 
     async def customer_orders(
         self, customer_id: int, limit: int, cursor: str | None
@@ -283,8 +289,23 @@ class Orders:
             return doc
         archived = None if doc else await self._archive.order(order_id)
         if archived is not None and archived.customer_id == customer.user_id:
+            restored = await self._restored(archived)
+            if restored is not None:
+                return restored
             raise errors.InvalidState("This order is archived and can no longer change")
         raise errors.NotFound("No such order")
+
+    async def _restored(self, archived: Order) -> dict[str, Any] | None:
+        """After Redis lost its data, a completed order of an event still on sale is put back
+        in Redis (hydration restored what it bought), so it can be cancelled as before."""
+        if archived.status != "completed":
+            return None
+        document = await self._archive.document(archived.id)
+        if document is None:
+            return None
+        if await self._store.restore_document(archived.id, document) == "gone":
+            return None
+        return await self._store.order_document(archived.id)
 
     async def pay(self, customer: Principal, order_id: str, payment_token: str) -> Order:
         doc = await self._document(customer, order_id)

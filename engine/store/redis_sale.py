@@ -94,6 +94,13 @@ class RedisSaleStore:
         raw = await self._redis.hget(keys.event_key(home, "orders"), order_id)
         return msgspec.json.decode(raw) if raw else None
 
+    async def restore_document(self, order_id: str, document: dict[str, Any]) -> str:
+        """lua/restore_document.lua in the order's home event: 'ok', 'exists' or 'gone'."""
+        encoded = msgspec.json.encode(document)
+        return _decode(
+            await self._scripts.run("restore_document", home_event_of(order_id), order_id, encoded)
+        )
+
     async def pay_begin(self, event_id: int, order_id: str) -> str:
         return _decode(await self._scripts.run("pay_begin", event_id, order_id, PAYMENT_GRACE_MS))
 

@@ -167,3 +167,61 @@ async def test_redis_flushed_then_rehydrated_from_postgres(
     )
     status = await resources.pool.fetchval("SELECT status FROM orders WHERE id = $1", held)
     assert status == "expired"
+
+
+async def test_a_completed_order_is_cancelled_as_before_after_redis_lost_its_data(
+    resources: Resources, partner: Actor
+) -> None:
+    """Hydration puts back what a completed order bought; its document comes back from
+    PostgreSQL when the customer cancels, so the cancellation frees the seat at once and the
+    worker writes it (tickets void, payment kept) as it would have before the loss."""
+    from engine.persistence import Persister
+    from engine.settings import ticket_signing_key
+    from engine.store.redis_order_log import RedisOrderLog
+
+    sale = await open_sale(resources, partner.id, seats=2)
+    customer, later = await create_customers(resources.pool, 2)
+    buyer = Principal(customer, "customer")
+    orders = engine_orders(resources)
+    order_id = await claim(orders, customer, [EventClaim(sale.event_id, sale.seat_ids[:1])])
+    await orders.pay(buyer, order_id, "tok_visa")
+    order_log = RedisOrderLog(resources.redis, resources.scripts)
+    persister = Persister(order_log, resources.order_store, ticket_signing_key(get_settings()))
+    assert await persister.persist([order_id]) == 1
+    before = await resources.pool.fetchrow(
+        "SELECT status, payment_ref, paid_at FROM orders WHERE id = $1", order_id
+    )
+    assert before["status"] == "completed" and before["payment_ref"]
+
+    await resources.redis.delete(*keys.event_keys(sale.event_id))  # Redis lost the event
+    await reconcile_event(
+        sale.event_id,
+        resources.sale_reads,
+        resources.inventory,
+        resources.inventory,
+        PgOrderRepair(resources.pool),
+    )
+    seats = keys.event_key(sale.event_id, "seats")
+    assert await resources.redis.hget(seats, str(sale.seat_ids[0])) == f"s:{order_id}".encode()
+
+    cancelled = await orders.cancel(buyer, order_id)
+    assert cancelled.status == "cancelled"
+    assert [h.status for h in cancelled.history] == ["reserved", "paid", "completed", "cancelled"]
+    assert await resources.redis.hget(seats, str(sale.seat_ids[0])) == b"a"
+    assert "-" in await claim(orders, later, [EventClaim(sale.event_id, sale.seat_ids[:1])])
+
+    changed = await order_log.changed_orders(sale.event_id, 500)
+    assert order_id in changed
+    await persister.persist(changed, include_paid=False)
+    after = await resources.pool.fetchrow(
+        "SELECT status, payment_ref, paid_at FROM orders WHERE id = $1", order_id
+    )
+    assert dict(after) == {**dict(before), "status": "cancelled"}
+    tickets = await resources.pool.fetch("SELECT status FROM tickets WHERE order_id = $1", order_id)
+    assert [t["status"] for t in tickets] == ["void"]
+    history = await resources.pool.fetch(
+        "SELECT status FROM order_status_history WHERE order_id = $1"
+        " ORDER BY at, order_status_rank(status)",
+        order_id,
+    )
+    assert [h["status"] for h in history] == ["reserved", "paid", "completed", "cancelled"]
