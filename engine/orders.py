@@ -8,7 +8,7 @@ PostgreSQL on the claim or pay path except to resolve a ticket type seen for the
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import msgspec
@@ -131,6 +131,51 @@ REFUSAL_ERRORS: dict[str, type[errors.PurchaseRefused]] = {
 
 def from_ms(ms: int | float) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, exactly (a float timestamp times 1000 can lose one)."""
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def document_of(order: Order, payment_ref: str | None, paid_at: datetime | None) -> dict[str, Any]:
+    """The Redis document of an order PostgreSQL holds, as lua/claim.lua and the scripts after
+    it write one (ids as strings, times in ms): the inverse of order_from_document."""
+
+    def text(value: int | None) -> str | None:
+        return None if value is None else str(value)
+
+    home = str(home_event_of(order.id))
+    document: dict[str, Any] = {
+        "id": order.id,
+        "customer_id": str(order.customer_id),
+        "status": order.status,
+        "items": [
+            {
+                "event_id": str(line.event_id),
+                "seat_id": text(line.seat_id),
+                "ticket_type_id": text(line.ticket_type_id),
+                "label": line.label,
+                "price_cents": line.price_cents,
+            }
+            for line in order.items
+        ],
+        "total_cents": order.total_cents,
+        "expires_at": to_ms(order.expires_at),
+        "created_at": to_ms(order.created_at),
+        "events": list(dict.fromkeys([home, *(str(line.event_id) for line in order.items)])),
+        "history": [
+            {"status": h.status, "at": to_ms(h.at), "reason": h.reason} for h in order.history
+        ],
+    }
+    if payment_ref is not None:
+        document["payment_ref"] = payment_ref
+    if paid_at is not None:
+        document["paid_at"] = to_ms(paid_at)
+    return document
 
 
 def order_from_document(doc: dict[str, Any]) -> Order:
@@ -287,25 +332,18 @@ class Orders:
         doc = await self._store.order_document(order_id)
         if doc is not None and int(doc["customer_id"]) == customer.user_id:
             return doc
-        archived = None if doc else await self._archive.order(order_id)
-        if archived is not None and archived.customer_id == customer.user_id:
-            restored = await self._restored(archived)
-            if restored is not None:
-                return restored
+        archived = None if doc else await self._archive.document(order_id)
+        if archived is not None and int(archived["customer_id"]) == customer.user_id:
+            # after Redis lost its data, a completed order of an event still on sale goes
+            # back into Redis (hydration restored what it bought): it can be cancelled again
+            if archived["status"] == "completed" and (
+                await self._store.restore_document(order_id, archived) != "gone"
+            ):
+                restored = await self._store.order_document(order_id)
+                if restored is not None:
+                    return restored
             raise errors.InvalidState("This order is archived and can no longer change")
         raise errors.NotFound("No such order")
-
-    async def _restored(self, archived: Order) -> dict[str, Any] | None:
-        """After Redis lost its data, a completed order of an event still on sale is put back
-        in Redis (hydration restored what it bought), so it can be cancelled as before."""
-        if archived.status != "completed":
-            return None
-        document = await self._archive.document(archived.id)
-        if document is None:
-            return None
-        if await self._store.restore_document(archived.id, document) == "gone":
-            return None
-        return await self._store.order_document(archived.id)
 
     async def pay(self, customer: Principal, order_id: str, payment_token: str) -> Order:
         doc = await self._document(customer, order_id)

@@ -154,7 +154,7 @@ class Persister:
         PostgreSQL refuses is put off (1 s, then twice as long each time, up to 5 min), so
         the sync loop goes on with the changes behind it instead of retrying it every round;
         only an unreachable PostgreSQL (or Redis) raises."""
-        written, _ = await self._persist(order_ids, include_paid, raise_refused=False, park=True)
+        written, _ = await self._persist(order_ids, include_paid, park=True)
         return len(written)
 
     async def settle(self, order_ids: list[str]) -> tuple[set[str], set[str]]:
@@ -162,14 +162,10 @@ class Persister:
         paid; needing nothing: already in PostgreSQL in full, or gone from Redis). An order
         PostgreSQL refused is in neither, and raises nothing: the caller tries it again
         later. Only an unreachable PostgreSQL (or Redis) raises."""
-        return await self._persist(order_ids, include_paid=True, raise_refused=False)
+        return await self._persist(order_ids, include_paid=True)
 
     async def _persist(
-        self,
-        order_ids: list[str],
-        include_paid: bool,
-        raise_refused: bool = True,
-        park: bool = False,
+        self, order_ids: list[str], include_paid: bool, park: bool = False
     ) -> tuple[set[str], set[str]]:
         """(orders written, orders with nothing to write)."""
         order_ids = list(dict.fromkeys(order_ids))
@@ -191,7 +187,7 @@ class Persister:
             for item in doc["items"]
         )
         batch = [rows_for(doc, now, self._signer) for _, doc, _ in pending]
-        written, completed_at = await self._write(batch, raise_refused)
+        written, completed_at = await self._write(batch)
         # completed here, and paid orders that moved on (cancelled, say) before they were
         # written: either way PostgreSQL has them now, so they leave the outbox
         settled = {order_id: int(at.timestamp() * 1000) for order_id, at in completed_at.items()}
@@ -232,37 +228,29 @@ class Persister:
             for order_id in list(self._parked)[: len(self._parked) - PARK_MEMORY]:
                 del self._parked[order_id]
 
-    async def _write(
-        self, batch: list[OrderRows], raise_refused: bool = True
-    ) -> tuple[set[str], dict[str, Any]]:
+    async def _write(self, batch: list[OrderRows]) -> tuple[set[str], dict[str, Any]]:
         """Write the batch in one transaction; if PostgreSQL refuses it, in halves, and so on
         down to single orders, so one order PostgreSQL refuses costs a few transactions
-        (about 2 log2 n) and cannot hold up the others. When PostgreSQL is unreachable, or
-        (with raise_refused) when none can be written, the first error is raised for the
-        caller to retry; otherwise the orders refused are left out of what was written."""
+        (about 2 log2 n) and cannot hold up the others. When PostgreSQL is unreachable the
+        error is raised for the caller to retry; the orders it refuses are left out of what
+        was written."""
         if not batch:
             return set(), {}
         try:
             return {rows.order_id for rows in batch}, await self._store.write(batch)
-        except Exception as first:
-            if _unreachable(first):
+        except Exception as exc:
+            if _unreachable(exc):
                 raise  # smaller batches would only fail the same way
             if len(batch) == 1:
-                if raise_refused:
-                    raise
-                log.warning(
-                    "order %s could not be written, will retry: %r", batch[0].order_id, first
-                )
+                log.warning("order %s could not be written, will retry: %r", batch[0].order_id, exc)
                 return set(), {}
             written: set[str] = set()
             completed: dict[str, Any] = {}
             middle = len(batch) // 2
             for half in (batch[:middle], batch[middle:]):
-                half_written, half_completed = await self._write(half, raise_refused=False)
+                half_written, half_completed = await self._write(half)
                 written |= half_written
                 completed.update(half_completed)
-            if not written and raise_refused:
-                raise first from None
             return written, completed
 
 

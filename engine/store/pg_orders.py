@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from engine.order_ids import home_event_of
-from engine.orders import HistoryEntry, Order, OrderLine
+from engine.orders import HistoryEntry, Order, OrderLine, document_of
 from engine.pagination import decode_cursor, encode_cursor
 from engine.persistence import OrderRows
 
@@ -158,48 +157,13 @@ class PgOrderStore:
         return orders[0] if orders else None
 
     async def document(self, order_id: str) -> dict[str, Any] | None:
-        """The order in the shape of its Redis document (ids as strings, times in ms)."""
+        """The order in the shape of its Redis document (engine.orders.document_of)."""
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
-            if row is None:
-                return None
-            lines = await conn.fetch(
-                "SELECT * FROM order_lines WHERE order_id = $1 ORDER BY line_no", order_id
-            )
-            history = await conn.fetch(
-                """SELECT status, at, reason FROM order_status_history WHERE order_id = $1
-                    ORDER BY at, order_status_rank(status)""",
-                order_id,
-            )
-        home = str(home_event_of(order_id))
-        events = [home, *(str(line["event_id"]) for line in lines)]
-        document: dict[str, Any] = {
-            "id": row["id"],
-            "customer_id": str(row["customer_id"]),
-            "status": row["status"],
-            "items": [
-                {
-                    "event_id": str(line["event_id"]),
-                    "seat_id": _text(line["seat_id"]),
-                    "ticket_type_id": _text(line["ticket_type_id"]),
-                    "label": line["label"],
-                    "price_cents": line["price_cents"],
-                }
-                for line in lines
-            ],
-            "total_cents": row["total_cents"],
-            "expires_at": _ms(row["expires_at"]),
-            "created_at": _ms(row["created_at"]),
-            "events": list(dict.fromkeys(events)),
-            "history": [
-                {"status": h["status"], "at": _ms(h["at"]), "reason": h["reason"]} for h in history
-            ],
-        }
-        if row["payment_ref"] is not None:
-            document["payment_ref"] = row["payment_ref"]
-        if row["paid_at"] is not None:
-            document["paid_at"] = _ms(row["paid_at"])
-        return document
+            rows = await conn.fetch("SELECT * FROM orders WHERE id = $1", order_id)
+            orders = await self._assemble(conn, rows)
+        if not orders:
+            return None
+        return document_of(orders[0], rows[0]["payment_ref"], rows[0]["paid_at"])
 
     async def customer_orders(
         self, customer_id: int, limit: int, cursor: str | None
@@ -268,17 +232,6 @@ class PgOrderStore:
             )
             for row in rows
         ]
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _ms(at: datetime) -> int:
-    return (at - _EPOCH) // timedelta(milliseconds=1)
-
-
-def _text(value: int | None) -> str | None:
-    return None if value is None else str(value)
 
 
 def _astuple(row: Any) -> tuple[Any, ...]:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from engine.hydration import EventSnapshot
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+from engine.orders import to_ms
 
 
 class PgSaleReads:
@@ -60,12 +56,12 @@ class PgSaleReads:
         return EventSnapshot(
             meta={
                 "status": event["status"],
-                "sale_starts": _ms(event["sale_starts_at"]),
-                "sale_ends": _ms(event["sale_ends_at"]),
+                "sale_starts": to_ms(event["sale_starts_at"]),
+                "sale_ends": to_ms(event["sale_ends_at"]),
                 "hold_ms": event["hold_seconds"] * 1000,
                 "limit": event["max_tickets_per_customer"],
                 "event": str(event_id),
-                "starts": _ms(event["starts_at"]),
+                "starts": to_ms(event["starts_at"]),
             },
             seats=[(str(s["id"]), s["price_cents"], s["label"]) for s in seats],
             pools=[(str(p["id"]), p["price_cents"], p["name"], p["quantity"]) for p in pools],

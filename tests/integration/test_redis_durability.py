@@ -14,7 +14,7 @@ from ops.stack import Stack
 
 
 @pytest.fixture
-def started_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stack:
+def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stack:
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("BOXOFFICE_REDIS_URL", raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgresql://already.given/so-not-embedded")
@@ -23,7 +23,7 @@ def started_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stack:
 
 @pytest.mark.parametrize(("setting", "policy"), [(None, "always"), ("everysec", "everysec")])
 async def test_the_embedded_redis_fsyncs_before_it_replies_unless_told_otherwise(
-    started_stack: Stack,
+    stack: Stack,
     monkeypatch: pytest.MonkeyPatch,
     setting: str | None,
     policy: str,
@@ -32,10 +32,10 @@ async def test_the_embedded_redis_fsyncs_before_it_replies_unless_told_otherwise
         monkeypatch.delenv("REDIS_APPENDFSYNC", raising=False)
     else:
         monkeypatch.setenv("REDIS_APPENDFSYNC", setting)
-    started_stack.start_services()
-    assert started_stack.embedded_pg is None
-    assert started_stack.embedded_redis is not None
-    redis = Redis.from_url(_url(started_stack))
+    stack.start_services()
+    assert stack.embedded_pg is None
+    assert stack.embedded_redis is not None
+    redis = Redis.from_url(_url(stack))
     try:
         config = await redis.config_get("append*")
         assert (config["appendonly"], config["appendfsync"]) == ("yes", policy)
@@ -46,23 +46,23 @@ async def test_the_embedded_redis_fsyncs_before_it_replies_unless_told_otherwise
             assert len(gaps) == 1 and "appendfsync is everysec" in gaps[0]
     finally:
         await redis.aclose()
-        started_stack.embedded_redis.stop()
+        stack.embedded_redis.stop()
 
 
 async def test_a_redis_without_an_append_only_file_is_named_as_able_to_lose_payments(
-    started_stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("REDIS_APPENDFSYNC", raising=False)
-    started_stack.start_services()
-    assert started_stack.embedded_redis is not None
-    redis = Redis.from_url(_url(started_stack))
+    stack.start_services()
+    assert stack.embedded_redis is not None
+    redis = Redis.from_url(_url(stack))
     try:
         await redis.config_set("appendonly", "no")
         gaps = await durability_gaps(redis)
         assert len(gaps) == 1 and "appendonly is off" in gaps[0]
     finally:
         await redis.aclose()
-        started_stack.embedded_redis.stop()
+        stack.embedded_redis.stop()
 
 
 def _url(stack: Stack) -> str:
