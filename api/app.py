@@ -6,18 +6,20 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.response import Response
 
 from api import events, inventory, lineup, orders, queue, reports, tickets
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.fast_claims import serve_claim
 from api.hot_paths import BoxofficeApp
-from api.operations import health, ready
+from api.operations import count_dead_letters, health, ready
 from api.problems import EXCEPTION_HANDLERS
 from api.queue import serve_queue
 from api.tickets import serve_validate
@@ -48,6 +50,11 @@ ROUTE_HANDLERS: list[object] = [
 class MetricsController(PrometheusController):
     path = "/metrics"
     openmetrics_format = False
+
+    @get()
+    async def get(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        await count_dead_letters(request.app.state.resources)
+        return await super().get.fn(self)  # type: ignore[no-any-return]
 
 
 @asynccontextmanager
