@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -24,9 +26,12 @@ from api.problems import EXCEPTION_HANDLERS
 from api.queue import serve_queue
 from api.tickets import serve_validate
 from engine.orders import Orders
+from engine.revocation import RevokedUsers
 from engine.settings import get_settings
+from engine.store.pg_accounts import PgAccountStore
 from engine.store.redis_durability import durability_gaps
 from engine.store.redis_queue import admission_gate
+from engine.store.redis_revocation import RedisRevocationCopy
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
 from workers.queue import ArqPersistQueue
@@ -73,10 +78,20 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         queue,
         admission=admission_gate(resources),
     )
+    revoked = RevokedUsers(RedisRevocationCopy(resources.redis), PgAccountStore(resources.pool))
+    try:
+        await revoked.refresh()
+    except Exception as exc:  # the background refresh keeps trying
+        log.warning("revoked users not loaded at start: %r", exc)
+    app.state.revoked_users = revoked
+    refresher = asyncio.create_task(revoked.keep_fresh())
     settle_heap()
     try:
         yield
     finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
         await queue.close()
         await resources.close()
 
