@@ -237,14 +237,6 @@ class Persister:
         )
         batch = [rows_for(doc, now, self._signer) for _, doc, _ in pending]
         written, completed_at, refused = await self._write(batch)
-        if refused:
-            untouched |= await self._dead_letter(
-                [
-                    (doc, score, refused[order_id])
-                    for order_id, doc, score in pending
-                    if order_id in refused
-                ]
-            )
         # completed here, and paid orders that moved on (cancelled, say) before they were
         # written: either way PostgreSQL has them now, so they leave the outbox
         settled = {order_id: int(at.timestamp() * 1000) for order_id, at in completed_at.items()}
@@ -264,6 +256,14 @@ class Persister:
         if self._parked:
             for order_id in written:
                 self._parked.pop(order_id, None)
+        if refused:  # after what was written is settled: this may raise (unreachable)
+            untouched |= await self._dead_letter(
+                [
+                    (doc, score, refused[order_id])
+                    for order_id, doc, score in pending
+                    if order_id in refused
+                ]
+            )
         if park:
             await self._park_refused(
                 [
