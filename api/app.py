@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.response import Response
 
 from api import events, inventory, lineup, orders, queue, reports, tickets
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.fast_claims import serve_claim
 from api.hot_paths import BoxofficeApp
-from api.operations import health, ready
+from api.operations import count_dead_letters, health, ready
 from api.problems import EXCEPTION_HANDLERS
 from api.queue import serve_queue
 from api.tickets import serve_validate
 from engine.orders import Orders
+from engine.revocation import RevokedUsers
 from engine.settings import get_settings
+from engine.store.pg_accounts import PgAccountStore
 from engine.store.redis_durability import durability_gaps
 from engine.store.redis_queue import admission_gate
+from engine.store.redis_revocation import RedisRevocationCopy
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
 from workers.queue import ArqPersistQueue
@@ -49,6 +56,11 @@ class MetricsController(PrometheusController):
     path = "/metrics"
     openmetrics_format = False
 
+    @get()
+    async def get(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        await count_dead_letters(request.app.state.resources)
+        return await super().get.fn(self)  # type: ignore[no-any-return]
+
 
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -66,10 +78,20 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         queue,
         admission=admission_gate(resources),
     )
+    revoked = RevokedUsers(RedisRevocationCopy(resources.redis), PgAccountStore(resources.pool))
+    try:
+        await revoked.refresh()
+    except Exception as exc:  # the background refresh keeps trying
+        log.warning("revoked users not loaded at start: %r", exc)
+    app.state.revoked_users = revoked
+    refresher = asyncio.create_task(revoked.keep_fresh())
     settle_heap()
     try:
         yield
     finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
         await queue.close()
         await resources.close()
 

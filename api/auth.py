@@ -1,7 +1,9 @@
 """Bearer-token authentication and role checks, as Litestar dependencies.
 
 A handler asks for the principal it needs by parameter name: `user` (any role), `customer`,
-`partner`, `gate` (staff or partner) or `viewer` (optional: None when anonymous).
+`partner`, `gate` (staff or partner) or `viewer` (optional: None when anonymous). A token of a
+disabled or deleted user is refused (401 account_disabled) from this process's copy of the
+revoked users (engine/revocation.py), without a database read.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 
 from engine.errors import AuthenticationRequired, PermissionDenied
 from engine.principal import Principal
+from engine.revocation import RevokedUsers
 from engine.tokens import read_access_token
 
 
@@ -30,7 +33,9 @@ def _principal(request: Request[Any, Any, Any]) -> Principal:
     token = _bearer(request)
     if token is None:
         raise AuthenticationRequired("Log in and send 'Authorization: Bearer <token>'")
-    return read_access_token(token, request.app.state.resources.settings.jwt_secret)
+    state = request.app.state
+    revoked: RevokedUsers = state.revoked_users
+    return revoked.check(read_access_token(token, state.resources.settings.jwt_secret))
 
 
 def _with_role(request: Request[Any, Any, Any], *roles: str) -> Principal:

@@ -156,8 +156,8 @@ async def authenticated(
     parse: Callable[[bytes], T],
 ) -> tuple[Principal, T] | None:
     """The caller and the parsed body, when a hot path can serve the request: a Bearer token
-    of one of `roles` and a body `parse` accepts. Otherwise the request is passed on with its
-    body replayed, and None returned."""
+    of one of `roles`, of a user not disabled, and a body `parse` accepts. Otherwise the
+    request is passed on with its body replayed, and None returned."""
     token = dict(scope["headers"]).get(b"authorization", b"")
     if not token.startswith(b"Bearer "):
         await pass_on(scope, receive, send)
@@ -169,7 +169,11 @@ async def authenticated(
         parsed = parse(body)
     except UNSERVED:
         principal = None
-    if principal is None or principal.role not in roles:
+    if (
+        principal is None
+        or principal.role not in roles
+        or not scope["app"].state.revoked_users.allows(principal)
+    ):
         await pass_on(scope, replay(body), send)
         return None
     return principal, parsed

@@ -1,12 +1,24 @@
-"""Liveness, readiness."""
+"""Liveness, readiness, and the figures /metrics reads at each scrape."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from litestar import Request, Response, get
+from prometheus_client import Gauge
 
 from api.problems import problem
+from engine.persistence import PERMANENT_REASONS
+
+log = logging.getLogger("boxoffice.api")
+
+DEAD_LETTERS = Gauge(
+    "boxoffice_dead_letter_orders",
+    "Orders PostgreSQL refused for good and keeps as dead letters, by reason",
+    ["reason"],
+)
 
 
 @get("/health", tags=["operations"], sync_to_thread=False)
@@ -31,3 +43,16 @@ async def ready(request: Request[Any, Any, Any]) -> Response[Any]:
     if all(value == "ok" for value in checks.values()):
         return Response({"status": "ready", "checks": checks})
     return problem(503, "not_ready", "Not ready", "A dependency is unreachable", checks=checks)
+
+
+async def count_dead_letters(resources: Any) -> None:
+    """Refresh the dead-letter gauge from PostgreSQL (a scrape is not a hot path); when
+    PostgreSQL does not answer within a second the last figures stay."""
+    try:
+        async with asyncio.timeout(1):
+            counts = await resources.order_store.dead_letter_counts()
+    except Exception as exc:
+        log.warning("dead letters not counted: %r", exc)
+        return
+    for reason in {*PERMANENT_REASONS, *counts}:
+        DEAD_LETTERS.labels(reason).set(counts.get(reason, 0))

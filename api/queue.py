@@ -60,7 +60,11 @@ async def serve_queue(scope: Scope, receive: Receive, send: Send, pass_on: ASGIA
             principal = read_access_token(token[7:].decode(), state.resources.settings.jwt_secret)
         except (AuthenticationRequired, UnicodeDecodeError):
             principal = None
-    if principal is None or principal.role != "customer":
+    if (
+        principal is None
+        or principal.role != "customer"
+        or not state.revoked_users.allows(principal)
+    ):
         await pass_on(scope, receive, send)
         return None
     room = room_of(state)

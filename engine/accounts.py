@@ -1,4 +1,5 @@
-"""Accounts: registration, login, staff. Roles decide what each user may ever do."""
+"""Accounts: registration, login, staff, and disabling or deleting users (operators).
+Roles decide what each user may ever do."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ from typing import Literal, Protocol
 
 import msgspec
 
-from engine.errors import InvalidCredentials, InvalidInput, TooManyAttempts
+from engine.errors import (
+    AccountDisabled,
+    InvalidCredentials,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+)
 from engine.passwords import Passwords
 from engine.principal import Principal, Role
+from engine.revocation import RevocationCopy, apply_revocation
 from engine.tokens import issue_access_token
 
 
@@ -64,7 +72,8 @@ class AccountStore(Protocol):
     async def insert_user(self, new: NewUser) -> User:
         """Insert; raise EmailTaken when the e-mail exists in any letter case."""
 
-    async def user_with_hash(self, email: str) -> tuple[User, str] | None: ...
+    async def user_with_hash(self, email: str) -> tuple[User, str, bool] | None:
+        """The user of this e-mail, its password hash, and whether it is disabled."""
 
     async def user_by_id(self, user_id: int) -> User | None: ...
 
@@ -134,8 +143,10 @@ class Accounts:
         if not found or not ok:
             await self._throttle.record_failure(email, address)
             raise InvalidCredentials()
-        user = found[0]
+        user, _, disabled = found
         await self._throttle.clear(email)
+        if disabled:  # said only to whoever knows the password
+            raise AccountDisabled()
         token = issue_access_token(user.principal, self._jwt_secret, self._ttl)
         return LoginResult(access_token=token, expires_in=self._ttl, user=user)
 
@@ -144,3 +155,39 @@ class Accounts:
         if user is None:
             raise InvalidCredentials("This account no longer exists")
         return user
+
+
+class UserAdminStore(Protocol):
+    async def set_disabled(self, email: str, disabled: bool) -> list[int]:
+        """Disable (or enable) the user of this e-mail; the ids changed, [] if none."""
+
+    async def delete_user(self, email: str) -> list[int]:
+        """Anonymise and disable the user (and a partner's staff); the ids disabled."""
+
+    async def revoked_user_ids(self) -> list[int]: ...
+
+
+class UserAdmin:
+    """What an operator does to users: disable, enable, delete. A deleted user is kept,
+    anonymised (its orders and tickets keep their customer), and disabled like the staff of
+    a deleted partner. The tokens of a disabled user stop working within about a second
+    (engine/revocation.py)."""
+
+    def __init__(self, store: UserAdminStore, copy: RevocationCopy) -> None:
+        self._store = store
+        self._copy = copy
+
+    async def disable(self, email: str) -> list[int]:
+        return await self._publish(await self._store.set_disabled(email, True), email, True)
+
+    async def enable(self, email: str) -> list[int]:
+        return await self._publish(await self._store.set_disabled(email, False), email, False)
+
+    async def delete(self, email: str) -> list[int]:
+        return await self._publish(await self._store.delete_user(email), email, True)
+
+    async def _publish(self, user_ids: list[int], email: str, revoked: bool) -> list[int]:
+        if not user_ids:
+            raise NotFound(f"No user {email}")
+        await apply_revocation(self._copy, self._store, user_ids, revoked)
+        return user_ids

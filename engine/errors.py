@@ -4,7 +4,8 @@
     BoxofficeError
     ├── InvalidInput                  validation_error   a value breaks a rule of the domain
     ├── AuthenticationRequired        not_authenticated  no or bad bearer token
-    │   └── InvalidCredentials        invalid_credentials
+    │   ├── InvalidCredentials        invalid_credentials
+    │   └── AccountDisabled           account_disabled   the user was disabled or deleted
     ├── PermissionDenied              forbidden          the role may never do this
     ├── NotFound                      not_found          unknown, or someone else's
     ├── TooManyAttempts               too_many_attempts  throttled; carries retry_after
@@ -56,6 +57,11 @@ class AuthenticationRequired(BoxofficeError):
 class InvalidCredentials(AuthenticationRequired):
     code = "invalid_credentials"
     title = "Invalid e-mail or password"
+
+
+class AccountDisabled(AuthenticationRequired):
+    code = "account_disabled"
+    title = "This account is disabled"
 
 
 class PermissionDenied(BoxofficeError):

@@ -22,6 +22,10 @@ def login_failures_by_address(address: str) -> str:
 
 HYDRATED_EVENTS = f"{PREFIX}:events:hydrated"
 
+# HASH user id -> "1" for each disabled or deleted user, and field "v", changed with every
+# change, so each process re-reads the hash only when it changed (engine/revocation.py)
+REVOKED_USERS = f"{PREFIX}:users:revoked"
+
 
 def event_tag(event_id: int) -> str:
     return f"{{ev:{event_id}}}"

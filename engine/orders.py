@@ -37,7 +37,15 @@ class HistoryEntry(msgspec.Struct):
     reason: str | None = None
 
 
-class Order(msgspec.Struct):
+class DeadLetterNote(msgspec.Struct):
+    """PostgreSQL refused to record this order for good (engine/persistence.py): it stays
+    as it is, no longer retried, for an operator to settle (refund, say)."""
+
+    reason: str
+    at: datetime
+
+
+class Order(msgspec.Struct, omit_defaults=True):
     id: str
     customer_id: int
     status: OrderStatus
@@ -46,6 +54,7 @@ class Order(msgspec.Struct):
     expires_at: datetime
     created_at: datetime
     history: list[HistoryEntry]
+    dead_letter: DeadLetterNote | None = None
 
 
 class EventClaim(msgspec.Struct):
@@ -203,7 +212,14 @@ def order_from_document(doc: dict[str, Any]) -> Order:
             HistoryEntry(status=h["status"], at=from_ms(h["at"]), reason=h.get("reason"))
             for h in doc["history"]
         ],
+        dead_letter=_dead_letter_note(doc.get("dead_letter")),
     )
+
+
+def _dead_letter_note(note: Any) -> DeadLetterNote | None:
+    if not isinstance(note, dict):
+        return None
+    return DeadLetterNote(reason=str(note["reason"]), at=from_ms(note["at"]))
 
 
 def refusal_error(outcome: ClaimOutcome) -> errors.BoxofficeError:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from engine.gate_keys import TicketSigner
+from engine.order_ids import home_event_of
 from engine.orders import from_ms
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,49 @@ def rows_for(doc: dict[str, Any], now_ms: int, signer: TicketSigner) -> OrderRow
     )
 
 
+class DeadLetter(msgspec.Struct, frozen=True):
+    """An order PostgreSQL refuses for good, as kept in order_dead_letters."""
+
+    order_id: str
+    event_id: int
+    customer_id: int
+    status: str
+    reason: str
+    sqlstate: str | None
+    detail: str
+    document: dict[str, Any]
+
+
+# SQLSTATEs whose refusal no retry can change: the rows the order needs are gone or its
+# values break a rule of the schema. Not among them: unique_violation (23505), since a seat
+# resold after a cancellation is refused until the cancellation's void lands, and every
+# connection, serialization, deadlock, resource or shutdown error.
+PERMANENT_SQLSTATES = {
+    "23503": "foreign_key_violation",
+    "23514": "check_violation",
+    "23502": "not_null_violation",
+    "23001": "restrict_violation",
+}
+PERMANENT_REASONS = (
+    "customer_missing",
+    *PERMANENT_SQLSTATES.values(),
+    "invalid_data",
+)
+
+
+def permanent_refusal(exc: BaseException) -> str | None:
+    """Why PostgreSQL will refuse this order however often it is retried (one of
+    PERMANENT_REASONS), or None when a retry may succeed. The only place that decides."""
+    state = getattr(exc, "sqlstate", None)
+    if not isinstance(state, str):
+        return None
+    if state == "23503" and getattr(exc, "table_name", None) == "orders":
+        return "customer_missing"  # orders' only foreign key: orders.customer_id -> users
+    if state.startswith("22"):  # data exception: a value the column cannot take
+        return "invalid_data"
+    return PERMANENT_SQLSTATES.get(state)
+
+
 PARK_FIRST_S = 1.0  # a refused change is tried again after this long, then twice as long...
 PARK_MAX_S = 300.0  # ...up to this
 PARK_MEMORY = 100_000  # refused orders whose delay is remembered
@@ -132,9 +177,11 @@ class Persister:
         store: Any,
         signer: TicketSigner | bytes,
         park_first_s: float = PARK_FIRST_S,
+        on_dead_letter: Callable[[DeadLetter], None] | None = None,
     ) -> None:
         self._log = log
         self._store = store
+        self._on_dead_letter = on_dead_letter
         # orders whose change PostgreSQL refused -> seconds it was last put off for: doubled
         # each refusal, up to PARK_MAX_S, forgotten once written
         self._parked: dict[str, float] = {}
@@ -153,15 +200,17 @@ class Persister:
         already has in full (completed, nothing changed since) is skipped. A change that
         PostgreSQL refuses is put off (1 s, then twice as long each time, up to 5 min), so
         the sync loop goes on with the changes behind it instead of retrying it every round;
-        only an unreachable PostgreSQL (or Redis) raises."""
+        one it refuses for good (permanent_refusal) becomes a dead letter. Only an unreachable
+        PostgreSQL (or Redis) raises."""
         written, _ = await self._persist(order_ids, include_paid, park=True)
         return len(written)
 
     async def settle(self, order_ids: list[str]) -> tuple[set[str], set[str]]:
         """Write these orders, paid ones included. Returns (written now, and completed if
-        paid; needing nothing: already in PostgreSQL in full, or gone from Redis). An order
-        PostgreSQL refused is in neither, and raises nothing: the caller tries it again
-        later. Only an unreachable PostgreSQL (or Redis) raises."""
+        paid; needing nothing: already in PostgreSQL in full, gone from Redis, or refused for
+        good and now a dead letter). An order PostgreSQL refused for now is in neither, and
+        raises nothing: the caller tries it again later. Only an unreachable PostgreSQL (or
+        Redis) raises."""
         return await self._persist(order_ids, include_paid=True)
 
     async def _persist(
@@ -187,7 +236,7 @@ class Persister:
             for item in doc["items"]
         )
         batch = [rows_for(doc, now, self._signer) for _, doc, _ in pending]
-        written, completed_at = await self._write(batch)
+        written, completed_at, refused = await self._write(batch)
         # completed here, and paid orders that moved on (cancelled, say) before they were
         # written: either way PostgreSQL has them now, so they leave the outbox
         settled = {order_id: int(at.timestamp() * 1000) for order_id, at in completed_at.items()}
@@ -207,11 +256,58 @@ class Persister:
         if self._parked:
             for order_id in written:
                 self._parked.pop(order_id, None)
+        if refused:  # after what was written is settled: this may raise (unreachable)
+            untouched |= await self._dead_letter(
+                [
+                    (doc, score, refused[order_id])
+                    for order_id, doc, score in pending
+                    if order_id in refused
+                ]
+            )
         if park:
             await self._park_refused(
-                [(order_id, score) for order_id, _, score in pending if order_id not in written]
+                [
+                    (order_id, score)
+                    for order_id, _, score in pending
+                    if order_id not in written and order_id not in refused
+                ]
             )
         return written, untouched
+
+    async def _dead_letter(
+        self, refused: list[tuple[dict[str, Any], str | None, tuple[str, BaseException]]]
+    ) -> set[str]:
+        """Keep orders PostgreSQL refuses for good in order_dead_letters (its own
+        transaction), then take them out of the outbox and the changes in Redis and mark
+        their documents, so nothing retries them. Returns their ids."""
+        letters = [
+            DeadLetter(
+                order_id=doc["id"],
+                event_id=home_event_of(doc["id"]),
+                customer_id=int(doc["customer_id"]),
+                status=doc["status"],
+                reason=reason,
+                sqlstate=getattr(exc, "sqlstate", None),
+                detail=str(exc)[:1000],
+                document=doc,
+            )
+            for doc, _, (reason, exc) in refused
+        ]
+        await self._store.record_dead_letters(letters)
+        first_time = await self._log.dead_letter(
+            [(doc["id"], reason, score) for doc, score, (reason, _) in refused]
+        )
+        for letter in letters:
+            self._parked.pop(letter.order_id, None)
+            log.error(
+                "order %s refused for good by PostgreSQL (%s), now a dead letter: %s",
+                letter.order_id,
+                letter.reason,
+                letter.detail,
+            )
+            if letter.order_id in first_time and self._on_dead_letter is not None:
+                self._on_dead_letter(letter)
+        return {letter.order_id for letter in letters}
 
     async def _park_refused(self, refused: list[tuple[str, str | None]]) -> None:
         parked: list[tuple[str, str, int]] = []
@@ -228,30 +324,38 @@ class Persister:
             for order_id in list(self._parked)[: len(self._parked) - PARK_MEMORY]:
                 del self._parked[order_id]
 
-    async def _write(self, batch: list[OrderRows]) -> tuple[set[str], dict[str, Any]]:
+    async def _write(
+        self, batch: list[OrderRows]
+    ) -> tuple[set[str], dict[str, Any], dict[str, tuple[str, BaseException]]]:
         """Write the batch in one transaction; if PostgreSQL refuses it, in halves, and so on
         down to single orders, so one order PostgreSQL refuses costs a few transactions
         (about 2 log2 n) and cannot hold up the others. When PostgreSQL is unreachable the
         error is raised for the caller to retry; the orders it refuses are left out of what
-        was written."""
+        was written, and those it refuses for good are returned with the reason and error.
+        Returns (written, completion times, refused for good)."""
         if not batch:
-            return set(), {}
+            return set(), {}, {}
         try:
-            return {rows.order_id for rows in batch}, await self._store.write(batch)
+            return {rows.order_id for rows in batch}, await self._store.write(batch), {}
         except Exception as exc:
             if _unreachable(exc):
                 raise  # smaller batches would only fail the same way
             if len(batch) == 1:
+                reason = permanent_refusal(exc)
+                if reason is not None:
+                    return set(), {}, {batch[0].order_id: (reason, exc)}
                 log.warning("order %s could not be written, will retry: %r", batch[0].order_id, exc)
-                return set(), {}
+                return set(), {}, {}
             written: set[str] = set()
             completed: dict[str, Any] = {}
+            refused: dict[str, tuple[str, BaseException]] = {}
             middle = len(batch) // 2
             for half in (batch[:middle], batch[middle:]):
-                half_written, half_completed = await self._write(half)
+                half_written, half_completed, half_refused = await self._write(half)
                 written |= half_written
                 completed.update(half_completed)
-            return written, completed
+                refused.update(half_refused)
+            return written, completed, refused
 
 
 def _unreachable(exc: BaseException) -> bool:

@@ -2,7 +2,9 @@
 
 PostgreSQL is authoritative for what is sold, Redis for in-flight holds and sales not yet
 persisted. Repair is hydration (which rebuilds counts, seats and sold parts from both) plus
-expiring orders PostgreSQL still thinks are reserved but Redis no longer knows.
+expiring orders PostgreSQL still thinks are reserved but Redis no longer knows. Orders
+PostgreSQL refused for good (dead letters, engine/persistence.py) are reported, not repaired:
+settling one (a refund, say) is an operator's decision.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class Drift(msgspec.Struct):
     counts_before: Availability | None = None
     counts_after: Availability | None = None
     lost_reservations_expired: int = 0
+    dead_letters: list[str] = msgspec.field(default_factory=list)
 
     @property
     def found(self) -> bool:
@@ -51,6 +54,9 @@ class OrderRepair(Protocol):
 
     async def expire_lost(self, order_ids: list[str], reason: str) -> int: ...
 
+    async def dead_letters(self, event_id: int) -> list[str]:
+        """Orders of this (home) event PostgreSQL refused for good."""
+
 
 def sold_drift(
     snapshot: EventSnapshot, marks: dict[str, str], pool_sold: dict[str, int]
@@ -79,6 +85,7 @@ async def reconcile_event(
     snapshot = await source.on_sale_snapshot(event_id)
     before = (await redis.counts([event_id])).get(event_id)
     drift = Drift(event_id=event_id, hydrated=before is not None, counts_before=before)
+    drift.dead_letters = await repair.dead_letters(event_id)
     if snapshot is None:
         return drift
     drift.seats_sold_in_pg_not_in_redis, drift.pool_units_sold_in_pg_not_in_redis = sold_drift(
@@ -112,4 +119,10 @@ def report(drifts: list[Drift]) -> dict[str, Any]:
         "events": len(drifts),
         "with_drift": sum(1 for d in drifts if d.found),
         "details": [msgspec.to_builtins(d) for d in drifts if d.found],
+        "dead_letters": sum(len(d.dead_letters) for d in drifts),
+        "dead_letters_by_event": {
+            str(d.event_id): {"count": len(d.dead_letters), "orders": d.dead_letters}
+            for d in drifts
+            if d.dead_letters
+        },
     }

@@ -23,6 +23,7 @@ from workers.tasks import (
     JOB_TIMEOUT_S,
     RECONCILE_TIMEOUT_S,
     PersistBatcher,
+    count_dead_letter,
     persist_order,
     reconcile,
     sync_loop,
@@ -36,7 +37,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     resources = await open_resources(settings, pool_size=8)
     order_log = RedisOrderLog(resources.redis, resources.scripts)
     gate_keys = GateKeys(PgGateKeyStore(resources.pool), ticket_signing_key(settings))
-    persister = Persister(order_log, resources.order_store, gate_keys)
+    persister = Persister(
+        order_log, resources.order_store, gate_keys, on_dead_letter=count_dead_letter
+    )
     claims = JobClaims(ctx["redis"], IN_PROGRESS_MS, CLAIM_STALE_MS)
     batcher = PersistBatcher(persister, order_log, claims)
     batcher.start()

@@ -20,10 +20,11 @@ from typing import Any
 import asyncpg
 from arq import Retry
 from arq.connections import ArqRedis
+from prometheus_client import Counter
 
 from engine import keys
 from engine.order_ids import home_event_of
-from engine.persistence import Persister
+from engine.persistence import PERMANENT_REASONS, DeadLetter, Persister
 from engine.reconcile import reconcile_all, report
 from engine.store.pg_orders import PgOrderRepair, write_refusals
 from engine.store.redis_order_log import RedisOrderLog
@@ -53,6 +54,19 @@ DB_ERRORS = (
     asyncpg.DeadlockDetectedError,
     asyncio.TimeoutError,
 )
+
+
+DEAD_LETTERS = Counter(
+    "boxoffice_dead_letters_total",
+    "Orders PostgreSQL refused for good, made dead letters by this worker",
+    ["reason"],
+)
+for _reason in PERMANENT_REASONS:  # every series exists from the start, at 0
+    DEAD_LETTERS.labels(_reason)
+
+
+def count_dead_letter(letter: DeadLetter) -> None:
+    DEAD_LETTERS.labels(letter.reason).inc()
 
 
 class NotPersisted(Exception):

@@ -37,12 +37,46 @@ class PgAccountStore:
             raise EmailTaken(f"{new.email} is already registered") from exc
         return _user(row)
 
-    async def user_with_hash(self, email: str) -> tuple[User, str] | None:
+    async def user_with_hash(self, email: str) -> tuple[User, str, bool] | None:
         row = await self._pool.fetchrow(
-            f"SELECT {_COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)", email
+            f"""SELECT {_COLUMNS}, password_hash, disabled_at IS NOT NULL AS disabled
+                  FROM users WHERE lower(email) = lower($1) AND deleted_at IS NULL""",
+            email,
         )
-        return (_user(row), row["password_hash"]) if row else None
+        return (_user(row), row["password_hash"], row["disabled"]) if row else None
 
     async def user_by_id(self, user_id: int) -> User | None:
         row = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE id = $1", user_id)
         return _user(row) if row else None
+
+    async def set_disabled(self, email: str, disabled: bool) -> list[int]:
+        rows = await self._pool.fetch(
+            """UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END
+                WHERE lower(email) = lower($1) AND deleted_at IS NULL RETURNING id""",
+            email,
+            disabled,
+        )
+        return [row["id"] for row in rows]
+
+    async def delete_user(self, email: str) -> list[int]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """UPDATE users
+                      SET deleted_at = now(), disabled_at = coalesce(disabled_at, now()),
+                          name = 'Deleted user', email = 'deleted-' || id || '@deleted.invalid',
+                          password_hash = '!', address = NULL, phone = NULL
+                    WHERE lower(email) = lower($1) AND deleted_at IS NULL RETURNING id, role""",
+                email,
+            )
+            if row is None:
+                return []
+            staff = await conn.fetch(
+                """UPDATE users SET disabled_at = coalesce(disabled_at, now())
+                    WHERE partner_id = $1 RETURNING id""",
+                row["id"],
+            )
+        return [row["id"], *(s["id"] for s in staff)]
+
+    async def revoked_user_ids(self) -> list[int]:
+        rows = await self._pool.fetch("SELECT id FROM users WHERE disabled_at IS NOT NULL")
+        return [row["id"] for row in rows]

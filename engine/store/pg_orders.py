@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from engine.orders import HistoryEntry, Order, OrderLine, document_of
 from engine.pagination import decode_cursor, encode_cursor
-from engine.persistence import OrderRows
+from engine.persistence import DeadLetter, OrderRows
 
 # Every write of a batch is one statement over arrays (unnest), not one per row: PostgreSQL
 # plans and executes it once, and the batch costs a handful of round trips whatever its size.
@@ -63,6 +64,17 @@ SELECT order_id, at FROM order_status_history
  WHERE order_id = ANY($1::text[]) AND status = 'completed'"""
 
 
+_RECORD_DEAD_LETTERS = """
+INSERT INTO order_dead_letters (order_id, event_id, customer_id, status, reason, sqlstate,
+                                detail, document)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
+                     $6::text[], $7::text[], $8::jsonb[])
+ON CONFLICT (order_id) DO UPDATE
+   SET status = EXCLUDED.status, reason = EXCLUDED.reason, sqlstate = EXCLUDED.sqlstate,
+       detail = EXCLUDED.detail, document = EXCLUDED.document, last_refused_at = now(),
+       attempts = order_dead_letters.attempts + 1"""
+
+
 class PgOrderStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -104,6 +116,30 @@ class PgOrderStore:
             completed = [r.order_id for r in batch if r.completed_ms is not None]
             rows = await conn.fetch(_COMPLETED_AT, completed) if completed else []
         return {row["order_id"]: row["at"] for row in rows}
+
+    async def record_dead_letters(self, letters: list[DeadLetter]) -> None:
+        """Keep orders refused for good, in a transaction of their own (the batch that was
+        refused is rolled back); a letter written again counts one more attempt."""
+        await self._pool.execute(
+            _RECORD_DEAD_LETTERS,
+            *_transpose(
+                [
+                    (
+                        *(getattr(letter, name) for name in DeadLetter.__struct_fields__[:7]),
+                        msgspec.json.encode(letter.document).decode(),
+                    )
+                    for letter in letters
+                ],
+                8,
+            ),
+        )
+
+    async def dead_letter_counts(self) -> dict[str, int]:
+        """Orders kept as dead letters, by reason."""
+        rows = await self._pool.fetch(
+            "SELECT reason, count(*) AS n FROM order_dead_letters GROUP BY reason"
+        )
+        return {row["reason"]: row["n"] for row in rows}
 
     async def _born_void(self, conn: asyncpg.Connection, tickets: list[asyncpg.Record]) -> None:
         """Tickets of an order cancelled before they were written: valid, then void at once."""
@@ -291,6 +327,13 @@ class PgOrderRepair:
             str(event_id),
         )
         return [row["id"] for row in rows]
+
+    async def dead_letters(self, event_id: int) -> list[str]:
+        rows = await self._pool.fetch(
+            "SELECT order_id FROM order_dead_letters WHERE event_id = $1 ORDER BY order_id",
+            event_id,
+        )
+        return [row["order_id"] for row in rows]
 
     async def expire_lost(self, order_ids: list[str], reason: str) -> int:
         """Orders whose hold Redis lost: nothing was paid, so they expire."""

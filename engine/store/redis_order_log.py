@@ -62,6 +62,19 @@ class RedisOrderLog:
         for event_id, args in by_event.items():
             await self._scripts.run("park_changes", event_id, *args)
 
+    async def dead_letter(self, letters: list[tuple[str, str, str | None]]) -> set[str]:
+        """Take these (order, reason, change score as read) out of the outbox and changes and
+        mark their documents (see dead_letter.lua); returns those not marked before."""
+        by_event: dict[int, list[str]] = {}
+        for order_id, reason, score in letters:
+            by_event.setdefault(home_event_of(order_id), []).extend([order_id, reason, score or ""])
+        first: set[str] = set()
+        for event_id, args in by_event.items():
+            first.update(
+                r.decode() for r in await self._scripts.run("dead_letter", event_id, *args)
+            )
+        return first
+
     async def changed_orders(self, event_id: int, limit: int, depth: int = 2_000) -> list[str]:
         """Orders with a status change to write, oldest first, but not the paid orders in the
         outbox (persisting those is the job of persist_order); looks `depth` changes deep."""

@@ -24,6 +24,7 @@ DOCUMENTED_STATUS: dict[type[errors.BoxofficeError], int] = {
     errors.InvalidInput: 422,
     errors.AuthenticationRequired: 401,
     errors.InvalidCredentials: 401,
+    errors.AccountDisabled: 401,
     errors.PermissionDenied: 403,
     errors.NotFound: 404,
     errors.TooManyAttempts: 429,
