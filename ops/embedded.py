@@ -27,6 +27,15 @@ def die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def process_runs(pid: int) -> bool:
+    """True while the process exists and is not a zombie (killed, not yet reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -75,6 +84,14 @@ class EmbeddedPostgres:
     def restart(self) -> None:
         """Start the server again after `stop` (fault tests use this)."""
         self.start()
+
+    def pid(self) -> int | None:
+        """The postmaster's pid, None unless it runs (read from postmaster.pid each time)."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        return pid if process_runs(pid) else None
 
 
 @dataclass
@@ -129,6 +146,13 @@ class EmbeddedRedis:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("valkey-server did not become ready")
+
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def exit_code(self) -> int | None:
+        """None while the server runs (or was never started), else its exit code."""
+        return self._process.poll() if self._process is not None else None
 
     def stop(self) -> None:
         if self._process is None:
