@@ -36,6 +36,18 @@ def process_runs(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def processes_in(folder: Path) -> list[int]:
+    """The running processes whose working directory is `folder` (as PostgreSQL's are)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cwd").readlink() == folder:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return [pid for pid in found if process_runs(pid)]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -84,6 +96,25 @@ class EmbeddedPostgres:
     def restart(self) -> None:
         """Start the server again after `stop` (fault tests use this)."""
         self.start()
+
+    def start_after_crash(self, timeout: float = 15.0) -> str:
+        """Start the server again after it died (killed, say). Its postmaster.pid and socket
+        lock still name the dead postmaster, which, not yet reaped, looks alive and makes
+        PostgreSQL refuse to start: they are removed, but only once no process of the old
+        server works in the data folder any more (two servers on one folder corrupt it)."""
+        deadline = time.monotonic() + timeout
+        while processes_in(self.data_dir):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"processes of the old server still use {self.data_dir}")
+            time.sleep(0.2)
+        pid_file = self.data_dir / "postmaster.pid"
+        try:  # its 5th line: the folder of the server's socket (and of its lock file)
+            socket_dir = Path(pid_file.read_text().split("\n")[4])
+        except (OSError, IndexError):
+            socket_dir = self.data_dir
+        for stale in [pid_file, *socket_dir.glob(".s.PGSQL.*.lock")]:
+            stale.unlink(missing_ok=True)
+        return self.start()
 
     def pid(self) -> int | None:
         """The postmaster's pid, None unless it runs (read from postmaster.pid each time)."""

@@ -58,7 +58,7 @@ class Stack:
         if (pg := self.embedded_pg) is not None:
 
             def start_pg() -> int | None:
-                pg.start()
+                pg.start_after_crash()
                 return pg.pid()
 
             self.supervisor.watch(

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import httpx
 import pytest
 
 from engine.settings import ROOT
-from ops.embedded import free_port, process_runs
+from ops.embedded import free_port, process_runs, processes_in
 from tests import services as test_services
 from tests.conftest import unique_email
 
@@ -104,13 +105,17 @@ class RunningStack:
         return int(new[0])
 
 
-@pytest.fixture(scope="module")
-def stack(services: test_services.TestServices, tmp_path_factory: Any) -> Iterator[RunningStack]:
-    data_dir = tmp_path_factory.mktemp("stack")
+@contextmanager
+def running_stack(data_dir: Path, **env_changes: str | None) -> Iterator[RunningStack]:
+    """python -m ops.stack on a free port, ready; `None` unsets a variable."""
     port = free_port()
     env = dict(os.environ, PORT=str(port), HOST="127.0.0.1", LOG_LEVEL="INFO")
-    env.update(BOXOFFICE_DATA_DIR=str(data_dir), DATABASE_URL=services.database_url)
-    env.pop("REDIS_URL")  # an embedded Valkey of its own, also supervised
+    env.update(BOXOFFICE_DATA_DIR=str(data_dir))
+    for name, value in env_changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     log_path = data_dir / "stack.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -118,22 +123,38 @@ def stack(services: test_services.TestServices, tmp_path_factory: Any) -> Iterat
         )
     running = RunningStack(process, log_path, f"http://127.0.0.1:{port}")
     try:
-        running.wait_for("the stack ready", lambda: running.answers("/ready"), timeout=30)
+        running.wait_for("the stack ready", lambda: running.answers("/ready"), timeout=40)
         yield running
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         running.http.close()
 
 
-def _actor(http: httpx.Client, role: str) -> dict[str, str]:
-    email = unique_email(role)
-    body = {"role": role, "name": f"A {role}", "email": email, "password": PASSWORD}
+@pytest.fixture(scope="module")
+def stack(services: test_services.TestServices, tmp_path_factory: Any) -> Iterator[RunningStack]:
+    """On the test database, with an embedded Valkey of its own (also supervised)."""
+    data_dir = tmp_path_factory.mktemp("stack")
+    with running_stack(data_dir, DATABASE_URL=services.database_url, REDIS_URL=None) as running:
+        yield running
+
+
+def _registration(role: str) -> dict[str, str]:
+    body = {"role": role, "name": f"A {role}", "email": unique_email(role), "password": PASSWORD}
     if role == "partner":
         body["company_name"] = "Acme Shows"
+    return body
+
+
+def _actor(http: httpx.Client, role: str) -> dict[str, str]:
+    body = _registration(role)
     assert http.post("/auth/register", json=body).status_code == 201
-    login = http.post("/auth/login", json={"email": email, "password": PASSWORD})
+    login = http.post("/auth/login", json={"email": body["email"], "password": PASSWORD})
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
 
@@ -207,3 +228,35 @@ def test_sigterm_stops_every_child(stack: RunningStack) -> None:
     assert stack.process.wait(30) == 0
     assert [pid for pid in started if process_runs(pid)] == []
     assert stack.log()[-1]["msg"] == "stack stopped"
+
+
+def test_a_killed_embedded_postgres_is_restarted(
+    services: test_services.TestServices, tmp_path_factory: Any
+) -> None:
+    """Without DATABASE_URL the stack runs its own PostgreSQL: killed, it comes back, on the
+    same data, and the API works on it again."""
+    data_dir = tmp_path_factory.mktemp("pg-stack")
+    with running_stack(data_dir, DATABASE_URL=None, REDIS_URL=None) as stack:
+        customer = _actor(stack.http, "customer")
+        postgres = stack.pids("postgres")[-1]
+        os.kill(postgres, signal.SIGKILL)
+        stack.wait_for(
+            "PostgreSQL restarted",
+            lambda: (
+                stack.pids("postgres")[-1] != postgres and process_runs(stack.pids("postgres")[-1])
+            ),
+            timeout=30,
+        )
+        exits = [e for e in stack.log() if e.get("child") == "postgres" and "exit" in e]
+        assert exits and exits[0]["pid"] == postgres and exits[0]["restart_in_s"] > 0
+        stack.wait_for(
+            "the API reading and writing in the new PostgreSQL",
+            lambda: (
+                stack.http.get("/me/orders", headers=customer).status_code == 200
+                and stack.http.post("/auth/register", json=_registration("customer")).status_code
+                == 201
+            ),
+        )
+        stack.process.send_signal(signal.SIGTERM)
+        assert stack.process.wait(30) == 0
+        assert processes_in(data_dir / "pg") == []
