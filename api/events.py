@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
@@ -38,6 +38,10 @@ MaxActive = Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
 SearchText = Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)]
 StartsFrom = Annotated[datetime | None, QueryParameter(name="from")]
 StartsTo = Annotated[datetime | None, QueryParameter(name="to")]
+OwnStatus = Annotated[
+    Literal["archived"] | None,
+    QueryParameter(description="`archived`: the events deleted while they had orders"),
+]
 Unset = msgspec.UnsetType
 UNSET = msgspec.UNSET
 
@@ -108,6 +112,7 @@ def provide_catalogue(request: Request[Any, Any, Any]) -> Catalogue:
         resources.inventory,
         resources.sale_reads,
         PgLineupStore(resources.pool),
+        resources.event_orders,
     )
 
 
@@ -198,10 +203,13 @@ class PartnerEventController(Controller):
         q: SearchText = None,
         starts_from: StartsFrom = None,
         starts_to: StartsTo = None,
+        status: OwnStatus = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[Event]:
-        query = EventQuery(text=q, starts_from=starts_from, starts_to=starts_to)
+        query = EventQuery(
+            text=q, starts_from=starts_from, starts_to=starts_to, archived=status == "archived"
+        )
         return await catalogue.list_own_events(partner, query, limit, cursor)
 
 

@@ -4,14 +4,18 @@ PostgreSQL (`CatalogueStore`) is the system of record. An event with an on-sale 
 loaded into Redis (engine/hydration.py) so the sale engine can claim from it; every change that
 the sale engine reads (status, start, window) re-loads it. The counts a visitor sees come from
 one place, `Catalogue.availability`: Redis's live counts for events loaded there, PostgreSQL's
-for the others. An event on sale is deleted only after `close_unsold` took it off sale in
-Redis atomically with claims, and only if PostgreSQL has nothing of it sold.
+for the others. An event on sale is removed only after `close_unsold` took it off sale in
+Redis atomically with claims, and only if PostgreSQL has nothing of it sold. Removing an event
+that has orders (in any state) archives it: its orders, refunds and tickets stay readable by
+their customers, while the event is gone from every list but its partner's
+`?status=archived` and, like a deleted one, answers 404 to any read or change. An event
+nobody ordered from is deleted.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import msgspec
 
@@ -31,6 +35,8 @@ from engine.pagination import Page, decode_cursor, page_of
 from engine.principal import Principal
 
 __all__ = ["Availability", "EventStatus"]
+
+Removal = Literal["deleted", "archived", "has_sales", "gone"]
 
 # PostgreSQL and Python both handle these safely, with any UTC offset
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -128,6 +134,7 @@ class EventQuery(msgspec.Struct, frozen=True):
     starts_to: datetime | None = None
     partner_id: int | None = None
     published_only: bool = True
+    archived: bool = False  # the archived events instead of the others (a partner's own list)
 
 
 class CatalogueStore(Protocol):
@@ -149,13 +156,23 @@ class CatalogueStore(Protocol):
     async def update_sale(self, event_id: int, sale: SaleWindow | SaleChanges) -> Event | None:
         """Write the window fields given; InvalidInput when the result breaks a constraint."""
 
-    async def delete_event_without_sales(self, event_id: int) -> bool:
-        """Delete unless PostgreSQL has anything of it sold; False (nothing deleted) if so."""
+    async def remove_event(self, event_id: int, has_orders: bool) -> Removal:
+        """Unless PostgreSQL has anything of it sold ('has_sales'): archive the event if it
+        `has_orders` or PostgreSQL has an order line of it, else delete it. 'gone' if it was
+        deleted or archived already."""
 
     async def availability(self, event_ids: list[int]) -> dict[int, Availability]:
         """Counts from what PostgreSQL holds (no holds: those live in Redis), for every id."""
 
     async def ticket_types(self, event_id: int) -> list[StoredTicketType]: ...
+
+
+class EventOrders(Protocol):
+    async def write_all(self, event_id: int) -> bool:
+        """Write to PostgreSQL every order Redis holds of the event, its refused purchases,
+        and the changes pending in other events (an order spanning events lives in its first
+        one); True if Redis has any order of it (its own, or its part of another event's).
+        InvalidState, nothing forgotten, if PostgreSQL refuses an order of it."""
 
 
 class LineupSource(Protocol):
@@ -166,7 +183,10 @@ class LineupSource(Protocol):
 
 
 def can_see(event: EventAccess, viewer: Principal | None) -> bool:
-    """Drafts are their owner's alone; a cancelled event stays visible, so buyers learn of it."""
+    """Drafts are their owner's alone; a cancelled event stays visible, so buyers learn of it;
+    an archived one is nobody's to see (its partner lists it with ?status=archived)."""
+    if event.status == "archived":
+        return False
     return event.status != "draft" or is_owner(event, viewer)
 
 
@@ -305,11 +325,13 @@ class Catalogue:
         live: LiveInventory,
         snapshots: SnapshotSource,
         lineup: LineupSource,
+        orders: EventOrders,
     ) -> None:
         self._store = store
         self._live = live
         self._snapshots = snapshots
         self._lineup = lineup
+        self._orders = orders
 
     # --- reads ---
 
@@ -352,16 +374,28 @@ class Catalogue:
         return (await self.availability([event]))[0]
 
     async def delete(self, partner: Principal, event_id: int) -> None:
+        """Delete an event nobody ordered from; archive one with orders in any state."""
         event = await self._owned(partner, event_id)
-        # off sale in Redis first, atomically with claims; the store checks PostgreSQL again
-        # in the DELETE itself, against a sale persisted in between
-        if not await self._live.close_unsold(event_id) or not (
-            await self._store.delete_event_without_sales(event_id)
-        ):
+        # off sale in Redis first, atomically with claims: from here on nothing of it is held
+        # or sold, and its orders no longer change
+        if not await self._live.close_unsold(event_id):
             await self._reload_sale(event)  # back on sale as it was
+            raise EventHasSales("Tickets of this event are held or sold")
+        try:
+            # what Redis holds of its orders reaches PostgreSQL before its keys are dropped
+            has_orders = event.sale is not None and await self._orders.write_all(event_id)
+            # the store checks PostgreSQL again, against a sale persisted in between
+            removal = await self._store.remove_event(event_id, has_orders)
+        except Exception:
+            await self._reload_sale(event)
+            raise
+        if removal == "has_sales":
+            await self._reload_sale(event)
             raise EventHasSales("Tickets of this event are held or sold")
         if event.sale is not None:
             await self._live.forget(event_id)
+        if removal == "gone":
+            raise NotFound("No such event")
 
     async def publish(self, partner: Principal, event_id: int) -> Event:
         current = await self._owned(partner, event_id)

@@ -27,7 +27,7 @@ from engine.pagination import Page, decode_cursor, encode_cursor, page_of
 from engine.principal import Principal
 
 SeatStatus = Literal["available", "held", "sold"]
-EventStatus = Literal["draft", "published", "cancelled"]
+EventStatus = Literal["draft", "published", "cancelled", "archived"]
 
 MAX_SEATS_PER_REQUEST = 20_000
 MAX_LABEL_LENGTH = 40
@@ -245,8 +245,11 @@ def with_live_counts(
 
 
 def is_owner(event: EventAccess, principal: Principal | None) -> bool:
+    """The partner may see and change the event. An archived event has no owner any more: to
+    its partner it is deleted (its orders stay their customers')."""
     return (
-        principal is not None
+        event.status != "archived"
+        and principal is not None
         and principal.role == "partner"
         and principal.partner_id == event.partner_id
     )

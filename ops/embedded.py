@@ -27,6 +27,27 @@ def die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def process_runs(pid: int) -> bool:
+    """True while the process exists and is not a zombie (killed, not yet reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def processes_in(folder: Path) -> list[int]:
+    """The running processes whose working directory is `folder` (as PostgreSQL's are)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cwd").readlink() == folder:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return [pid for pid in found if process_runs(pid)]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -75,6 +96,33 @@ class EmbeddedPostgres:
     def restart(self) -> None:
         """Start the server again after `stop` (fault tests use this)."""
         self.start()
+
+    def start_after_crash(self, timeout: float = 15.0) -> str:
+        """Start the server again after it died (killed, say). Its postmaster.pid and socket
+        lock still name the dead postmaster, which, not yet reaped, looks alive and makes
+        PostgreSQL refuse to start: they are removed, but only once no process of the old
+        server works in the data folder any more (two servers on one folder corrupt it)."""
+        deadline = time.monotonic() + timeout
+        while processes_in(self.data_dir):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"processes of the old server still use {self.data_dir}")
+            time.sleep(0.2)
+        pid_file = self.data_dir / "postmaster.pid"
+        try:  # its 5th line: the folder of the server's socket (and of its lock file)
+            socket_dir = Path(pid_file.read_text().split("\n")[4])
+        except (OSError, IndexError):
+            socket_dir = self.data_dir
+        for stale in [pid_file, *socket_dir.glob(".s.PGSQL.*.lock")]:
+            stale.unlink(missing_ok=True)
+        return self.start()
+
+    def pid(self) -> int | None:
+        """The postmaster's pid, None unless it runs (read from postmaster.pid each time)."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        return pid if process_runs(pid) else None
 
 
 @dataclass
@@ -129,6 +177,13 @@ class EmbeddedRedis:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("valkey-server did not become ready")
+
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def exit_code(self) -> int | None:
+        """None while the server runs (or was never started), else its exit code."""
+        return self._process.poll() if self._process is not None else None
 
     def stop(self) -> None:
         if self._process is None:

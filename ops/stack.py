@@ -2,7 +2,13 @@
 
 When DATABASE_URL / REDIS_URL are not set, embedded PostgreSQL and Valkey are started under
 `.data/` first. Then migrations run, and the API (uvicorn) and the ARQ worker are started as
-child processes. Every child is stopped on exit, and dies with this process if it is killed.
+child processes. Everything started here is supervised (ops/supervise.py): an API or worker
+process that exits, and an embedded server that stops, is started again after a delay
+(0.5 s, doubling to 30 s, back to 0.5 s once it stayed up 10 s), each exit and start logged
+with the process name and pid. Only Ctrl-C / SIGTERM stops the stack: children are
+terminated (killed after 15 s), then the embedded servers are stopped; a child dies with
+this process if it is killed. An embedded server that cannot be started again (its log
+says why) stops the whole stack with an error, as nothing works without it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from engine.settings import ROOT, get_settings, redis_appendfsync
 from engine.store.migrate import apply_migrations
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent
 from ops.logs import configure_logging
+from ops.supervise import RestartFailed, Supervised, Supervisor, describe_exit
 
 log = logging.getLogger("boxoffice.stack")
 
@@ -30,7 +37,8 @@ class Stack:
         self.data_dir = data_dir
         self.embedded_pg: EmbeddedPostgres | None = None
         self.embedded_redis: EmbeddedRedis | None = None
-        self.children: list[subprocess.Popen[bytes]] = []
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.supervisor = Supervisor()
 
     def start_services(self) -> None:
         if not os.environ.get("DATABASE_URL"):
@@ -44,14 +52,48 @@ class Stack:
             os.environ["REDIS_URL"] = self.embedded_redis.start()
             log.info("embedded Valkey started", extra={"url": os.environ["REDIS_URL"]})
 
-    def spawn(self, *args: str) -> None:
-        self.children.append(
-            subprocess.Popen([sys.executable, *args], cwd=ROOT, preexec_fn=die_with_parent)
+    def supervise_services(self) -> None:
+        """Watch the embedded servers started above; one that stops is started again (same
+        data folder and address, so the API and the worker reconnect to it)."""
+        if (pg := self.embedded_pg) is not None:
+
+            def start_pg() -> int | None:
+                pg.start_after_crash()
+                return pg.pid()
+
+            self.supervisor.watch(
+                Supervised(
+                    "postgres",
+                    start_pg,
+                    exited=lambda: None if pg.pid() else "no longer running",
+                ),
+                pg.pid(),
+            )
+        if (redis := self.embedded_redis) is not None:
+
+            def start_redis() -> int | None:
+                redis.start()
+                return redis.pid()
+
+            self.supervisor.watch(
+                Supervised("valkey", start_redis, exited=lambda: describe_exit(redis.exit_code())),
+                redis.pid(),
+            )
+
+    def spawn(self, name: str, *args: str) -> None:
+        def start() -> int:
+            child = subprocess.Popen([sys.executable, *args], cwd=ROOT, preexec_fn=die_with_parent)
+            self.children[name] = child
+            return child.pid
+
+        self.supervisor.launch(
+            Supervised(name, start, exited=lambda: describe_exit(self.children[name].poll()))
         )
 
     def start_processes(self) -> None:
         settings = get_settings()
         self.spawn(
+            "api",
             "-m",
             "uvicorn",
             "api.app:create_app",
@@ -69,15 +111,14 @@ class Stack:
             os.environ.get("WEB_CONCURRENCY", "1"),
         )
         if (ROOT / "workers" / "settings.py").exists():
-            self.spawn("-m", "workers")
+            self.spawn("worker", "-m", "workers")
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         settings = get_settings()
         url = f"http://{settings.host}:{settings.port}/ready"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if any(child.poll() is not None for child in self.children):
-                return False
+            self.supervisor.check()
             try:
                 with urllib.request.urlopen(url, timeout=1) as response:
                     if response.status == 200:
@@ -87,10 +128,10 @@ class Stack:
         return False
 
     def stop(self) -> None:
-        for child in self.children:
+        for child in self.children.values():
             if child.poll() is None:
                 child.terminate()
-        for child in self.children:
+        for child in self.children.values():
             try:
                 child.wait(15)
             except subprocess.TimeoutExpired:
@@ -114,6 +155,7 @@ def run() -> int:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         stack.start_services()
+        stack.supervise_services()
         applied = asyncio.run(apply_migrations(get_settings().database_url))
         log.info("migrations applied", extra={"applied": applied})
         stack.start_processes()
@@ -130,9 +172,11 @@ def run() -> int:
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        while all(child.poll() is None for child in stack.children):
-            time.sleep(0.5)
-        log.error("a child process exited; stopping the stack")
+        while True:
+            stack.supervisor.check()
+            time.sleep(0.2)
+    except RestartFailed as exc:
+        log.error("%s; stopping the stack", exc)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -12,6 +12,7 @@ from engine.catalogue import (
     EventChanges,
     EventQuery,
     NewEvent,
+    Removal,
     SaleChanges,
     SaleWindow,
     WaitingRoom,
@@ -118,6 +119,10 @@ def _list_statement(
     conditions = []
     if query.published_only:
         conditions.append("e.status = 'published'")
+    elif query.archived:
+        conditions.append("e.status = 'archived'")
+    else:
+        conditions.append("e.status <> 'archived'")
     if query.partner_id is not None:
         conditions.append(f"e.partner_id = {p(query.partner_id)}")
     if query.starts_from is not None:
@@ -193,11 +198,26 @@ class PgCatalogueStore:
             event_id, {"status": "published"}, "e.status IN ('draft', 'published')"
         )
 
-    async def delete_event_without_sales(self, event_id: int) -> bool:
-        result = await self._pool.execute(
-            f"DELETE FROM events WHERE id = $1 AND NOT {_STORED_SALES}", event_id
-        )
-        return bool(result == "DELETE 1")
+    async def remove_event(self, event_id: int, has_orders: bool) -> Removal:
+        async with self._pool.acquire() as conn, conn.transaction():
+            # the row lock orders this against a concurrent removal of the same event
+            status = await conn.fetchval(
+                "SELECT status FROM events WHERE id = $1 FOR UPDATE", event_id
+            )
+            if status is None or status == "archived":
+                return "gone"
+            if await conn.fetchval(f"SELECT {_STORED_SALES}", event_id):
+                return "has_sales"
+            if has_orders or await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM order_lines WHERE event_id = $1)", event_id
+            ):
+                await conn.execute(
+                    "UPDATE events SET status = 'archived', updated_at = now() WHERE id = $1",
+                    event_id,
+                )
+                return "archived"
+            await conn.execute("DELETE FROM events WHERE id = $1", event_id)
+            return "deleted"
 
     async def availability(self, event_ids: list[int]) -> dict[int, Availability]:
         rows = await self._pool.fetch(

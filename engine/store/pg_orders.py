@@ -317,7 +317,8 @@ class PgOrderRepair:
 
     async def events_on_sale(self) -> list[int]:
         rows = await self._pool.fetch(
-            "SELECT id FROM events WHERE sale_starts_at IS NOT NULL ORDER BY id"
+            """SELECT id FROM events WHERE sale_starts_at IS NOT NULL AND status <> 'archived'
+                ORDER BY id"""
         )
         return [row["id"] for row in rows]
 

@@ -28,14 +28,19 @@ class PgSaleReads:
         return event_id
 
     async def event_exists(self, event_id: int) -> bool:
-        return bool(await self._pool.fetchval("SELECT 1 FROM events WHERE id = $1", event_id))
+        return bool(
+            await self._pool.fetchval(
+                "SELECT 1 FROM events WHERE id = $1 AND status <> 'archived'", event_id
+            )
+        )
 
     async def on_sale_snapshot(self, event_id: int) -> EventSnapshot | None:
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             event = await conn.fetchrow(
                 """SELECT status, sale_starts_at, sale_ends_at, hold_seconds,
                           max_tickets_per_customer, starts_at
-                     FROM events WHERE id = $1 AND sale_starts_at IS NOT NULL""",
+                     FROM events
+                    WHERE id = $1 AND sale_starts_at IS NOT NULL AND status <> 'archived'""",
                 event_id,
             )
             if event is None:

@@ -118,6 +118,14 @@ class RedisOrderLog:
         if entry_ids:
             await self._redis.xdel(keys.event_key(event_id, "refusals"), *entry_ids)
 
+    async def event_orders(self, event_id: int) -> tuple[list[str], int]:
+        """The orders whose home is this event, and how many orders it has a part of."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hkeys(keys.event_key(event_id, "orders"))
+            pipe.hlen(keys.event_key(event_id, "parts"))
+            own, parts = await pipe.execute()
+        return [order_id.decode() for order_id in own], int(parts)
+
     async def server_time_ms(self) -> int:
         seconds, micros = await self._redis.time()
         return int(seconds) * 1000 + int(micros) // 1000

@@ -8,13 +8,18 @@ from dataclasses import dataclass, field
 import asyncpg
 from redis.asyncio import Redis
 
+from engine.gate_keys import GateKeys
 from engine.orders import PersistQueue
 from engine.passwords import Passwords
-from engine.settings import Settings
+from engine.persistence import Persister
+from engine.settings import Settings, ticket_signing_key
 from engine.store.claim_batcher import ClaimBatcher
+from engine.store.event_orders import RedisEventOrders
 from engine.store.pg_orders import PgOrderStore
 from engine.store.pg_sale import PgSaleReads
+from engine.store.pg_tickets import PgGateKeyStore
 from engine.store.redis_inventory import RedisInventory
+from engine.store.redis_order_log import RedisOrderLog
 from engine.store.redis_sale import RedisSaleStore
 from engine.store.scripts import EventScripts
 
@@ -31,6 +36,8 @@ class Resources:
     sale_reads: PgSaleReads = field(init=False)
     order_store: PgOrderStore = field(init=False)
     inventory: RedisInventory = field(init=False)
+    # an event's orders, written to PostgreSQL before the event leaves Redis
+    event_orders: RedisEventOrders = field(init=False)
     # set by the process: the API enqueues ARQ jobs through it; workers persist directly
     persist_queue: PersistQueue | None = None
 
@@ -40,6 +47,14 @@ class Resources:
         self.sale_reads = PgSaleReads(self.pool)
         self.order_store = PgOrderStore(self.pool)
         self.inventory = RedisInventory(self.redis, self.scripts)
+        order_log = RedisOrderLog(self.redis, self.scripts)
+        gate_keys = GateKeys(PgGateKeyStore(self.pool), ticket_signing_key(self.settings))
+        self.event_orders = RedisEventOrders(
+            order_log,
+            Persister(order_log, self.order_store, gate_keys),
+            self.inventory,
+            self.pool,
+        )
 
     async def close(self) -> None:
         self.passwords.close()
