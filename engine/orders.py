@@ -369,7 +369,14 @@ class Orders:
         for event_id in sorted(events, key=lambda e: e != home):
             await self._store.confirm(event_id, order_id, payment_ref)
         await self._queue.persist_paid(order_id)
-        return await self.get(customer, order_id)
+        order = await self.get(customer, order_id)
+        if order.status == "cancelled" and len(events) > 1:
+            # a cancel came between the home confirm and another event's: it found that part
+            # still being paid and left it, and the confirm then sold it; release it here
+            for event_id in events:
+                if event_id != home:
+                    await self._store.release(event_id, order_id, "cancel", "cancelled_by_customer")
+        return order
 
     async def _undo_payment(
         self, events: list[int], locked: list[int], order_id: str, result: str
