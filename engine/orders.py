@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 import msgspec
 
@@ -370,13 +370,17 @@ class Orders:
             await self._store.confirm(event_id, order_id, payment_ref)
         await self._queue.persist_paid(order_id)
         order = await self.get(customer, order_id)
-        if order.status == "cancelled" and len(events) > 1:
-            # a cancel came between the home confirm and another event's: it found that part
-            # still being paid and left it, and the confirm then sold it; release it here
-            for event_id in events:
-                if event_id != home:
-                    await self._store.release(event_id, order_id, "cancel", "cancelled_by_customer")
+        if order.status == "cancelled":
+            await self._finish_cancel(events, order_id)
         return order
+
+    async def _finish_cancel(self, events: list[int], order_id: str) -> None:
+        """A cancel that came between the home confirm and another event's found that part
+        still being paid and left it, and the confirm then sold it: release it now."""
+        home = home_event_of(order_id)
+        for event_id in events:
+            if event_id != home:
+                await self._store.release(event_id, order_id, "cancel", "cancelled_by_customer")
 
     async def _undo_payment(
         self, events: list[int], locked: list[int], order_id: str, result: str
@@ -393,7 +397,7 @@ class Orders:
             raise errors.InvalidState(f"Order is {status}")
         raise errors.InvalidState("A payment for this order is already in progress")
 
-    async def _refuse_lapsed(self, events: list[int], order_id: str, customer_id: int) -> None:
+    async def _refuse_lapsed(self, events: list[int], order_id: str, customer_id: int) -> NoReturn:
         """410 for an order whose hold lapsed: whatever of it is still held goes back on sale
         (the sweep may have expired one event of it only), and the refusal is recorded."""
         home = home_event_of(order_id)
