@@ -25,7 +25,7 @@ _PROBLEM = PROBLEM_JSON.encode()
 
 async def serve_claim(scope: Scope, receive: Receive, send: Send, pass_on: ASGIApp) -> int | None:
     headers = dict(scope["headers"])
-    if b"idempotency-key" in headers:  # replays live in the handler
+    if any(name.lower() == b"idempotency-key" for name in headers):  # keys live in the handler
         await pass_on(scope, receive, send)
         return None
     served = await authenticated(scope, receive, send, pass_on, ("customer",), _items)

@@ -1,4 +1,5 @@
-"""Run a handler under an Idempotency-Key: replay the first response, refuse a concurrent one."""
+"""Run a handler under an Idempotency-Key: replay the first response, refuse a concurrent
+duplicate, refuse the key on any other request (see engine/idempotency.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from litestar import Request, Response
 
 from api.problems import domain_error
 from engine.errors import BoxofficeError
-from engine.idempotency import KEEP_SECONDS, StoredResponse, replay_or_reserve
+from engine.idempotency import (
+    KEEP_SECONDS,
+    IdempotencyRecord,
+    StoredResponse,
+    replay_or_reserve,
+    request_fingerprint,
+)
 from engine.store.redis_idempotency import RedisIdempotencyStore
 
 
@@ -24,7 +31,8 @@ async def idempotent(
     if key is None:
         return Response(await run(), status_code=status)
     store = RedisIdempotencyStore(request.app.state.resources.redis)
-    replay = await replay_or_reserve(store, user_id, key)
+    fingerprint = request_fingerprint(request.method, request.scope["path"], await request.body())
+    replay = await replay_or_reserve(store, user_id, key, fingerprint)
     if replay is not None:
         return Response(
             replay.body,
@@ -43,5 +51,5 @@ async def idempotent(
     except BaseException:
         await store.drop(user_id, key)  # a crash is not an answer: let the client retry
         raise
-    await store.save(user_id, key, stored, KEEP_SECONDS)
+    await store.save(user_id, key, IdempotencyRecord(fingerprint, stored), KEEP_SECONDS)
     return Response(stored.body, status_code=stored.status, media_type=stored.media_type)

@@ -3,6 +3,7 @@
 
     BoxofficeError
     ├── InvalidInput                  validation_error   a value breaks a rule of the domain
+    │   └── IdempotencyKeyReused      idempotency_key_reused (the key was used on another request)
     ├── AuthenticationRequired        not_authenticated  no or bad bearer token
     │   ├── InvalidCredentials        invalid_credentials
     │   └── AccountDisabled           account_disabled   the user was disabled or deleted
@@ -47,6 +48,11 @@ class BoxofficeError(Exception):
 class InvalidInput(BoxofficeError):
     code = "validation_error"
     title = "Invalid input"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    code = "idempotency_key_reused"
+    title = "Idempotency-Key already used for another request"
 
 
 class AuthenticationRequired(BoxofficeError):

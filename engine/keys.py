@@ -54,8 +54,10 @@ def event_keys(event_id: int) -> list[str]:
 
 
 def idempotency(user_id: int, key: str) -> str:
+    """STRING msgpack IdempotencyRecord of one user's Idempotency-Key: the request the key
+    belongs to and its response."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:40]
-    return f"{PREFIX}:idem:{user_id}:{digest}"
+    return f"{PREFIX}:idempotency:{user_id}:{digest}"
 
 
 def event_key(event_id: int, name: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 import msgspec
 
@@ -363,10 +363,12 @@ class Orders:
 
     async def pay(self, customer: Principal, order_id: str, payment_token: str) -> Order:
         doc = await self._document(customer, order_id)
+        events = [int(e) for e in doc["events"]]
         if doc["status"] != "reserved":
+            if hold_lapsed(doc):
+                await self._refuse_lapsed(events, order_id, int(doc["customer_id"]))
             raise errors.InvalidState(f"Order is {doc['status']}")
         home = home_event_of(order_id)
-        events = [int(e) for e in doc["events"]]
         locked: list[int] = []
         for event_id in events:
             result = await self._store.pay_begin(event_id, order_id)
@@ -383,20 +385,40 @@ class Orders:
         for event_id in sorted(events, key=lambda e: e != home):
             await self._store.confirm(event_id, order_id, payment_ref)
         await self._queue.persist_paid(order_id)
-        return await self.get(customer, order_id)
+        order = await self.get(customer, order_id)
+        if order.status == "cancelled":
+            await self._finish_cancel(events, order_id)
+        return order
+
+    async def _finish_cancel(self, events: list[int], order_id: str) -> None:
+        """A cancel that came between the home confirm and another event's found that part
+        still being paid and left it, and the confirm then sold it: release it now."""
+        home = home_event_of(order_id)
+        for event_id in events:
+            if event_id != home:
+                await self._store.release(event_id, order_id, "cancel", "cancelled_by_customer")
 
     async def _undo_payment(
         self, events: list[int], locked: list[int], order_id: str, result: str
     ) -> None:
+        """A part refused the payment lock: 'hold_expired' (it lapsed just now), 'missing' (it
+        is gone: the order's document says why) or 'invalid_state:<state>'."""
+        doc = await self._store.order_document(order_id)
+        if result == "hold_expired" or (result == "missing" and doc and hold_lapsed(doc)):
+            await self._refuse_lapsed(events, order_id, int(doc["customer_id"]) if doc else 0)
+        for event_id in locked:  # give back the locks this attempt took
+            await self._store.release(event_id, order_id, "expire", "hold_expired")
+        if result == "missing":
+            status = doc["status"] if doc else "gone"
+            raise errors.InvalidState(f"Order is {status}")
+        raise errors.InvalidState("A payment for this order is already in progress")
+
+    async def _refuse_lapsed(self, events: list[int], order_id: str, customer_id: int) -> NoReturn:
+        """410 for an order whose hold lapsed: whatever of it is still held goes back on sale
+        (the sweep may have expired one event of it only), and the refusal is recorded."""
         home = home_event_of(order_id)
-        if result.startswith("invalid_state"):
-            for event_id in locked:  # give back the locks this attempt took
-                await self._store.release(event_id, order_id, "expire", "hold_expired")
-            raise errors.InvalidState("A payment for this order is already in progress")
         for event_id in sorted(events, key=lambda e: e == home):
             await self._store.release(event_id, order_id, "expire", "hold_expired")
-        doc = await self._store.order_document(order_id)
-        customer_id = int(doc["customer_id"]) if doc else 0
         await self._store.record_refusal(home, customer_id, "hold_expired", order_id)
         raise errors.HoldExpired("The hold lapsed before payment; the tickets are back on sale")
 
@@ -417,6 +439,17 @@ class Orders:
         self, customer: Principal, limit: int, cursor: str | None
     ) -> tuple[list[Order], str | None]:
         return await self._archive.customer_orders(customer.user_id, limit, cursor)
+
+
+def hold_lapsed(doc: dict[str, Any]) -> bool:
+    """Whether an order that cannot be paid lost its hold to time (410 hold_expired) rather
+    than to another request (409 invalid_state). Called when the order is not `reserved`, or
+    when a part of it is gone from one of its events. An order is `expired` only when its hold
+    lapsed (the sweep or a pay found it so). A cancel moves the order to `cancelled` in its
+    home event before it releases the other events, and a declined payment needs the home
+    part locked; so an order still `reserved` whose part is gone lost that part to its
+    event's sweep."""
+    return doc["status"] in ("expired", "reserved")
 
 
 def check_claims(claims: list[EventClaim]) -> None:

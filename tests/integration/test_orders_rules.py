@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import msgspec
 from litestar.testing import AsyncTestClient
 
 from engine import keys
+from engine.idempotency import IdempotencyRecord, request_fingerprint
+from engine.store.redis_idempotency import RedisIdempotencyStore
 from engine.store.resources import Resources
 from tests.conftest import Actor, make_actor
 from tests.sale_setup import open_sale, seat_item
@@ -136,9 +139,18 @@ async def test_concurrent_duplicate_gets_409_with_retry_after(
     client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
 ) -> None:
     sale = await open_sale(resources, partner.id, seats=1)
-    await resources.redis.set(keys.idempotency(customer.id, "busy-1"), b"running", ex=30)
-    response = await reserve(
-        client, customer, [seat_item(sale, sale.seat_ids[0])], **{"Idempotency-Key": "busy-1"}
+    body = msgspec.json.encode({"items": [seat_item(sale, sale.seat_ids[0])]})
+    running = IdempotencyRecord(request_fingerprint("POST", "/orders", body))  # no response yet
+    store = RedisIdempotencyStore(resources.redis)
+    assert await store.reserve(customer.id, "busy-1", running, ttl=30)
+    response = await client.post(
+        "/orders",
+        headers={
+            **customer.headers,
+            "Idempotency-Key": "busy-1",
+            "content-type": "application/json",
+        },
+        content=body,
     )
     assert response.status_code == 409
     assert response.json()["code"] == "idempotency_in_progress"

@@ -22,6 +22,7 @@ ALL_ERRORS = sorted(
 DOCUMENTED_STATUS: dict[type[errors.BoxofficeError], int] = {
     errors.BoxofficeError: 400,  # the root alone: a plain bad request
     errors.InvalidInput: 422,
+    errors.IdempotencyKeyReused: 422,
     errors.AuthenticationRequired: 401,
     errors.InvalidCredentials: 401,
     errors.AccountDisabled: 401,
