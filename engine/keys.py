@@ -111,6 +111,8 @@ def queue_opening_lock(event_id: int) -> str:
 # does, so these follow ARQ's storage layout (arq.constants). engine/ does not import ARQ;
 # tests/unit/test_keys.py checks that they agree with the installed ARQ.
 ARQ_QUEUE = "arq:queue"
+# written by a worker once its start-up is done, then every health-check interval
+ARQ_HEALTH_CHECK = f"{ARQ_QUEUE}:health-check"
 
 
 def arq_job(job_id: str) -> str:

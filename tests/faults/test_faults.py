@@ -16,7 +16,13 @@ from engine.store.resources import Resources
 from tests.concurrency.engine_client import claim, create_customers, engine_orders
 from tests.conftest import Actor
 from tests.faults.tcp_proxy import PostgresProxy
-from tests.faults.worker_process import kill, start_worker, wait_for_status
+from tests.faults.worker_process import (
+    forget_started,
+    kill,
+    start_worker,
+    wait_for_status,
+    wait_until_started,
+)
 from tests.sale_setup import open_sale
 from workers.queue import ArqPersistQueue
 
@@ -102,9 +108,11 @@ async def test_api_killed_between_confirm_and_enqueue(resources: Resources, part
 
 async def test_postgres_outage_during_payments(resources: Resources, partner: Actor) -> None:
     proxy = PostgresProxy(get_settings().database_url)
+    await forget_started(resources.redis)
     worker = start_worker(DATABASE_URL=await proxy.start())
     try:
-        await asyncio.sleep(1.5)  # the worker is up and connected through the proxy
+        # cut only once the worker is up: one cut during its start-up stops it for good
+        await wait_until_started(resources.redis)
         await proxy.cut()
         order_ids = await paid_orders(resources, partner.id, 50)
         await asyncio.sleep(10)

@@ -11,7 +11,9 @@ import time
 from collections.abc import Iterable
 
 import asyncpg
+from redis.asyncio import Redis
 
+from engine import keys
 from engine.settings import ROOT
 from tests.services import RUN_DATA
 
@@ -51,3 +53,17 @@ async def wait_for_status(
             break
         await asyncio.sleep(0.2)
     return int(done)
+
+
+async def wait_until_started(redis: Redis, within: float = 30) -> None:
+    """Wait until a worker started after `forget_started` has finished its start-up (ARQ
+    writes its health-check key then), so a fault injected next hits a running worker."""
+    deadline = time.monotonic() + within
+    while not await redis.exists(keys.ARQ_HEALTH_CHECK):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no worker finished its start-up within {within} s")
+        await asyncio.sleep(0.1)
+
+
+async def forget_started(redis: Redis) -> None:
+    await redis.delete(keys.ARQ_HEALTH_CHECK)
