@@ -61,30 +61,7 @@ end
 local counts = redis.call('HMGET', K_COUNTS, 'a', 'h')
 local sold_out = counts[1] and tonumber(counts[1]) <= 0 and tonumber(counts[2] or '0') <= 0
 
--- join -------------------------------------------------------------------------------------
-local function queued(c)
-  return redis.call('HEXISTS', K_SLOTS, c) == 1 or redis.call('ZSCORE', K_LINE, c)
-      or redis.call('ZSCORE', K_PRE, c)
-end
-
-if mode == 'join' and not queued(customers[1]) then
-  local customer = customers[1]
-  local window_ms = tonumber(ARGV[7])
-  -- the hash lives until its window ends (Redis's clock), so a join in the next window
-  -- finds it gone and starts a new count; nothing here walks the hash
-  local joins = redis.call('HINCRBY', K_ADDR, ARGV[8], 1)
-  redis.call('PEXPIREAT', K_ADDR, (math.floor(now / window_ms) + 1) * window_ms)
-  if joins > tonumber(ARGV[6]) then
-    return {'limited', window_ms - now % window_ms}
-  end
-  if npre then
-    redis.call('ZADD', K_LINE, npre + redis.call('HINCRBY', K_STATE, 'seq', 1), customer)
-  else
-    redis.call('ZADD', K_PRE, redis.call('HINCRBY', K_STATE, 'arrivals', 1), customer)
-  end
-end
-
--- admission --------------------------------------------------------------------------------
+-- shopping slots ---------------------------------------------------------------------------
 local function free_slot(c)
   redis.call('ZREM', K_ACTIVE, c)
   redis.call('HDEL', K_SLOTS, c)
@@ -101,6 +78,43 @@ local function hold_until(order_id)
   return until_ms > now and until_ms or nil
 end
 
+-- is this customer's slot still theirs: admitted and not lapsed, its order (if any) held
+local function live(c, slot)
+  local order_id = order_of(slot)
+  if order_id then return hold_until(order_id) ~= nil end
+  return tonumber(redis.call('ZSCORE', K_ACTIVE, c) or '0') > now
+end
+
+-- join -------------------------------------------------------------------------------------
+local function queued(c)
+  return redis.call('HEXISTS', K_SLOTS, c) == 1 or redis.call('ZSCORE', K_LINE, c)
+      or redis.call('ZSCORE', K_PRE, c)
+end
+
+-- a turn that is over (its order paid, released or expired, or the admission lapsed unused)
+-- is not a place: free its slot, so the customer joins the line again
+local joining = mode == 'join' and customers[1]
+local last_turn = joining and redis.call('HGET', K_SLOTS, joining)
+if last_turn and not live(joining, last_turn) then free_slot(joining) end
+
+if joining and not queued(joining) then
+  local customer = joining
+  local window_ms = tonumber(ARGV[7])
+  -- the hash lives until its window ends (Redis's clock), so a join in the next window
+  -- finds it gone and starts a new count; nothing here walks the hash
+  local joins = redis.call('HINCRBY', K_ADDR, ARGV[8], 1)
+  redis.call('PEXPIREAT', K_ADDR, (math.floor(now / window_ms) + 1) * window_ms)
+  if joins > tonumber(ARGV[6]) then
+    return {'limited', window_ms - now % window_ms}
+  end
+  if npre then
+    redis.call('ZADD', K_LINE, npre + redis.call('HINCRBY', K_STATE, 'seq', 1), customer)
+  else
+    redis.call('ZADD', K_PRE, redis.call('HINCRBY', K_STATE, 'arrivals', 1), customer)
+  end
+end
+
+-- admission --------------------------------------------------------------------------------
 local function lapse_slots()
   local due = redis.call('ZRANGEBYSCORE', K_ACTIVE, '-inf', now, 'LIMIT', 0, LAPSE_BATCH)
   for _, c in ipairs(due) do
@@ -109,13 +123,6 @@ local function lapse_slots()
     local until_ms = order_id and hold_until(order_id)
     if until_ms then redis.call('ZADD', K_ACTIVE, until_ms, c) else free_slot(c) end
   end
-end
-
--- is this customer's slot still theirs: admitted and not lapsed, its order (if any) held
-local function live(c, slot)
-  local order_id = order_of(slot)
-  if order_id then return hold_until(order_id) ~= nil end
-  return tonumber(redis.call('ZSCORE', K_ACTIVE, c) or '0') > now
 end
 
 -- a paid, cancelled or released order frees its slot before its hold time would have; the

@@ -525,6 +525,45 @@ async def test_a_token_opens_no_order_once_its_turn_is_over(
     assert await refusals(resources, sale.event_id, "admission_required") == 4
 
 
+async def test_a_customer_whose_turn_is_over_joins_the_queue_again(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    """`make loadtest-large` logged `POST /events/{id}/queue: unexpected 404 not_found` for
+    buyers coming back for more: a join found the slot of their last turn (its order paid,
+    cancelled or expired) not freed yet, took it for a place, freed it and answered 'not in
+    this event's queue'. A join after a turn is over queues the customer again, every time."""
+    sale = await room_sale(resources, partner.id, pools=(50,))
+    short_holds = await room_sale(resources, partner.id, pools=(50,), hold_seconds=1)
+    for event, finish in ((sale, "pay"), (sale, "cancel"), (short_holds, "expire")):
+        body = {"items": [{"ticket_type_id": event.pool_ids[0], "quantity": 1}]}
+        for _ in range(3):
+            token = (await http_admitted(client, customer, event.event_id))["admission_token"]
+            headers = {**customer.headers, "X-Admission-Token": token}
+            order = await client.post("/orders", headers=headers, json=body)
+            assert order.status_code == 201, order.text
+            if finish == "expire":
+                await asyncio.sleep(1.1)
+                continue
+            done = await client.post(
+                f"/orders/{order.json()['id']}/{finish}",
+                headers=customer.headers,
+                json={"payment_token": "tok_visa"} if finish == "pay" else None,
+            )
+            assert done.status_code in (200, 202), done.text
+
+
+async def test_a_join_after_an_admission_lapsed_unused_queues_again(
+    resources: Resources, partner: Actor
+) -> None:
+    sale = await room_sale(resources, partner.id, pools=(50,))
+    room = engine_room(resources, admission_seconds=1)
+    (customer,) = await create_customers(resources.pool, 1)
+    for _ in range(3):
+        await room.join(buyer(customer), sale.event_id, "10.0.0.1")
+        await wait_admitted(room, sale.event_id, customer)
+        await asyncio.sleep(1.1)  # the admission lapses unused
+
+
 async def test_a_multi_event_order_needs_admission_to_the_gated_event(
     client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
 ) -> None:
