@@ -2,8 +2,8 @@
 
 The HTTP tests go through the app; the statistical, timing and concurrency tests drive the
 engine directly (many customers, many client addresses, short admissions), still on the real
-servers. Settings are changed in PostgreSQL, as the partner's PATCH does; tests then drop the
-room's cached copy in Redis, as the PATCH does too (one test goes through the PATCH itself).
+servers. Settings are changed in PostgreSQL, as the partner's PATCH does; tests then hydrate the
+event into Redis again, as the PATCH does too (one test goes through the PATCH itself).
 Several API processes are played by rooms on Redis connections of their own, and in the rate
 test by other OS processes. The 100,000-customer scale test is test_waiting_room_scale.py.
 """
@@ -35,10 +35,11 @@ from engine.admission import (
     issue_admission_token,
     read_admission_token,
 )
+from engine.hydration import hydrate
 from engine.orders import EventClaim, Orders, requested_items
 from engine.principal import Principal
 from engine.settings import get_settings
-from engine.store.redis_queue import PgRoomSettings, RedisQueueStore
+from engine.store.redis_queue import RedisQueueStore
 from engine.store.resources import Resources
 from engine.waiting_room import QueueStatus, RoomPolicy, WaitingRoom, eta_seconds, fair_order
 from tests.concurrency.engine_client import RecordingQueue, create_customers, polls_from_processes
@@ -69,11 +70,11 @@ async def set_room(
         max_active,
         paused,
     )
-    await forget_settings(resources, event_id)
+    await rehydrate(resources, event_id)
 
 
-async def forget_settings(resources: Resources, event_id: int) -> None:
-    await resources.redis.delete(keys.queue_keys(event_id)[0])
+async def rehydrate(resources: Resources, event_id: int) -> None:
+    await hydrate(event_id, resources.sale_reads, resources.inventory)
 
 
 async def room_sale(
@@ -101,10 +102,7 @@ async def room_sale(
 def engine_room(resources: Resources, **policy: Any) -> WaitingRoom:
     policy.setdefault("joins_per_address", 10**9)  # the same few addresses, many times over
     return WaitingRoom(
-        RedisQueueStore(resources.redis),
-        PgRoomSettings(resources.pool),
-        get_settings().jwt_secret,
-        RoomPolicy(**policy),
+        RedisQueueStore(resources.redis), get_settings().jwt_secret, RoomPolicy(**policy)
     )
 
 
@@ -118,9 +116,7 @@ async def room_of_another_process(
     redis = Redis.from_url(get_settings().redis_url)
     store = RedisQueueStore(redis)
     try:
-        yield WaitingRoom(
-            store, PgRoomSettings(resources.pool), get_settings().jwt_secret, RoomPolicy(**policy)
-        )
+        yield WaitingRoom(store, get_settings().jwt_secret, RoomPolicy(**policy))
     finally:
         await redis.aclose()
 
@@ -313,7 +309,7 @@ async def test_closed_sale_and_room_off(
                              sale_ends_at = now() - interval '1 hour' WHERE id = $1""",
         ended.event_id,
     )
-    await forget_settings(resources, ended.event_id)
+    await rehydrate(resources, ended.event_id)
     closed = await client.post(f"/events/{ended.event_id}/queue", headers=customer.headers)
     assert closed.json()["state"] == "closed"
 
@@ -654,7 +650,7 @@ async def reopen(resources: Resources, event_id: int, opens_in: str) -> None:
         f"UPDATE events SET sale_starts_at = now() + interval '{opens_in}' WHERE id = $1",
         event_id,
     )
-    await forget_settings(resources, event_id)
+    await rehydrate(resources, event_id)
 
 
 async def reset_room(resources: Resources, event_id: int) -> None:
@@ -735,17 +731,21 @@ async def test_after_the_opening_it_is_first_in_first_out(
     assert len(admitted) == len(arrivals)
 
 
-class LapsingSettings(RedisQueueStore):
-    """Redis's copy of the room's settings lapses just before every status visit: what a
-    saturated API process meets when its visit after the opening comes late."""
+class ChangingSale(RedisQueueStore):
+    """The sale changes (the partner's PATCH hydrates the event again) just before every status
+    visit: what a saturated API process meets when its visit after the opening comes late."""
+
+    def __init__(self, resources: Resources) -> None:
+        super().__init__(resources.redis)
+        self._resources = resources
 
     async def visit(self, event_id: int, customer_id: int, mode: Any, *args: Any) -> Any:
         if mode == "status":
-            await self._redis.delete(keys.queue_keys(event_id)[0])
+            await rehydrate(self._resources, event_id)
         return await super().visit(event_id, customer_id, mode, *args)
 
 
-async def test_the_opener_is_answered_when_the_settings_lapse_during_the_opening(
+async def test_the_opener_is_answered_when_the_sale_changes_during_the_opening(
     resources: Resources, partner: Actor
 ) -> None:
     # seen in make loadtest-large: one join answered 404 "No such event on sale"
@@ -755,10 +755,7 @@ async def test_the_opener_is_answered_when_the_settings_lapse_during_the_opening
     await join_all(engine_room(resources), sale.event_id, early)
     await reopen(resources, sale.event_id, "-1 second")
     room = WaitingRoom(
-        LapsingSettings(resources.redis),
-        PgRoomSettings(resources.pool),
-        get_settings().jwt_secret,
-        RoomPolicy(joins_per_address=10**9),
+        ChangingSale(resources), get_settings().jwt_secret, RoomPolicy(joins_per_address=10**9)
     )
     latecomer = await room.join(buyer(4300), sale.event_id, "10.9.0.1")
     assert latecomer.state == "waiting" and latecomer.position == len(early) + 1
