@@ -824,6 +824,35 @@ async def test_concurrent_joins_of_one_customer_give_one_place(
         assert answers[0].position == 2  # behind the one who joined first
 
 
+async def test_joins_and_polls_are_answered_while_the_sale_changes_over_and_over(
+    resources: Resources, partner: Actor
+) -> None:
+    """Every change of the sale (a partner's PUT or PATCH, a ticket type added, the reconciler's
+    hydration each minute) used to drop the room's settings from Redis, and they lapsed every
+    2 s anyway, sending visits back to PostgreSQL. Now hydration rewrites them in place and they
+    never expire: thirty rounds of joins and polls from two processes, each round racing three
+    hydrations of the event, are all answered."""
+    sale = await room_sale(resources, partner.id, pools=(10_000,), max_active=10_000)
+    settings = keys.queue_settings(sale.event_id)
+    assert await resources.redis.pttl(settings) == -1  # no expiry
+    async with room_of_another_process(resources) as second:
+        rooms = [engine_room(resources), second]
+        joined: list[int] = []
+        for round_number in range(30):
+            newcomers = [9000 + round_number * 10 + i for i in range(10)]
+            visits: list[Any] = [
+                rooms[i % 2].join(buyer(c), sale.event_id, f"10.8.{round_number}.{i}")
+                for i, c in enumerate(newcomers)
+            ]
+            visits += [rooms[i % 2].status(buyer(c), sale.event_id) for i, c in enumerate(joined)]
+            changes = [rehydrate(resources, sale.event_id) for _ in range(3)]
+            answers = await asyncio.gather(*changes, *visits, return_exceptions=True)
+            failures = [answer for answer in answers if isinstance(answer, BaseException)]
+            assert not failures, (round_number, failures)
+            joined = newcomers + joined[:20]
+    assert await resources.redis.pttl(settings) == -1
+
+
 # --- pace, cap, no-shows, freed slots ------------------------------------------------------------
 
 
