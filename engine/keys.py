@@ -22,7 +22,9 @@ def login_failures_by_address(address: str) -> str:
 
 HYDRATED_EVENTS = f"{PREFIX}:events:hydrated"
 # HASH ticket type id -> event id, for every ticket type of a hydrated event: a claim finds the
-# event of a general-admission item here, not in PostgreSQL (written by hydration)
+# event of a general-admission item here, not in PostgreSQL. Written by hydration; a deleted
+# type keeps its entry (its event's claim script answers 404), a deleted event loses those of
+# the types it still had
 TICKET_TYPE_EVENTS = f"{PREFIX}:ticket-types:event"
 
 
