@@ -5,7 +5,8 @@ stopped with SIGSTOP does: queries hang until the pool's timeout (30 s) instead 
 live events, one with a waiting room and one without, claims, payments, cancellations and queue
 joins and polls each answer within a second from that API process, which started after the
 sales opened (nothing it knows came from PostgreSQL before the stall); once PostgreSQL is back,
-every paid order is completed and the cancelled one is cancelled there.
+every paid order is completed and the cancelled one is cancelled there. What those paths read
+in Redis comes back when the reconciler hydrates an event Redis lost.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from typing import Any
 import httpx
 from litestar.testing import AsyncTestClient
 
+from engine.hydration import hydrate
+from engine.reconcile import reconcile_event
 from engine.settings import ROOT, get_settings
+from engine.store.claim_batcher import ClaimBatcher
+from engine.store.pg_orders import PgOrderRepair
+from engine.store.redis_queue import waiting_room
+from engine.store.redis_sale import RedisSaleStore
 from engine.store.resources import Resources
 from ops.embedded import die_with_parent, free_port
 from tests.conftest import Actor, make_actor
@@ -170,3 +177,34 @@ async def test_claims_pays_cancels_and_queue_visits_go_on_while_postgres_hangs(
         "SELECT count(*) FROM tickets WHERE order_id = ANY($1) AND status = 'valid'", paid
     )
     assert tickets == 2 + 2 + 3
+
+
+async def test_after_redis_lost_its_data_the_reconciler_restores_what_claims_read(
+    resources: Resources, partner: Actor
+) -> None:
+    """The waiting room's settings and the ticket types' events come back with the inventory
+    when the reconciler hydrates an event Redis lost, so the sale resumes without PostgreSQL."""
+    sale = await open_sale(resources, partner.id, pools=(5,))
+    await resources.pool.execute(
+        """UPDATE events SET waiting_room_enabled = true, admit_per_minute = 60, max_active = 5
+            WHERE id = $1""",
+        sale.event_id,
+    )
+    await hydrate(sale.event_id, resources.sale_reads, resources.inventory)
+    room = waiting_room(resources.redis, get_settings().jwt_secret)
+    assert await room.waiting_room_on(sale.event_id)
+    await resources.redis.flushdb()
+    assert not await room.waiting_room_on(sale.event_id)  # not on sale: claims are refused
+    await reconcile_event(
+        sale.event_id,
+        resources.sale_reads,
+        resources.inventory,
+        resources.inventory,
+        PgOrderRepair(resources.pool),
+    )
+    assert await room.waiting_room_on(sale.event_id)
+    fresh_store = RedisSaleStore(
+        resources.redis, resources.scripts, ClaimBatcher(resources.scripts)
+    )
+    type_id = sale.pool_ids[0]
+    assert await fresh_store.events_of_ticket_types([type_id]) == {type_id: sale.event_id}
