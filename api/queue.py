@@ -36,9 +36,7 @@ def room_of(state: Any) -> WaitingRoom:
     """One per process, built on first use."""
     if "waiting_room" not in state:
         resources = state.resources
-        state.waiting_room = waiting_room(
-            resources.redis, resources.pool, resources.settings.jwt_secret
-        )
+        state.waiting_room = waiting_room(resources.redis, resources.settings.jwt_secret)
     room: WaitingRoom = state.waiting_room
     return room
 

@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 import msgspec
 
+from engine.waiting_room import RoomSettings
+
 
 class Availability(msgspec.Struct):
     available: int
@@ -25,6 +27,7 @@ class EventSnapshot(msgspec.Struct):
     seats: list[tuple[str, int, str]]
     pools: list[tuple[str, int, str, int]]
     sold_parts: list[dict[str, Any]]
+    room: RoomSettings  # the waiting room's settings, which its queue and claims read in Redis
 
 
 class SnapshotSource(Protocol):

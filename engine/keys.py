@@ -21,6 +21,11 @@ def login_failures_by_address(address: str) -> str:
 
 
 HYDRATED_EVENTS = f"{PREFIX}:events:hydrated"
+# HASH ticket type id -> event id, for every ticket type of a hydrated event: a claim finds the
+# event of a general-admission item here, not in PostgreSQL. Written by hydration; a deleted
+# type keeps its entry (its event's claim script answers 404), a deleted event loses those of
+# the types it still had
+TICKET_TYPE_EVENTS = f"{PREFIX}:ticket-types:event"
 
 # HASH user id -> "1" for each disabled or deleted user, and field "v", changed with every
 # change, so each process re-reads the hash only when it changed (engine/revocation.py)
@@ -70,7 +75,7 @@ def event_key(event_id: int, name: str) -> str:
 # The order of these names is the KEYS order of lua/queue_visit.lua and lua/queue_slot.lua;
 # the last three are the sale engine's own keys, read to see stock and holds.
 QUEUE_KEY_NAMES = (
-    "wr:cfg",  # STRING JSON of the room's settings from PostgreSQL, cached for a moment
+    "wr:cfg",  # STRING JSON of the room's settings, written by hydration (no expiry)
     "wr:state",  # HASH opened, pre-queue size, join sequence, admission credit, rate window
     "wr:pre",  # ZSET customer -> arrival number, joins before the sale opened
     "wr:line",  # ZSET customer -> place number, waiting after the opening (FIFO)
@@ -86,7 +91,7 @@ def queue_keys(event_id: int) -> list[str]:
 
 
 def queue_settings(event_id: int) -> str:
-    """The room's cached settings (the first of `queue_keys`), dropped when the sale changes."""
+    """The room's settings (the first of `queue_keys`), rewritten when the sale changes."""
     return f"{event_tag(event_id)}:{QUEUE_KEY_NAMES[0]}"
 
 

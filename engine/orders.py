@@ -1,8 +1,11 @@
 """Orders: claim all or nothing across events, pay (simulated), cancel, read.
 
 The engine decides; `SaleStore` (Redis Lua scripts) executes atomically per event, and
-`OrderArchive` (PostgreSQL) answers for what has been persisted. Nothing here touches
-PostgreSQL on the claim or pay path except to resolve a ticket type seen for the first time.
+`OrderArchive` (PostgreSQL) answers for what has been persisted. Claims, payments and
+cancellations of orders on events on sale read nothing from PostgreSQL: the event of a ticket
+type, the sale window and the waiting room's settings are hydrated into Redis. `CatalogueLookups`
+(PostgreSQL) is asked only about what Redis does not have on sale: a ticket type no hydrated
+event has, or an event that is not hydrated, to tell 404 from a refusal.
 """
 
 from __future__ import annotations
@@ -100,6 +103,10 @@ class SaleStore(Protocol):
     ) -> None: ...
 
     async def is_hydrated(self, event_id: int) -> bool: ...
+
+    async def events_of_ticket_types(self, ticket_type_ids: list[int]) -> dict[int, int]:
+        """The event of each of these ticket types that belongs to a hydrated event."""
+        ...
 
 
 class CatalogueLookups(Protocol):
@@ -266,8 +273,11 @@ class Orders:
         for event_id, seat_ids in seats:
             claim = claims.setdefault(event_id, EventClaim(event_id))
             claim.seat_ids.extend(seat_ids)
+        on_sale = await self._store.events_of_ticket_types([t for t, _ in pools]) if pools else {}
         for ticket_type_id, quantity in pools:
-            pool_event = await self._lookups.event_of_ticket_type(ticket_type_id)
+            pool_event = on_sale.get(ticket_type_id)
+            if pool_event is None:  # of no event on sale: PostgreSQL tells 404 from a refusal
+                pool_event = await self._lookups.event_of_ticket_type(ticket_type_id)
             if pool_event is None:
                 raise errors.NotFound(f"No such ticket type: {ticket_type_id}")
             claim = claims.setdefault(pool_event, EventClaim(pool_event))

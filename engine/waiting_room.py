@@ -13,15 +13,15 @@ only the token). The queue's state lives in Redis and admission is computed ther
 time on every visit (lua/queue_visit.lua), so any number of API processes agree without a
 coordinator.
 
-The room's settings are read from PostgreSQL (`RoomSettingsSource`) and cached in Redis for a
-moment; a change of the sale window drops that copy (engine/store/redis_inventory.py), so a
-partner's pause, resume or new rate takes effect at the next visit (at worst within
-`settings_cache_ms`, when a visit read PostgreSQL just before the change).
+The room's settings live in Redis beside the event's inventory, written by hydration
+(engine/hydration.py) whenever the sale opens or changes and never expiring, so joins, polls
+and the admission check on claims read nothing from PostgreSQL, and a partner's pause, resume
+or new rate takes effect at the next visit. An event whose settings Redis does not have is not
+on sale: its queue answers 404 and its claims are refused by the sale engine anyway.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import secrets
 from dataclasses import dataclass
@@ -43,7 +43,6 @@ class RoomPolicy:
     admission_seconds: int = 300  # an admitted customer has this long to start an order
     joins_per_address: int = 20  # new joins of one event's queue from one client address ...
     address_window_seconds: int = 60  # ... per this many seconds
-    settings_cache_ms: int = 2000  # a partner's change reaches every process within this
 
 
 class RoomSettings(
@@ -59,7 +58,8 @@ class RoomSettings(
         "paused": "p",
     },
 ):
-    """An event's waiting-room settings as PostgreSQL has them (short names: Lua reads them)."""
+    """An event's waiting-room settings, hydrated from PostgreSQL into Redis with its sale
+    window (short names: lua/queue_visit.lua reads them)."""
 
     event_status: str | None  # None: no such event
     sale_starts_ms: int | None = None
@@ -104,14 +104,11 @@ class QueueStore(Protocol):
         customer_id: int,
         mode: VisitMode,
         address: str,
-        settings: bytes,
         policy: RoomPolicy,
-    ) -> Visit:
-        """Run one visit; `settings` is b"" unless the store asked for them ('cfg')."""
+    ) -> Visit: ...
 
-    async def cached_settings(self, event_id: int) -> bytes | None: ...
-
-    async def cache_settings(self, event_id: int, raw: bytes, ttl_ms: int) -> None: ...
+    async def room_settings(self, event_id: int) -> RoomSettings | None:
+        """The settings hydration wrote; None when the event is not on sale in Redis."""
 
     async def take_pre_queue(self, event_id: int) -> list[str] | None:
         """The frozen pre-queue, or None when another process is opening the queue."""
@@ -125,10 +122,6 @@ class QueueStore(Protocol):
         self, event_id: int, customer_id: int, order_id: str, expires_ms: int
     ) -> bool:
         """The slot follows the order now; False (and nothing changed) if it was over."""
-
-
-class RoomSettingsSource(Protocol):
-    async def room_settings(self, event_id: int) -> RoomSettings: ...
 
 
 def fair_order(pre_queue: list[str]) -> list[str]:
@@ -153,15 +146,12 @@ class WaitingRoom:
     def __init__(
         self,
         store: QueueStore,
-        settings: RoomSettingsSource,
         secret: str,
         policy: RoomPolicy | None = None,
     ) -> None:
         self._store = store
-        self._settings = settings
         self._secret = secret
         self.policy = policy or RoomPolicy()
-        self._loading: dict[int, asyncio.Future[RoomSettings]] = {}
 
     async def join(self, customer: Principal, event_id: int, address: str) -> QueueStatus:
         return await self._visit(customer, event_id, "join", address)
@@ -170,11 +160,8 @@ class WaitingRoom:
         return await self._visit(customer, event_id, "status", "")
 
     async def waiting_room_on(self, event_id: int) -> bool:
-        raw = await self._store.cached_settings(event_id)
-        if raw is None:
-            raw = await self._load_settings(event_id)
-            await self._store.cache_settings(event_id, raw, self.policy.settings_cache_ms)
-        return msgspec.json.decode(raw, type=RoomSettings).room_on
+        settings = await self._store.room_settings(event_id)
+        return settings is not None and settings.room_on
 
     async def may_shop(self, event_id: int, customer_id: int) -> bool:
         return await self._store.may_shop(event_id, customer_id)
@@ -187,33 +174,13 @@ class WaitingRoom:
     async def _visit(
         self, customer: Principal, event_id: int, mode: VisitMode, address: str
     ) -> QueueStatus:
-        visit = await self._visit_once(customer, event_id, mode, address)
+        visit = await self._store.visit(event_id, customer.user_id, mode, address, self.policy)
         if visit.opening:
             await self._open(event_id)
-            visit = await self._visit_once(customer, event_id, "status", address)
-        return self._status(customer.user_id, event_id, visit)
-
-    async def _visit_once(
-        self, customer: Principal, event_id: int, mode: VisitMode, address: str
-    ) -> Visit:
-        """One visit; again with the room's settings when Redis's copy of them has lapsed
-        (which, under load, may happen between a join and the visit after the opening)."""
-        visit = await self._store.visit(event_id, customer.user_id, mode, address, b"", self.policy)
-        if visit.st == "cfg":
-            settings = await self._load_settings(event_id)
             visit = await self._store.visit(
-                event_id, customer.user_id, mode, address, settings, self.policy
+                event_id, customer.user_id, "status", address, self.policy
             )
-        return visit
-
-    async def _load_settings(self, event_id: int) -> bytes:
-        """One PostgreSQL read per event at a time, however many polls found the cache empty."""
-        loading = self._loading.get(event_id)
-        if loading is None:
-            loading = asyncio.ensure_future(self._settings.room_settings(event_id))
-            self._loading[event_id] = loading
-            loading.add_done_callback(lambda _: self._loading.pop(event_id, None))
-        return msgspec.json.encode(await asyncio.shield(loading))
+        return self._status(customer.user_id, event_id, visit)
 
     async def _open(self, event_id: int) -> None:
         pre_queue = await self._store.take_pre_queue(event_id)
@@ -221,7 +188,7 @@ class WaitingRoom:
             await self._store.open_queue(event_id, fair_order(pre_queue))
 
     def _status(self, customer_id: int, event_id: int, visit: Visit) -> QueueStatus:
-        if visit.st in ("unknown", "cfg"):
+        if visit.st == "unknown":
             raise NotFound("No such event on sale")
         if visit.st == "absent":
             raise NotFound(f"Not in this event's queue: POST /events/{event_id}/queue to join")

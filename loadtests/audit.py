@@ -13,7 +13,10 @@ Checks, for the events of the plan (each one a breach when it fails):
 - every refusal recorded: per reason, the refusals clients were given equal the
   purchase_refusals rows (after the workers drained the Redis streams);
 - every ticket the gate admitted is `used`, and no other;
-- no 5xx and no request left unanswered.
+- no 5xx and no request left unanswered;
+- no unexpected answer from the waiting room (a join or poll answered, say, 404 not_found);
+  unexpected answers of other requests are listed in the facts (Locust counts them as failures,
+  held to the error-ratio threshold).
 
 Run it after the workers drained (`wait_drained`); `audit` only reads.
 """
@@ -46,6 +49,7 @@ class ClientTotals:
 
     refusals: Counter[str] = field(default_factory=Counter)
     counts: Counter[str] = field(default_factory=Counter)
+    unexpected: Counter[str] = field(default_factory=Counter)  # "<request>: <status> <code>"
     paid: list[str] = field(default_factory=list)
     declined: list[str] = field(default_factory=list)
     abandoned: list[str] = field(default_factory=list)
@@ -58,6 +62,7 @@ def read_client_records(directory: Path) -> ClientTotals:
         record = json.loads(path.read_text())
         totals.refusals.update(record["refusals"])
         totals.counts.update(record["counts"])
+        totals.unexpected.update(record.get("unexpected", {}))
         totals.paid += record["orders"]["paid"]
         totals.declined += record["orders"]["declined"]
         totals.abandoned += record["orders"]["abandoned"]
@@ -345,6 +350,9 @@ async def check_gate(
         result.breach(f"gate admitted {admitted} tickets, PostgreSQL has {used} used")
 
 
+QUEUE_REQUESTS = ("POST /events/{id}/queue:", "GET /events/{id}/queue:")
+
+
 def check_client(client: ClientTotals, result: AuditResult) -> None:
     if client.processes == 0:
         result.breach("no client record: the Locust processes wrote nothing")
@@ -353,6 +361,11 @@ def check_client(client: ClientTotals, result: AuditResult) -> None:
     for name, count in client.counts.items():
         if name.startswith("unanswered"):
             result.breach(f"{count} requests got no response: {name.removeprefix('unanswered ')}")
+    if client.unexpected:
+        result.facts["unexpected"] = dict(client.unexpected)
+    for answer, count in sorted(client.unexpected.items()):
+        if answer.startswith(QUEUE_REQUESTS):
+            result.breach(f"{count} unexpected answers from the waiting room: {answer}")
 
 
 async def audit(resources: Resources, events: list[PlanEvent], client: ClientTotals) -> AuditResult:

@@ -30,9 +30,10 @@ from typing import Any
 import uvloop
 
 from engine import keys
+from engine.hydration import hydrate
 from engine.principal import Principal
 from engine.settings import get_settings
-from engine.store.redis_queue import PgRoomSettings, RedisQueueStore
+from engine.store.redis_queue import RedisQueueStore
 from engine.store.resources import Resources, open_resources
 from engine.tokens import issue_access_token
 from engine.waiting_room import RoomPolicy, WaitingRoom
@@ -62,6 +63,7 @@ async def room_event(resources: Resources, partner: int, opens_later: bool = Fal
                              max_active = 100 WHERE id = $1""",
         sale.event_id,
     )
+    await hydrate(sale.event_id, resources.sale_reads, resources.inventory)  # as the PATCH does
     return sale.event_id
 
 
@@ -69,7 +71,6 @@ def bench_room(resources: Resources) -> WaitingRoom:
     """The waiting room as the API builds it, allowing this bench's joins per address."""
     return WaitingRoom(
         RedisQueueStore(resources.redis),
-        PgRoomSettings(resources.pool),
         resources.settings.jwt_secret,
         RoomPolicy(joins_per_address=10),
     )
@@ -267,7 +268,7 @@ async def opening(
     await resources.pool.execute(
         "UPDATE events SET sale_starts_at = now() - interval '1 second' WHERE id = $1", event_id
     )
-    await resources.redis.delete(keys.queue_keys(event_id)[0])
+    await hydrate(event_id, resources.sale_reads, resources.inventory)
     started = time.perf_counter()
     first = await room.status(Principal(ids[0], "customer"), event_id)
     took = time.perf_counter() - started

@@ -9,9 +9,11 @@ Run by `make loadtest` (see loadtests/run_loadtest.py), or by hand against a sta
 Users take ids and tokens from the plan. Every response is judged: an expected refusal
 (409 `seat_unavailable`, `sold_out`, ..., 402 on a declined card, 410 on a lapsed hold) is a
 success in Locust's statistics and is counted per reason; anything else unexpected is a
-failure. At test stop each process writes what it saw (refusals per reason, the ids of orders
-it paid, declined and abandoned, tickets admitted at the gate, 5xx and unanswered requests) to
-`$LOADTEST_OUT/client-<pid>.json`, for loadtests/audit.py to hold against PostgreSQL.
+failure, and counted per request and answer (e.g. `POST /events/{id}/queue: 404 not_found`).
+At test stop each process writes what it saw (refusals per reason, the ids of orders it paid,
+declined and abandoned, tickets admitted at the gate, 5xx, unanswered requests and unexpected
+answers) to `$LOADTEST_OUT/client-<pid>.json`, for loadtests/audit.py to hold against
+PostgreSQL.
 
 Environment: LOADTEST_PLAN, LOADTEST_OUT, LOADTEST_PROCESSES (to split customers between
 processes), LOADTEST_BROWSERS / LOADTEST_SCANNERS / LOADTEST_PARTNERS (fixed user counts;
@@ -27,6 +29,7 @@ import os
 import random
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,9 @@ CLAIM_REFUSALS = {
     "admission_required",
 }
 PAY_REFUSALS = {"payment_declined", "hold_expired"}
+# the 404 a poll gets once the customer is no longer in the queue (an admission lapsed): join
+# again; any other 404 from the queue (e.g. "No such event on sale") is unexpected
+LEFT_THE_QUEUE = "Not in this event's queue"
 
 
 class ClientRecord:
@@ -65,6 +71,7 @@ class ClientRecord:
     def __init__(self) -> None:
         self.refusals: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()
+        self.unexpected: Counter[str] = Counter()  # "<request>: <status> <code>" -> answers
         self.orders: dict[str, list[str]] = {"paid": [], "declined": [], "abandoned": []}
         self.fresh_codes: deque[tuple[str, int]] = deque()  # issued, not scanned: (code, partner)
         self.used_codes: list[tuple[str, int]] = []
@@ -75,6 +82,7 @@ class ClientRecord:
             "pid": os.getpid(),
             "refusals": dict(self.refusals),
             "counts": dict(self.counts),
+            "unexpected": dict(self.unexpected),
             "orders": self.orders,
         }
         (directory / f"client-{os.getpid()}.json").write_text(json.dumps(record))
@@ -121,6 +129,10 @@ def address_of(user_id: int) -> str:
     return f"10.{(user_id >> 16) & 255}.{(user_id >> 8) & 255}.{user_id & 255}"
 
 
+def left_the_queue_or_ok(status: int, body: dict[str, Any]) -> bool:
+    return status == 200 or str(body.get("detail", "")).startswith(LEFT_THE_QUEUE)
+
+
 class JudgedUser(FastHttpUser):
     """A user whose every request is judged against the statuses it may expect."""
 
@@ -135,8 +147,11 @@ class JudgedUser(FastHttpUser):
         name: str,
         ok: set[int],
         purchase: bool = False,
+        expected: Callable[[int, dict[str, Any]], bool] | None = None,
         **kwargs: Any,
     ) -> tuple[int, dict[str, Any]]:
+        """The answer, judged: a status in `ok` (and, given `expected`, one it accepts) is a
+        success; anything else a failure, counted in RECORD.unexpected unless 5xx or none."""
         if time.time() >= STOP_AT:
             raise StopUser()
         with self.client.request(method, path, name=name, catch_response=True, **kwargs) as resp:
@@ -151,9 +166,10 @@ class JudgedUser(FastHttpUser):
             elif status >= 500:
                 RECORD.counts["http_5xx"] += 1
                 resp.failure(f"server error {status}")
-            elif status in ok:
+            elif status in ok and (expected is None or expected(status, body)):
                 resp.success()
             else:
+                RECORD.unexpected[f"{name}: {status} {code}".strip()] += 1
                 resp.failure(f"unexpected {status} {code}".strip())
         return status, body
 
@@ -206,7 +222,12 @@ class FlashSaleBuyer(JudgedUser):
         while time.monotonic() < deadline:
             if joined:  # 404: no longer in the queue (an admission lapsed): join again
                 status, body = self.call(
-                    "GET", path, "GET /events/{id}/queue", {200, 404}, headers=headers
+                    "GET",
+                    path,
+                    "GET /events/{id}/queue",
+                    {200, 404},
+                    expected=left_the_queue_or_ok,
+                    headers=headers,
                 )
             else:
                 status, body = self.call(

@@ -302,6 +302,9 @@ def markdown(out: Path, context: dict[str, Any]) -> list[str]:
         f"{gate.get('admitted', 0):,} tickets admitted, {gate.get('used_in_postgresql', 0):,} "
         "used in PostgreSQL.",
         "",
+        f"Unexpected answers (any from the waiting room fails the audit): "
+        f"{_counts(audit.get('unexpected', {}))}.",
+        "",
         "## Requests (sale scenario)",
         "",
         *request_table(out / f"{prefix}_stats.csv"),

@@ -10,8 +10,9 @@ process and two worker processes. Locust runs with --processes = half the cores 
 half serves the stack), at least one.
 
 Prints `oversold: N` and exits 1 on any breach of an invariant (loadtests/audit.py), any 5xx
-or unanswered request, or a missed threshold: error ratio (failures / requests, where expected
-refusals such as 409 seat_unavailable are not failures) and p95 claim latency. Outputs in
+or unanswered request, any unexpected answer from the waiting room (e.g. a join answered 404),
+or a missed threshold: error ratio (failures / requests, where expected refusals such as 409
+seat_unavailable are not failures) and p95 claim latency. Outputs in
 reports/: <prefix>.html and <prefix>_*.csv from Locust, <prefix>.md and PNG charts.
 """
 

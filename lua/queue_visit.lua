@@ -5,23 +5,22 @@
 -- Run by engine/store/redis_queue.py (not through EventScripts): KEYS are engine/keys.py
 -- queue_keys() plus, for a join, queue_joins(): the joins-per-address hash of the current
 -- window, chosen here by Redis's clock; it expires when the window ends.
--- ARGV: 1 mode, 2 customer ids separated by commas (one for a join),
---       3 settings JSON from PostgreSQL ('' when the caller has none),
---       4 ms to cache those settings, 5 ms an admission lasts unused,
---       6 joins allowed per address per window, 7 address window ms, 8 client address.
+-- ARGV: 1 mode, 2 customer ids separated by commas (one for a join), 3 ms an admission lasts
+--       unused, 4 joins allowed per address per window, 5 address window ms, 6 client address.
+-- KEYS[1] holds the room's settings, written by hydration (engine/store/redis_inventory.py)
+-- when the sale opens or changes, with no expiry; without it the event is not on sale.
 -- Settings JSON: {st: event status, s/e: sale window ms, on: room enabled, r: admissions per
 -- minute, m: most customers shopping at once, p: paused}.
 -- Returns a flat array (integers and short strings, cheaper than JSON both here and in the
--- client): {'cfg'} settings needed, call again with them; {'unknown'} no such event on sale;
--- {'off'} no waiting room; {'closed'}; {'limited', ms to wait} too many joins from the
--- address; or {'ok', sale opens ms, admissions per minute x 1000 to expect from now (-1000:
--- admission stopped), 1 while the opening shuffle is due, then per customer: state,
--- customers ahead, admission expiry ms}.
+-- client): {'unknown'} no such event on sale; {'off'} no waiting room; {'closed'};
+-- {'limited', ms to wait} too many joins from the address; or {'ok', sale opens ms,
+-- admissions per minute x 1000 to expect from now (-1000: admission stopped), 1 while the
+-- opening shuffle is due, then per customer: state, customers ahead, admission expiry ms}.
 local K_CFG, K_STATE, K_PRE, K_LINE, K_ACTIVE, K_SLOTS, K_COUNTS, K_HOLDS, K_ADDR =
       KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local mode, customers = ARGV[1], {}
 for customer in string.gmatch(ARGV[2], '[^,]+') do customers[#customers + 1] = customer end
-local admission_ms = tonumber(ARGV[5])
+local admission_ms = tonumber(ARGV[3])
 -- every step below is bounded, so a visit costs the same with 1,000 or 100,000 in line
 local RATE_WINDOW_MS = 30000  -- admissions are counted in buckets this long
 local CAP_SCAN_MS = 250       -- at the cap, look for paid or released orders this often
@@ -33,11 +32,7 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
 local raw = redis.call('GET', K_CFG)
-if not raw then
-  if ARGV[3] == '' then return {'cfg'} end
-  raw = ARGV[3]
-  redis.call('SET', K_CFG, raw, 'PX', ARGV[4])
-end
+if not raw then return {'unknown'} end
 local cfg = cjson.decode(raw)
 if cfg.st ~= 'published' and cfg.st ~= 'cancelled' then return {'unknown'} end
 if cfg.s == cjson.null then return {'unknown'} end
@@ -61,30 +56,7 @@ end
 local counts = redis.call('HMGET', K_COUNTS, 'a', 'h')
 local sold_out = counts[1] and tonumber(counts[1]) <= 0 and tonumber(counts[2] or '0') <= 0
 
--- join -------------------------------------------------------------------------------------
-local function queued(c)
-  return redis.call('HEXISTS', K_SLOTS, c) == 1 or redis.call('ZSCORE', K_LINE, c)
-      or redis.call('ZSCORE', K_PRE, c)
-end
-
-if mode == 'join' and not queued(customers[1]) then
-  local customer = customers[1]
-  local window_ms = tonumber(ARGV[7])
-  -- the hash lives until its window ends (Redis's clock), so a join in the next window
-  -- finds it gone and starts a new count; nothing here walks the hash
-  local joins = redis.call('HINCRBY', K_ADDR, ARGV[8], 1)
-  redis.call('PEXPIREAT', K_ADDR, (math.floor(now / window_ms) + 1) * window_ms)
-  if joins > tonumber(ARGV[6]) then
-    return {'limited', window_ms - now % window_ms}
-  end
-  if npre then
-    redis.call('ZADD', K_LINE, npre + redis.call('HINCRBY', K_STATE, 'seq', 1), customer)
-  else
-    redis.call('ZADD', K_PRE, redis.call('HINCRBY', K_STATE, 'arrivals', 1), customer)
-  end
-end
-
--- admission --------------------------------------------------------------------------------
+-- shopping slots ---------------------------------------------------------------------------
 local function free_slot(c)
   redis.call('ZREM', K_ACTIVE, c)
   redis.call('HDEL', K_SLOTS, c)
@@ -101,6 +73,43 @@ local function hold_until(order_id)
   return until_ms > now and until_ms or nil
 end
 
+-- is this customer's slot still theirs: admitted and not lapsed, its order (if any) held
+local function live(c, slot)
+  local order_id = order_of(slot)
+  if order_id then return hold_until(order_id) ~= nil end
+  return tonumber(redis.call('ZSCORE', K_ACTIVE, c) or '0') > now
+end
+
+-- join -------------------------------------------------------------------------------------
+local function queued(c)
+  return redis.call('HEXISTS', K_SLOTS, c) == 1 or redis.call('ZSCORE', K_LINE, c)
+      or redis.call('ZSCORE', K_PRE, c)
+end
+
+-- a turn that is over (its order paid, released or expired, or the admission lapsed unused)
+-- is not a place: free its slot, so the customer joins the line again
+local joining = mode == 'join' and customers[1]
+local last_turn = joining and redis.call('HGET', K_SLOTS, joining)
+if last_turn and not live(joining, last_turn) then free_slot(joining) end
+
+if joining and not queued(joining) then
+  local customer = joining
+  local window_ms = tonumber(ARGV[5])
+  -- the hash lives until its window ends (Redis's clock), so a join in the next window
+  -- finds it gone and starts a new count; nothing here walks the hash
+  local joins = redis.call('HINCRBY', K_ADDR, ARGV[6], 1)
+  redis.call('PEXPIREAT', K_ADDR, (math.floor(now / window_ms) + 1) * window_ms)
+  if joins > tonumber(ARGV[4]) then
+    return {'limited', window_ms - now % window_ms}
+  end
+  if npre then
+    redis.call('ZADD', K_LINE, npre + redis.call('HINCRBY', K_STATE, 'seq', 1), customer)
+  else
+    redis.call('ZADD', K_PRE, redis.call('HINCRBY', K_STATE, 'arrivals', 1), customer)
+  end
+end
+
+-- admission --------------------------------------------------------------------------------
 local function lapse_slots()
   local due = redis.call('ZRANGEBYSCORE', K_ACTIVE, '-inf', now, 'LIMIT', 0, LAPSE_BATCH)
   for _, c in ipairs(due) do
@@ -109,13 +118,6 @@ local function lapse_slots()
     local until_ms = order_id and hold_until(order_id)
     if until_ms then redis.call('ZADD', K_ACTIVE, until_ms, c) else free_slot(c) end
   end
-end
-
--- is this customer's slot still theirs: admitted and not lapsed, its order (if any) held
-local function live(c, slot)
-  local order_id = order_of(slot)
-  if order_id then return hold_until(order_id) ~= nil end
-  return tonumber(redis.call('ZSCORE', K_ACTIVE, c) or '0') > now
 end
 
 -- a paid, cancelled or released order frees its slot before its hold time would have; the

@@ -9,6 +9,7 @@ import asyncpg
 
 from engine.hydration import EventSnapshot
 from engine.orders import to_ms
+from engine.waiting_room import RoomSettings
 
 
 class PgSaleReads:
@@ -38,7 +39,8 @@ class PgSaleReads:
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             event = await conn.fetchrow(
                 """SELECT status, sale_starts_at, sale_ends_at, hold_seconds,
-                          max_tickets_per_customer, starts_at
+                          max_tickets_per_customer, starts_at, waiting_room_enabled,
+                          admit_per_minute, max_active, waiting_room_paused
                      FROM events
                     WHERE id = $1 AND sale_starts_at IS NOT NULL AND status <> 'archived'""",
                 event_id,
@@ -71,7 +73,20 @@ class PgSaleReads:
             seats=[(str(s["id"]), s["price_cents"], s["label"]) for s in seats],
             pools=[(str(p["id"]), p["price_cents"], p["name"], p["quantity"]) for p in pools],
             sold_parts=_sold_parts(sold),
+            room=_room_settings(event),
         )
+
+
+def _room_settings(event: asyncpg.Record) -> RoomSettings:
+    return RoomSettings(
+        event_status=event["status"],
+        sale_starts_ms=to_ms(event["sale_starts_at"]),
+        sale_ends_ms=to_ms(event["sale_ends_at"]),
+        enabled=event["waiting_room_enabled"],
+        admit_per_minute=event["admit_per_minute"] or 0,
+        max_active=event["max_active"] or 0,
+        paused=event["waiting_room_paused"],
+    )
 
 
 def _sold_parts(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:

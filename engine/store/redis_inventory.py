@@ -16,6 +16,18 @@ class RedisInventory:
         self._scripts = scripts
 
     async def load(self, event_id: int, snapshot: EventSnapshot) -> Availability:
+        # what the claim, queue and admission paths read besides the inventory, written first
+        # so nothing that sees the event on sale misses it, and without expiry so nothing
+        # sends them back to PostgreSQL mid-sale: the waiting room's settings (a partner's
+        # pause, resume or new rate applies at the next visit) and each ticket type's event
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys.queue_settings(event_id), msgspec.json.encode(snapshot.room))
+            if snapshot.pools:
+                event = str(event_id)
+                pipe.hset(
+                    keys.TICKET_TYPE_EVENTS, mapping={pool[0]: event for pool in snapshot.pools}
+                )
+            await pipe.execute()
         available, held, sold = await self._scripts.run(
             "hydrate",
             event_id,
@@ -25,9 +37,6 @@ class RedisInventory:
             msgspec.json.encode(snapshot.sold_parts),
         )
         await self._redis.sadd(keys.HYDRATED_EVENTS, str(event_id))
-        # the sale window may have changed: the waiting room reads its settings afresh, so a
-        # partner's pause, resume or new rate applies at once instead of when the copy lapses
-        await self._redis.delete(keys.queue_settings(event_id))
         return Availability(int(available), int(held), int(sold))
 
     async def withdraw_seat(self, event_id: int, seat_id: int) -> bool:
@@ -40,8 +49,12 @@ class RedisInventory:
         return bytes(await self._scripts.run("close_unsold", event_id)) == b"ok"
 
     async def forget(self, event_id: int) -> None:
+        pool_fields = await self._redis.hkeys(keys.event_key(event_id, "pools"))
         await self._redis.srem(keys.HYDRATED_EVENTS, str(event_id))
-        await self._redis.delete(*keys.event_keys(event_id))
+        await self._redis.delete(*keys.event_keys(event_id), keys.queue_settings(event_id))
+        types = {field.decode().partition(":")[0] for field in pool_fields}
+        if types:
+            await self._redis.hdel(keys.TICKET_TYPE_EVENTS, *types)
 
     async def hydrated_events(self) -> list[int]:
         return sorted(int(e) for e in await self._redis.smembers(keys.HYDRATED_EVENTS))

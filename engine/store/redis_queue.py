@@ -1,4 +1,6 @@
-"""The waiting room's storage: the queue in Redis (lua/queue_*.lua), its settings in PostgreSQL.
+"""The waiting room's storage: the queue and its settings in Redis (lua/queue_*.lua). The
+settings are written by hydration (engine/store/redis_inventory.py), never read from PostgreSQL
+here.
 
 The queue scripts take the keys of engine/keys.py `queue_keys`, not the sale engine's 12
 per-event keys, so they are registered here rather than run through `EventScripts`.
@@ -8,11 +10,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-import asyncpg
+import msgspec
 from redis.asyncio import Redis
 
 from engine import keys
@@ -57,14 +58,12 @@ def join_keys(event_id: int) -> list[str]:
 
 
 def visit_args(
-    mode: VisitMode, customer_ids: list[int], settings: bytes, policy: RoomPolicy, address: str
-) -> list[str | bytes | int]:
+    mode: VisitMode, customer_ids: list[int], policy: RoomPolicy, address: str
+) -> list[str | int]:
     """ARGV of lua/queue_visit.lua."""
     return [
         mode,
         ",".join(map(str, customer_ids)),
-        settings,
-        policy.settings_cache_ms,
         policy.admission_seconds * 1000,
         policy.joins_per_address,
         policy.address_window_seconds * 1000,
@@ -95,14 +94,12 @@ class RedisQueueStore:
         customer_id: int,
         mode: VisitMode,
         address: str,
-        settings: bytes,
         policy: RoomPolicy,
     ) -> Visit:
-        if mode == "status" and not settings:
+        if mode == "status":
             return await self._polls.submit((event_id, policy), customer_id)
-        room_keys = join_keys(event_id) if mode == "join" else keys.queue_keys(event_id)
         answers = await self._run_visit(
-            room_keys, mode, [customer_id], settings, policy, address[:MAX_ADDRESS]
+            join_keys(event_id), mode, [customer_id], policy, address[:MAX_ADDRESS]
         )
         return answers[0]
 
@@ -110,29 +107,23 @@ class RedisQueueStore:
         self, room: tuple[int, RoomPolicy], customer_ids: list[int]
     ) -> list[Visit]:
         event_id, policy = room
-        return await self._run_visit(
-            keys.queue_keys(event_id), "status", customer_ids, b"", policy, ""
-        )
+        return await self._run_visit(keys.queue_keys(event_id), "status", customer_ids, policy, "")
 
     async def _run_visit(
         self,
         room_keys: list[str],
         mode: VisitMode,
         customer_ids: list[int],
-        settings: bytes,
         policy: RoomPolicy,
         address: str,
     ) -> list[Visit]:
-        args = visit_args(mode, customer_ids, settings, policy, address)
+        args = visit_args(mode, customer_ids, policy, address)
         raw = await self._visit(keys=room_keys, args=args)
         return visits_of(raw, len(customer_ids))
 
-    async def cached_settings(self, event_id: int) -> bytes | None:
+    async def room_settings(self, event_id: int) -> RoomSettings | None:
         raw = await _done(self._redis.get(keys.queue_settings(event_id)))
-        return None if raw is None else bytes(raw)
-
-    async def cache_settings(self, event_id: int, raw: bytes, ttl_ms: int) -> None:
-        await _done(self._redis.set(keys.queue_settings(event_id), raw, px=ttl_ms, nx=True))
+        return None if raw is None else msgspec.json.decode(raw, type=RoomSettings)
 
     async def take_pre_queue(self, event_id: int) -> list[str] | None:
         lock = keys.queue_opening_lock(event_id)
@@ -173,42 +164,12 @@ class RedisQueueStore:
         return bool(await self._slot(keys=keys.queue_keys(event_id), args=args))
 
 
-def _ms(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp() * 1000)
-
-
-class PgRoomSettings:
-    """The waiting-room columns of an event's on-sale window, as the partner last set them."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    async def room_settings(self, event_id: int) -> RoomSettings:
-        row = await self._pool.fetchrow(
-            """SELECT status, sale_starts_at, sale_ends_at, waiting_room_enabled,
-                      admit_per_minute, max_active, waiting_room_paused
-                 FROM events WHERE id = $1""",
-            event_id,
-        )
-        if row is None:
-            return RoomSettings(event_status=None)
-        return RoomSettings(
-            event_status=row["status"],
-            sale_starts_ms=_ms(row["sale_starts_at"]),
-            sale_ends_ms=_ms(row["sale_ends_at"]),
-            enabled=row["waiting_room_enabled"],
-            admit_per_minute=row["admit_per_minute"] or 0,
-            max_active=row["max_active"] or 0,
-            paused=row["waiting_room_paused"],
-        )
-
-
-def waiting_room(redis: Redis, pool: asyncpg.Pool, secret: str) -> WaitingRoom:
-    return WaitingRoom(RedisQueueStore(redis), PgRoomSettings(pool), secret)
+def waiting_room(redis: Redis, secret: str) -> WaitingRoom:
+    return WaitingRoom(RedisQueueStore(redis), secret)
 
 
 def admission_gate(resources: Resources) -> Admission:
     """The admission check `Orders` makes on claims (see engine/admission.py)."""
     secret = resources.settings.jwt_secret
-    room = waiting_room(resources.redis, resources.pool, secret)
+    room = waiting_room(resources.redis, secret)
     return Admission(room, resources.sale_store, secret)

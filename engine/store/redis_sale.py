@@ -14,6 +14,8 @@ from engine.orders import PAYMENT_GRACE_MS, ClaimOutcome, EventClaim, OrderLine
 from engine.store.claim_batcher import ClaimBatcher
 from engine.store.scripts import EventScripts
 
+MAX_KNOWN_TYPES = 100_000
+
 
 def _decode(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -43,6 +45,8 @@ class RedisSaleStore:
         self._redis = redis
         self._scripts = scripts
         self._batcher = batcher
+        # a ticket type never moves to another event: its event, once found, is kept
+        self._event_of_type: dict[int, int] = {}
 
     async def claim(
         self, order_id: str, customer_id: int, claim: EventClaim, home: bool, requested: str
@@ -121,3 +125,15 @@ class RedisSaleStore:
 
     async def is_hydrated(self, event_id: int) -> bool:
         return bool(await self._redis.sismember(keys.HYDRATED_EVENTS, str(event_id)))
+
+    async def events_of_ticket_types(self, ticket_type_ids: list[int]) -> dict[int, int]:
+        found = {t: self._event_of_type[t] for t in ticket_type_ids if t in self._event_of_type}
+        missing = [t for t in dict.fromkeys(ticket_type_ids) if t not in found]
+        if missing:
+            events = await self._redis.hmget(keys.TICKET_TYPE_EVENTS, [str(t) for t in missing])
+            if len(self._event_of_type) > MAX_KNOWN_TYPES:
+                self._event_of_type.clear()
+            for ticket_type_id, event in zip(missing, events, strict=True):
+                if event is not None:
+                    found[ticket_type_id] = self._event_of_type[ticket_type_id] = int(event)
+        return found

@@ -2,7 +2,8 @@
 
 Listens on 127.0.0.1 and forwards to the server's TCP address or unix socket. `cut()` closes
 every open connection and refuses new ones until `restore()`: to the worker this is exactly a
-PostgreSQL outage.
+PostgreSQL outage. `stall()` keeps every connection open but forwards nothing until `resume()`:
+a server stopped with SIGSTOP, on which queries hang rather than fail.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class PostgresProxy:
         self._url = database_url
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self.port = 0
 
     async def start(self) -> str:
@@ -48,6 +51,7 @@ class PostgresProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):
@@ -65,9 +69,16 @@ class PostgresProxy:
             writer.close()
         self._writers.clear()
 
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
     async def restore(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
 
     async def stop(self) -> None:
+        self.resume()
         with contextlib.suppress(Exception):
             await self.cut()

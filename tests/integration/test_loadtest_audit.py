@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -13,7 +14,7 @@ from engine import keys
 from engine.store.pg_orders import write_refusals
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
-from loadtests.audit import ClientTotals, audit
+from loadtests.audit import ClientTotals, audit, read_client_records
 from loadtests.setup import PlanEvent
 from tests.conftest import Actor
 from tests.integration.test_orders_flow import persister
@@ -122,3 +123,39 @@ async def test_audit_passes_a_clean_sale_and_catches_oversells_and_lost_refusals
     assert lost.breaches == ["refusals 'sold_out': clients were told 1, PostgreSQL recorded 0"]
 
     assert (await audit(resources, events, seen)).breaches == []  # the planted rows are gone
+
+
+async def test_audit_fails_on_any_unexpected_answer_from_the_waiting_room(
+    resources: Resources, partner: Actor, tmp_path: Path
+) -> None:
+    """`make loadtest-large` passed its audit while Locust logged 9 joins answered 404
+    not_found: the clients' unexpected answers reach the audit, and any from the waiting room
+    is a breach; those of other requests are listed (Locust's error ratio holds them)."""
+    sale = await open_sale(resources, partner.id, pools=(2,))
+    events = [PlanEvent(sale.event_id, "ga", 2, True, 0, ticket_type_ids=sale.pool_ids)]
+    record = {
+        "pid": 1,
+        "refusals": {},
+        "counts": {},
+        "unexpected": {
+            "POST /events/{id}/queue: 404 not_found": 9,
+            "GET /events/{id}/queue: 404 not_found": 1,
+            "POST /orders/{id}/pay: 409 invalid_state": 2,
+        },
+        "orders": {"paid": [], "declined": [], "abandoned": []},
+    }
+    (tmp_path / "client-1.json").write_text(json.dumps(record))
+    seen = read_client_records(tmp_path)
+    result = await audit(resources, events, seen)
+    assert result.breaches == [
+        "1 unexpected answers from the waiting room: GET /events/{id}/queue: 404 not_found",
+        "9 unexpected answers from the waiting room: POST /events/{id}/queue: 404 not_found",
+    ]
+    assert result.facts["unexpected"] == record["unexpected"]
+
+    record["unexpected"] = {"POST /orders/{id}/pay: 409 invalid_state": 2}
+    (tmp_path / "client-1.json").write_text(json.dumps(record))
+    assert (await audit(resources, events, read_client_records(tmp_path))).breaches == []
+    del record["unexpected"]  # a record from before unexpected answers were counted
+    (tmp_path / "client-1.json").write_text(json.dumps(record))
+    assert (await audit(resources, events, read_client_records(tmp_path))).breaches == []

@@ -2,8 +2,8 @@
 
 The HTTP tests go through the app; the statistical, timing and concurrency tests drive the
 engine directly (many customers, many client addresses, short admissions), still on the real
-servers. Settings are changed in PostgreSQL, as the partner's PATCH does; tests then drop the
-room's cached copy in Redis, as the PATCH does too (one test goes through the PATCH itself).
+servers. Settings are changed in PostgreSQL, as the partner's PATCH does; tests then hydrate the
+event into Redis again, as the PATCH does too (one test goes through the PATCH itself).
 Several API processes are played by rooms on Redis connections of their own, and in the rate
 test by other OS processes. The 100,000-customer scale test is test_waiting_room_scale.py.
 """
@@ -35,10 +35,11 @@ from engine.admission import (
     issue_admission_token,
     read_admission_token,
 )
+from engine.hydration import hydrate
 from engine.orders import EventClaim, Orders, requested_items
 from engine.principal import Principal
 from engine.settings import get_settings
-from engine.store.redis_queue import PgRoomSettings, RedisQueueStore
+from engine.store.redis_queue import RedisQueueStore
 from engine.store.resources import Resources
 from engine.waiting_room import QueueStatus, RoomPolicy, WaitingRoom, eta_seconds, fair_order
 from tests.concurrency.engine_client import RecordingQueue, create_customers, polls_from_processes
@@ -69,11 +70,11 @@ async def set_room(
         max_active,
         paused,
     )
-    await forget_settings(resources, event_id)
+    await rehydrate(resources, event_id)
 
 
-async def forget_settings(resources: Resources, event_id: int) -> None:
-    await resources.redis.delete(keys.queue_keys(event_id)[0])
+async def rehydrate(resources: Resources, event_id: int) -> None:
+    await hydrate(event_id, resources.sale_reads, resources.inventory)
 
 
 async def room_sale(
@@ -101,10 +102,7 @@ async def room_sale(
 def engine_room(resources: Resources, **policy: Any) -> WaitingRoom:
     policy.setdefault("joins_per_address", 10**9)  # the same few addresses, many times over
     return WaitingRoom(
-        RedisQueueStore(resources.redis),
-        PgRoomSettings(resources.pool),
-        get_settings().jwt_secret,
-        RoomPolicy(**policy),
+        RedisQueueStore(resources.redis), get_settings().jwt_secret, RoomPolicy(**policy)
     )
 
 
@@ -118,9 +116,7 @@ async def room_of_another_process(
     redis = Redis.from_url(get_settings().redis_url)
     store = RedisQueueStore(redis)
     try:
-        yield WaitingRoom(
-            store, PgRoomSettings(resources.pool), get_settings().jwt_secret, RoomPolicy(**policy)
-        )
+        yield WaitingRoom(store, get_settings().jwt_secret, RoomPolicy(**policy))
     finally:
         await redis.aclose()
 
@@ -313,7 +309,7 @@ async def test_closed_sale_and_room_off(
                              sale_ends_at = now() - interval '1 hour' WHERE id = $1""",
         ended.event_id,
     )
-    await forget_settings(resources, ended.event_id)
+    await rehydrate(resources, ended.event_id)
     closed = await client.post(f"/events/{ended.event_id}/queue", headers=customer.headers)
     assert closed.json()["state"] == "closed"
 
@@ -525,6 +521,45 @@ async def test_a_token_opens_no_order_once_its_turn_is_over(
     assert await refusals(resources, sale.event_id, "admission_required") == 4
 
 
+async def test_a_customer_whose_turn_is_over_joins_the_queue_again(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    """`make loadtest-large` logged `POST /events/{id}/queue: unexpected 404 not_found` for
+    buyers coming back for more: a join found the slot of their last turn (its order paid,
+    cancelled or expired) not freed yet, took it for a place, freed it and answered 'not in
+    this event's queue'. A join after a turn is over queues the customer again, every time."""
+    sale = await room_sale(resources, partner.id, pools=(50,))
+    short_holds = await room_sale(resources, partner.id, pools=(50,), hold_seconds=1)
+    for event, finish in ((sale, "pay"), (sale, "cancel"), (short_holds, "expire")):
+        body = {"items": [{"ticket_type_id": event.pool_ids[0], "quantity": 1}]}
+        for _ in range(3):
+            token = (await http_admitted(client, customer, event.event_id))["admission_token"]
+            headers = {**customer.headers, "X-Admission-Token": token}
+            order = await client.post("/orders", headers=headers, json=body)
+            assert order.status_code == 201, order.text
+            if finish == "expire":
+                await asyncio.sleep(1.1)
+                continue
+            done = await client.post(
+                f"/orders/{order.json()['id']}/{finish}",
+                headers=customer.headers,
+                json={"payment_token": "tok_visa"} if finish == "pay" else None,
+            )
+            assert done.status_code in (200, 202), done.text
+
+
+async def test_a_join_after_an_admission_lapsed_unused_queues_again(
+    resources: Resources, partner: Actor
+) -> None:
+    sale = await room_sale(resources, partner.id, pools=(50,))
+    room = engine_room(resources, admission_seconds=1)
+    (customer,) = await create_customers(resources.pool, 1)
+    for _ in range(3):
+        await room.join(buyer(customer), sale.event_id, "10.0.0.1")
+        await wait_admitted(room, sale.event_id, customer)
+        await asyncio.sleep(1.1)  # the admission lapses unused
+
+
 async def test_a_multi_event_order_needs_admission_to_the_gated_event(
     client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
 ) -> None:
@@ -615,7 +650,7 @@ async def reopen(resources: Resources, event_id: int, opens_in: str) -> None:
         f"UPDATE events SET sale_starts_at = now() + interval '{opens_in}' WHERE id = $1",
         event_id,
     )
-    await forget_settings(resources, event_id)
+    await rehydrate(resources, event_id)
 
 
 async def reset_room(resources: Resources, event_id: int) -> None:
@@ -696,17 +731,21 @@ async def test_after_the_opening_it_is_first_in_first_out(
     assert len(admitted) == len(arrivals)
 
 
-class LapsingSettings(RedisQueueStore):
-    """Redis's copy of the room's settings lapses just before every status visit: what a
-    saturated API process meets when its visit after the opening comes late."""
+class ChangingSale(RedisQueueStore):
+    """The sale changes (the partner's PATCH hydrates the event again) just before every status
+    visit: what a saturated API process meets when its visit after the opening comes late."""
+
+    def __init__(self, resources: Resources) -> None:
+        super().__init__(resources.redis)
+        self._resources = resources
 
     async def visit(self, event_id: int, customer_id: int, mode: Any, *args: Any) -> Any:
         if mode == "status":
-            await self._redis.delete(keys.queue_keys(event_id)[0])
+            await rehydrate(self._resources, event_id)
         return await super().visit(event_id, customer_id, mode, *args)
 
 
-async def test_the_opener_is_answered_when_the_settings_lapse_during_the_opening(
+async def test_the_opener_is_answered_when_the_sale_changes_during_the_opening(
     resources: Resources, partner: Actor
 ) -> None:
     # seen in make loadtest-large: one join answered 404 "No such event on sale"
@@ -716,10 +755,7 @@ async def test_the_opener_is_answered_when_the_settings_lapse_during_the_opening
     await join_all(engine_room(resources), sale.event_id, early)
     await reopen(resources, sale.event_id, "-1 second")
     room = WaitingRoom(
-        LapsingSettings(resources.redis),
-        PgRoomSettings(resources.pool),
-        get_settings().jwt_secret,
-        RoomPolicy(joins_per_address=10**9),
+        ChangingSale(resources), get_settings().jwt_secret, RoomPolicy(joins_per_address=10**9)
     )
     latecomer = await room.join(buyer(4300), sale.event_id, "10.9.0.1")
     assert latecomer.state == "waiting" and latecomer.position == len(early) + 1
@@ -786,6 +822,35 @@ async def test_concurrent_joins_of_one_customer_give_one_place(
             joins = await resources.redis.hget(keys.queue_joins(sale.event_id), "10.7.0.1")
             assert joins == b"1"
         assert answers[0].position == 2  # behind the one who joined first
+
+
+async def test_joins_and_polls_are_answered_while_the_sale_changes_over_and_over(
+    resources: Resources, partner: Actor
+) -> None:
+    """Every change of the sale (a partner's PUT or PATCH, a ticket type added, the reconciler's
+    hydration each minute) used to drop the room's settings from Redis, and they lapsed every
+    2 s anyway, sending visits back to PostgreSQL. Now hydration rewrites them in place and they
+    never expire: thirty rounds of joins and polls from two processes, each round racing three
+    hydrations of the event, are all answered."""
+    sale = await room_sale(resources, partner.id, pools=(10_000,), max_active=10_000)
+    settings = keys.queue_settings(sale.event_id)
+    assert await resources.redis.pttl(settings) == -1  # no expiry
+    async with room_of_another_process(resources) as second:
+        rooms = [engine_room(resources), second]
+        joined: list[int] = []
+        for round_number in range(30):
+            newcomers = [9000 + round_number * 10 + i for i in range(10)]
+            visits: list[Any] = [
+                rooms[i % 2].join(buyer(c), sale.event_id, f"10.8.{round_number}.{i}")
+                for i, c in enumerate(newcomers)
+            ]
+            visits += [rooms[i % 2].status(buyer(c), sale.event_id) for i, c in enumerate(joined)]
+            changes = [rehydrate(resources, sale.event_id) for _ in range(3)]
+            answers = await asyncio.gather(*changes, *visits, return_exceptions=True)
+            failures = [answer for answer in answers if isinstance(answer, BaseException)]
+            assert not failures, (round_number, failures)
+            joined = newcomers + joined[:20]
+    assert await resources.redis.pttl(settings) == -1
 
 
 # --- pace, cap, no-shows, freed slots ------------------------------------------------------------

@@ -16,13 +16,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgspec
 from redis.asyncio import Redis
 
 from engine import keys
 from engine.principal import Principal
 from engine.settings import get_settings
-from engine.store.redis_queue import LUA_DIR, PgRoomSettings, join_keys, visit_args
+from engine.store.redis_queue import LUA_DIR, join_keys, visit_args
 from engine.store.resources import Resources
 from engine.waiting_room import RoomPolicy
 from tests.concurrency.engine_client import create_customers
@@ -75,9 +74,7 @@ def test_visit_scripts_call_no_command_that_walks_a_whole_key() -> None:
         assert "ZRANGE', K_LINE" not in source and "ZRANGE', K_PRE" not in source
 
 
-async def fill(
-    redis: Redis, event_id: int, settings: bytes, policy: RoomPolicy, first: int, last: int
-) -> None:
+async def fill(redis: Redis, event_id: int, policy: RoomPolicy, first: int, last: int) -> None:
     """Joins of customers first..last-1 (each from an address of its own), pipelined: the
     same script call with the same KEYS and ARGV the store sends for a join."""
     script = redis.register_script((LUA_DIR / "queue_visit.lua").read_text())
@@ -86,7 +83,7 @@ async def fill(
         room_keys = join_keys(event_id)
         async with redis.pipeline(transaction=False) as pipe:
             for n in range(start, min(last, start + CHUNK)):
-                args = visit_args("join", [FIRST_ID + n], settings, policy, address(n))
+                args = visit_args("join", [FIRST_ID + n], policy, address(n))
                 pipe.evalsha(script.sha, len(room_keys), *room_keys, *args)
             replies = await pipe.execute()
         assert all(reply[0] == b"ok" for reply in replies), replies[0]
@@ -149,7 +146,6 @@ async def test_a_hundred_thousand_in_line(resources: Resources, partner: Actor) 
     redis, event_id = resources.redis, sale.event_id
     room = engine_room(resources)
     policy = room.policy
-    settings = msgspec.json.encode(await PgRoomSettings(resources.pool).room_settings(event_id))
     before = await dataset_bytes(redis)
 
     async def join(n: int) -> None:
@@ -158,12 +154,12 @@ async def test_a_hundred_thousand_in_line(resources: Resources, partner: Actor) 
     async def poll(n: int) -> None:
         await room.status(Principal(FIRST_ID + n, "customer"), event_id)
 
-    await fill(redis, event_id, settings, policy, 0, 1_000)
+    await fill(redis, event_id, policy, 0, 1_000)
     small = {
         "join": await commands_of(redis, event_id, lambda: join(1_000)),
         "status": await commands_of(redis, event_id, lambda: poll(500)),
     }
-    await fill(redis, event_id, settings, policy, 1_001, QUEUED + 1)
+    await fill(redis, event_id, policy, 1_001, QUEUED + 1)
     large = {
         "join": await commands_of(redis, event_id, lambda: join(QUEUED + 1)),
         "status": await commands_of(redis, event_id, lambda: poll(QUEUED // 2)),
