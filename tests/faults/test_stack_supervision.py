@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -137,11 +138,21 @@ def running_stack(data_dir: Path, **env_changes: str | None) -> Iterator[Running
 
 
 @pytest.fixture(scope="module")
-def stack(services: test_services.TestServices, tmp_path_factory: Any) -> Iterator[RunningStack]:
+def stack(services: test_services.TestServices) -> Iterator[RunningStack]:
     """On the test database, with an embedded Valkey of its own (also supervised)."""
-    data_dir = tmp_path_factory.mktemp("stack")
+    data_dir = _data_dir("stack")
     with running_stack(data_dir, DATABASE_URL=services.database_url, REDIS_URL=None) as running:
         yield running
+
+
+def _data_dir(name: str) -> Path:
+    """A folder in the run's own data folder, not under pytest's temporary root: embedded
+    PostgreSQL runs as another user and opens the folders above its data for it, and any
+    other pytest session starting meanwhile closes pytest's root again (chmod 700), so a
+    restarted PostgreSQL could no longer reach its data."""
+    path = test_services.RUN_DATA / f"{name}-{uuid.uuid4().hex[:8]}"
+    path.mkdir(parents=True)
+    return path
 
 
 def _registration(role: str) -> dict[str, str]:
@@ -230,12 +241,10 @@ def test_sigterm_stops_every_child(stack: RunningStack) -> None:
     assert stack.log()[-1]["msg"] == "stack stopped"
 
 
-def test_a_killed_embedded_postgres_is_restarted(
-    services: test_services.TestServices, tmp_path_factory: Any
-) -> None:
+def test_a_killed_embedded_postgres_is_restarted(services: test_services.TestServices) -> None:
     """Without DATABASE_URL the stack runs its own PostgreSQL: killed, it comes back, on the
     same data, and the API works on it again."""
-    data_dir = tmp_path_factory.mktemp("pg-stack")
+    data_dir = _data_dir("pg-stack")
     with running_stack(data_dir, DATABASE_URL=None, REDIS_URL=None) as stack:
         customer = _actor(stack.http, "customer")
         postgres = stack.pids("postgres")[-1]

@@ -213,18 +213,24 @@ async def test_an_order_postgresql_refuses_keeps_the_event_on_sale(
     partner: Actor,
     customer: Actor,
 ) -> None:
-    """Its keys are the only copy of that order: the event stays as it was, 409."""
+    """Its keys are the only copy of that order: the event stays as it was, 409. (A refusal
+    for good, a deleted customer say, makes a dead letter instead: tests/integration/
+    test_dead_letters.py.)"""
     from tests.conftest import make_actor
+    from tests.pg_refusals import TransientRefusal
 
     sale = await open_sale(resources, partner.id, seats=2)
-    gone = await make_actor(client, "customer")
+    buyer = await make_actor(client, "customer")
     order = await client.post(
-        "/orders", headers=gone.headers, json={"items": [seat_item(sale, sale.seat_ids[0])]}
+        "/orders", headers=buyer.headers, json={"items": [seat_item(sale, sale.seat_ids[0])]}
     )
-    await client.post(f"/orders/{order.json()['id']}/cancel", headers=gone.headers)
-    await resources.pool.execute("DELETE FROM users WHERE id = $1", gone.id)  # FK refuses it
-
-    refused = await client.delete(f"/events/{sale.event_id}", headers=partner.headers)
+    await client.post(f"/orders/{order.json()['id']}/cancel", headers=buyer.headers)
+    refusal = TransientRefusal(resources.pool, order.json()["id"])
+    await refusal.start()
+    try:
+        refused = await client.delete(f"/events/{sale.event_id}", headers=partner.headers)
+    finally:
+        await refusal.stop()
     assert_problem(refused, 409, "invalid_state", mentions=order.json()["id"])
     assert await redis.hexists(keys.event_key(sale.event_id, "orders"), order.json()["id"])
     still = await client.post(
