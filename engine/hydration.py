@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 import msgspec
 
+from engine.live_tickets import LiveTicket
+
 
 class Availability(msgspec.Struct):
     available: int
@@ -25,6 +27,9 @@ class EventSnapshot(msgspec.Struct):
     seats: list[tuple[str, int, str]]
     pools: list[tuple[str, int, str, int]]
     sold_parts: list[dict[str, Any]]
+    # every ticket of the event with its state; None: not read, the Redis states stay as
+    # they are (and are not made authoritative)
+    tickets: list[LiveTicket] | None = None
 
 
 class SnapshotSource(Protocol):

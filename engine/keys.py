@@ -41,6 +41,11 @@ EVENT_KEY_NAMES = (
     "changes",  # ZSET order -> ms of its last status change, until written to PostgreSQL
     "refusals",  # STREAM of refused purchases, until written to PostgreSQL
     "counts",  # HASH a|h|s -> units available, held, sold in this event
+    # check-in: authoritative once meta has `tickets` (set when they were loaded from PostgreSQL)
+    "tickets",  # HASH ticket ref (hex) -> "v" | "u:<used ms>" | "x:<void ms>"
+    "ticket_info",  # HASH ticket ref (hex) -> JSON {id, o: order, l: label, s: seat, t: type, d}
+    "scans",  # STREAM of gate scans, until written to PostgreSQL
+    "voided",  # ZSET ticket id -> ms it was voided (offline scanners' revocation list)
 )
 
 
