@@ -54,6 +54,12 @@ def event_keys(event_id: int) -> list[str]:
     return [f"{tag}:{name}" for name in EVENT_KEY_NAMES]
 
 
+def cancel_lease(home_event_id: int, order_id: str) -> str:
+    """STRING set while a cancellation of an order that spans events is under way (one at a
+    time: see engine/orders.py Orders.cancel), under the order's home event's tag."""
+    return f"{event_tag(home_event_id)}:cancelling:{order_id}"
+
+
 def idempotency(user_id: int, key: str) -> str:
     digest = hashlib.sha256(key.encode()).hexdigest()[:40]
     return f"{PREFIX}:idem:{user_id}:{digest}"

@@ -23,6 +23,7 @@ from engine.principal import Principal
 OrderStatus = Literal["reserved", "paid", "completed", "expired", "payment_failed", "cancelled"]
 MAX_UNITS_PER_ORDER = 100
 PAYMENT_GRACE_MS = 600_000
+CANCEL_LEASE_MS = 30_000  # a cancellation spanning events holds its lease at most this long
 
 
 class OrderLine(msgspec.Struct):
@@ -101,6 +102,11 @@ class SaleStore(Protocol):
     async def load_tickets(self, event_id: int) -> bool:
         """Load a live event's ticket states from PostgreSQL (after a `not_loaded`); False
         if the event is not in Redis."""
+
+    async def lease_cancel(self, order_id: str, ms: int) -> bool:
+        """Take the order's cancel lease for `ms` (False if another cancel holds it)."""
+
+    async def end_cancel(self, order_id: str) -> None: ...
 
     async def record_refusal(
         self, event_id: int, customer_id: int, code: str, requested: str
@@ -405,39 +411,47 @@ class Orders:
 
         In each event one script checks the tickets, voids them and releases the seats, so a
         scan racing it is either admitted (and the cancel refused) or void. An order that
-        spans events voids its tickets in the other events first (refused if one was used),
-        then commits in its home event, then releases the other events' seats; if anything
-        refuses, the tickets this attempt voided are valid again. The edges this leaves: a
-        scan of such a ticket between its void and the undo answers void although the order
-        stays valid (a second scan admits it), and offline scanners that synced the revoked
-        list in that moment keep it until the next sync; a process that dies between the two
-        leaves them void until the customer cancels again; and of two cancels of one such
-        order at the same moment, the one that loses may give back tickets the winner relies
-        on having voided, for the moment until the winner releases that event."""
+        spans events is cancelled by one request at a time (a lease in its home event): it
+        voids its tickets in the other events first (refused if one was used), then commits
+        in its home event, then releases the other events' seats; if anything refuses, the
+        tickets this attempt voided are valid again. The edge this leaves: a scan of such a
+        ticket between its void and the undo answers void although the order stays valid (a
+        second scan admits it), and offline scanners that synced the revoked list in that
+        moment keep it until their next sync; a process that dies between the two leaves
+        them void until the customer cancels again."""
         doc = await self._document(customer, order_id)
         home = home_event_of(order_id)
         items = doc["items"] if isinstance(doc["items"], list) else []
         others = [event_id for event_id in (int(e) for e in doc["events"]) if event_id != home]
-        voided: list[tuple[int, str]] = []
+        if not others:
+            await self._commit_cancel(home, order_id, items)
+            return await self.get(customer, order_id)
+        if not await self._store.lease_cancel(order_id, CANCEL_LEASE_MS):
+            raise errors.InvalidState("A cancellation of this order is already under way")
         try:
+            voided: list[tuple[int, str]] = []
+            try:
+                for event_id in others:
+                    refs = order_refs(order_id, items, event_id)
+                    voided.append((event_id, await self._void_first(event_id, order_id, refs)))
+                await self._commit_cancel(home, order_id, items)
+            except Exception:
+                for event_id, voided_at in voided:
+                    refs = order_refs(order_id, items, event_id)
+                    await self._store.restore_tickets(event_id, order_id, voided_at, refs)
+                raise
             for event_id in others:
-                refs = order_refs(order_id, items, event_id)
-                voided.append((event_id, await self._void_first(event_id, order_id, refs)))
-            result = await self._release_cancelled(home, order_id, items)
-            if result == "started":
-                raise errors.InvalidState(
-                    "The event has started; the order can no longer be cancelled"
-                )
-            if result != "ok":
-                raise errors.InvalidState(f"Order is {result.removeprefix('invalid_state:')}")
-        except Exception:
-            for event_id, voided_at in voided:
-                refs = order_refs(order_id, items, event_id)
-                await self._store.restore_tickets(event_id, order_id, voided_at, refs)
-            raise
-        for event_id in others:
-            await self._release_cancelled(event_id, order_id, items)
+                await self._release_cancelled(event_id, order_id, items)
+        finally:
+            await self._store.end_cancel(order_id)
         return await self.get(customer, order_id)
+
+    async def _commit_cancel(self, home: int, order_id: str, items: list[dict[str, Any]]) -> None:
+        result = await self._release_cancelled(home, order_id, items)
+        if result == "started":
+            raise errors.InvalidState("The event has started; the order can no longer be cancelled")
+        if result != "ok":
+            raise errors.InvalidState(f"Order is {result.removeprefix('invalid_state:')}")
 
     async def _void_first(self, event_id: int, order_id: str, refs: list[str]) -> str:
         result = await self._store.void_tickets(event_id, order_id, refs)

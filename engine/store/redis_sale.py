@@ -136,6 +136,13 @@ class RedisSaleStore:
     async def load_tickets(self, event_id: int) -> bool:
         return self._tickets is not None and await self._tickets.load(event_id)
 
+    async def lease_cancel(self, order_id: str, ms: int) -> bool:
+        lease = keys.cancel_lease(home_event_of(order_id), order_id)
+        return bool(await self._redis.set(lease, "1", nx=True, px=ms))
+
+    async def end_cancel(self, order_id: str) -> None:
+        await self._redis.delete(keys.cancel_lease(home_event_of(order_id), order_id))
+
     async def record_refusal(
         self, event_id: int, customer_id: int, code: str, requested: str
     ) -> None:

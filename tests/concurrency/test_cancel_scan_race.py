@@ -387,3 +387,42 @@ async def _paid(client: AsyncTestClient[Any], customer: Actor, items: list[Any])
     )
     assert paid.status_code == 202, paid.text
     return order_id
+
+
+async def test_two_cancels_and_a_scan_of_a_multi_event_order_racing(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, staff: Actor
+) -> None:
+    """The customer cancels twice at once while the gate scans the ticket of the other event:
+    one cancel wins and the scan is void, or the scan wins and both cancels are refused."""
+    rounds = 12
+    home = await open_sale(resources, partner.id, seats=rounds)
+    away = await open_sale(resources, partner.id, seats=rounds)
+    endings: Counter[str] = Counter()
+    for n in range(rounds):
+        buyer = await make_actor(client, "customer")
+        items = [seat_item(home, home.seat_ids[n]), seat_item(away, away.seat_ids[n])]
+        order_id = await _paid(client, buyer, items)
+        assert await ticket_persister(resources).persist([order_id]) == 1
+        home_ticket, away_ticket = (
+            await client.get(f"/orders/{order_id}/tickets", headers=buyer.headers)
+        ).json()["items"]
+        racers = [cancel(client, buyer, order_id), cancel(client, buyer, order_id)]
+        racers.insert(n % 3, scan(client, staff, away_ticket["code"]))
+        answers = await asyncio.gather(*racers)
+        scanned = answers.pop(n % 3)
+        cancels = sorted(a.status_code for a in answers)
+        if scanned.status_code == 200:
+            assert cancels == [409, 409], [a.text for a in answers]
+            assert {a.json()["code"] for a in answers} <= {"tickets_used", "invalid_state"}
+            assert await redis_state(resources, home.event_id, home_ticket["code"]) == "v"
+            assert home.seat_ids[n] in await sold_seats(client, home.event_id)
+            endings["scanned"] += 1
+        else:
+            assert scanned.status_code == 410, scanned.text
+            assert cancels == [200, 409], [a.text for a in answers]
+            for event_id, ticket in ((home.event_id, home_ticket), (away.event_id, away_ticket)):
+                assert (await redis_state(resources, event_id, ticket["code"]) or "")[:2] == "x:"
+            assert home.seat_ids[n] not in await sold_seats(client, home.event_id)
+            assert away.seat_ids[n] not in await sold_seats(client, away.event_id)
+            endings["cancelled"] += 1
+    assert sum(endings.values()) == rounds
