@@ -11,11 +11,14 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from arq import create_pool
+from arq.connections import RedisSettings
 from litestar.testing import AsyncTestClient
 
 from engine import keys
 from engine.live_tickets import write_scans
 from engine.reconcile import reconcile_event
+from engine.settings import get_settings
 from engine.store.pg_orders import PgOrderRepair
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
@@ -23,6 +26,7 @@ from engine.ticket_codes import code_digest, parse
 from tests.conftest import Actor, make_actor
 from tests.integration.test_tickets import issue_tickets, ticket_persister
 from tests.sale_setup import OnSale, open_sale, seat_item
+from workers.tasks import sync_round
 
 ROUNDS = 40
 
@@ -228,12 +232,24 @@ async def test_scans_reach_postgresql_and_survive_redis_losing_its_data(
     used_at = datetime.fromisoformat(admitted.json()["ticket"]["used_at"])
     assert (await cancel(client, other, void_order)).status_code == 200
 
-    # the scan log and the used state, written by the worker in a batch
+    # the scan log and the used state, written by the worker's sync round in a batch
     assert (
         await resources.pool.fetchval("SELECT status FROM tickets WHERE id = $1", used["id"])
         == "valid"
     )
-    await worker_writes(resources, sale.event_id)
+    logged = await resources.live_tickets.logged_scans(sale.event_id, 100)
+    assert [(scan.ticket_id, scan.result) for scan in logged] == [(used["id"], "admitted")]
+    arq = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
+    ctx = {
+        "resources": resources,
+        "order_log": RedisOrderLog(resources.redis, resources.scripts),
+        "persister": ticket_persister(resources),
+        "redis": arq,
+    }
+    try:
+        await sync_round(ctx, sweep=False)
+    finally:
+        await arq.aclose()
     row = await resources.pool.fetchrow(
         "SELECT status, used_at FROM tickets WHERE id = $1", used["id"]
     )
@@ -247,9 +263,22 @@ async def test_scans_reach_postgresql_and_survive_redis_losing_its_data(
         used["id"],
     )
     assert [tuple(r) for r in history] == [("valid", None), ("used", "scanned")]
-    # writing the same batch again changes nothing
-    stream = keys.event_key(sale.event_id, "scans")
-    assert await resources.redis.xlen(stream) == 0
+    # the stream is emptied, and a batch written again (a worker died before emptying it)
+    # changes nothing
+    assert await resources.redis.xlen(keys.event_key(sale.event_id, "scans")) == 0
+    await resources.ticket_store.write_scans(sale.event_id, logged)
+    assert (
+        await resources.pool.fetchval(
+            "SELECT count(*) FROM ticket_scans WHERE ticket_id = $1", used["id"]
+        )
+        == 1
+    )
+    assert (
+        await resources.pool.fetchval(
+            "SELECT count(*) FROM ticket_status_history WHERE ticket_id = $1", used["id"]
+        )
+        == 2
+    )
 
     # Redis loses the event; hydration rebuilds it, the ticket states with it
     await resources.redis.delete(*keys.event_keys(sale.event_id))
