@@ -10,7 +10,11 @@ from redis.asyncio import Redis
 
 from engine import keys
 from engine.live_tickets import LiveTicket, LoggedScan, from_ms, info_of, state_of
+from engine.store.coalescing import Coalescer
 from engine.store.scripts import EventScripts
+
+SCAN_BATCH = 256
+SCANS_IN_FLIGHT = 4  # calls per event at once, as claims (engine/store/claim_batcher.py)
 
 
 def _text(raw: Any) -> str:
@@ -21,16 +25,24 @@ class RedisTickets:
     def __init__(self, redis: Redis, scripts: EventScripts) -> None:
         self._redis = redis
         self._scripts = scripts
+        # scans of one event that meet while its call is in flight go in the next call
+        self._scans: Coalescer[int, tuple[str, str, int, int, str], tuple[str, str, str]] = (
+            Coalescer(self._scan_batch, SCAN_BATCH, SCANS_IN_FLIGHT)
+        )
 
     async def scan(
         self, event_id: int, ref: str, digest: str, partner_id: int, user_id: int, gate: str | None
     ) -> tuple[str, str, str]:
         """lua/scan.lua: (result or 'not_live' / 'not_loaded', ticket info JSON, state)."""
-        reply = await self._scripts.run(
-            "scan", event_id, ref, digest, partner_id, user_id, gate or ""
-        )
-        result, info, state = ([_text(r) for r in reply] + ["", ""])[:3]
-        return result, info, state
+        return await self._scans.submit(event_id, (ref, digest, partner_id, user_id, gate or ""))
+
+    async def _scan_batch(
+        self, event_id: int, scans: list[tuple[str, str, int, int, str]]
+    ) -> list[tuple[str, str, str]]:
+        raw = _text(await self._scripts.run("scan", event_id, msgspec.json.encode(scans)))
+        if raw in ("not_live", "not_loaded"):
+            return [(raw, "", "")] * len(scans)
+        return [(result, info, state) for result, info, state in msgspec.json.decode(raw)]
 
     async def load(self, event_id: int, tickets: list[LiveTicket], complete: bool) -> bool:
         rows = [[t.ref, info_of(t).decode(), state_of(t.status, t.changed_at)] for t in tickets]
