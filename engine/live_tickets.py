@@ -137,19 +137,27 @@ class LiveTicketStore(Protocol):
 
 
 class TicketLoader:
-    """Loads a live event's tickets from PostgreSQL when a script says `not_loaded`: one
-    load at a time per event in this process (the load is idempotent across processes)."""
+    """Loads a live event's tickets from PostgreSQL when a script says `not_loaded`: the
+    callers that meet while an event's load runs share it (the load is idempotent, so other
+    processes loading at the same time change nothing)."""
 
     def __init__(self, source: TicketSource, live: LiveTicketStore) -> None:
         self._source = source
         self._live = live
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._running: dict[int, asyncio.Future[bool]] = {}
 
     async def load(self, event_id: int) -> bool:
         """True once the event's states are authoritative; False if it is not live."""
-        async with self._locks.setdefault(event_id, asyncio.Lock()):
-            tickets = await self._source.event_tickets(event_id)
-            return await load_event_tickets(event_id, tickets, self._live)
+        running = self._running.get(event_id)
+        if running is None:
+            running = asyncio.ensure_future(self._load(event_id))
+            self._running[event_id] = running
+            running.add_done_callback(lambda _: self._running.pop(event_id, None))
+        return await asyncio.shield(running)
+
+    async def _load(self, event_id: int) -> bool:
+        tickets = await self._source.event_tickets(event_id)
+        return await load_event_tickets(event_id, tickets, self._live)
 
 
 async def load_event_tickets(

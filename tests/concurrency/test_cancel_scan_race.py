@@ -311,21 +311,37 @@ async def test_an_event_hydrated_before_the_upgrade_loads_its_tickets_on_first_n
     """An event live in Redis without ticket states (hydrated by the code before this one),
     whose ticket PostgreSQL had already admitted: the first scan or cancel loads the states,
     so neither admits it again nor refunds it."""
-    sale = await open_sale(resources, partner.id, seats=2)
+    sale = await open_sale(resources, partner.id, seats=4)
     order_id, (ticket, fresh) = await issue_tickets(client, resources, customer, sale, seats=2)
+    second = await make_actor(client, "customer")
+    other, (unused,) = await issue_tickets(client, resources, second, _shifted(sale, 2))
     await resources.pool.execute(
         "UPDATE tickets SET status = 'used', used_at = now() WHERE id = $1", ticket["id"]
     )
     meta = keys.event_key(sale.event_id, "meta")
-    await resources.redis.hdel(meta, "tickets")
-    for name in ("tickets", "ticket_info", "voided"):
-        await resources.redis.delete(keys.event_key(sale.event_id, name))
 
+    async def as_before_the_upgrade() -> None:
+        await resources.redis.hdel(meta, "tickets")
+        for name in ("tickets", "ticket_info", "voided"):
+            await resources.redis.delete(keys.event_key(sale.event_id, name))
+
+    await as_before_the_upgrade()
     refused = await cancel(client, customer, order_id)
     assert refused.status_code == 409 and refused.json()["code"] == "tickets_used"
     assert await resources.redis.hget(meta, "tickets") == b"1"
-    assert (await scan(client, staff, ticket["code"])).status_code == 409
-    assert (await scan(client, staff, fresh["code"])).status_code == 200
+
+    # the first scans, many at once: one load serves them; the used one stays used
+    await as_before_the_upgrade()
+    scans = await asyncio.gather(
+        *(scan(client, staff, code) for code in [fresh["code"]] * 20 + [ticket["code"]] * 5)
+    )
+    assert Counter(s.status_code for s in scans[:20]) == {200: 1, 409: 19}
+    assert {s.status_code for s in scans[20:]} == {409}
+    assert await resources.redis.hget(meta, "tickets") == b"1"
+    assert (await cancel(client, customer, order_id)).status_code == 409
+    # an order with nothing used is cancelled as ever
+    assert (await cancel(client, second, other)).status_code == 200
+    assert (await scan(client, staff, unused["code"])).status_code == 410
 
 
 async def test_a_used_ticket_in_any_event_refuses_the_whole_cancel(
