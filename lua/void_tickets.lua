@@ -10,7 +10,10 @@
 --             again. Returns 'ok'.
 -- Either may return 'not_loaded' (load the event's ticket states, then try again).
 local mode, order_id = ARGV[1], ARGV[2]
-if redis.call('EXISTS', K_META) == 0 then return 'ok' end
+if redis.call('EXISTS', K_META) == 0 then  -- not live: no ticket state here to change
+  if mode == 'void' then return '' end
+  return 'ok'
+end
 if not tickets_loaded() then return 'not_loaded' end
 if mode == 'void' then
   if used_ticket(4) then return 'tickets_used' end
