@@ -34,8 +34,9 @@ for i, scan in ipairs(cjson.decode(ARGV[1])) do
       result = 'void'
     end
   end
-  redis.call('XADD', K_SCANS, '*', 't', ticket_id, 'r', result, 'p', scan[3], 'u', scan[4],
-             'g', scan[5], 'a', now)
+  -- one field: ticket id|result|partner|scanner|ms|gate (the gate last: it may hold '|')
+  redis.call('XADD', K_SCANS, '*', 's', table.concat(
+    {ticket_id, result, scan[3], scan[4], now, scan[5]}, '|'))
   answers[i] = {result, raw, state}
 end
 return cjson.encode(answers)

@@ -74,17 +74,18 @@ class RedisTickets:
     async def logged_scans(self, event_id: int, count: int) -> list[LoggedScan]:
         entries = await self._redis.xrange(keys.event_key(event_id, "scans"), count=count)
         scans = []
-        for entry_id, raw in entries:
-            f = {_text(k): _text(v) for k, v in raw.items()}
+        for entry_id, fields in entries:
+            # lua/scan.lua: ticket id|result|partner|scanner|ms|gate
+            ticket_id, result, partner, user, at, gate = _text(fields[b"s"]).split("|", 5)
             scans.append(
                 LoggedScan(
                     stream_id=_text(entry_id),
-                    ticket_id=int(f["t"]) if f["t"] else None,
-                    result=f["r"],
-                    partner_id=int(f["p"]),
-                    user_id=int(f["u"]),
-                    gate=f["g"] or None,
-                    at=from_ms(int(f["a"])),
+                    ticket_id=int(ticket_id) if ticket_id else None,
+                    result=result,
+                    partner_id=int(partner),
+                    user_id=int(user),
+                    gate=gate or None,
+                    at=from_ms(int(at)),
                 )
             )
         return scans

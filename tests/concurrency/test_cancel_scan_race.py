@@ -227,7 +227,9 @@ async def test_scans_reach_postgresql_and_survive_redis_losing_its_data(
     used_order, (used,) = await issue_tickets(client, resources, customer, sale)
     other = await make_actor(client, "customer")
     void_order, (void,) = await issue_tickets(client, resources, other, _shifted(sale, 1), seats=1)
-    admitted = await scan(client, staff, used["code"])
+    admitted = await client.post(
+        "/tickets/validate", headers=staff.headers, json={"code": used["code"], "gate": "B|2"}
+    )
     assert admitted.status_code == 200
     used_at = datetime.fromisoformat(admitted.json()["ticket"]["used_at"])
     assert (await cancel(client, other, void_order)).status_code == 200
@@ -255,9 +257,9 @@ async def test_scans_reach_postgresql_and_survive_redis_losing_its_data(
     )
     assert (row["status"], row["used_at"]) == ("used", used_at)
     log = await resources.pool.fetch(
-        "SELECT scanned_by, result, at FROM ticket_scans WHERE ticket_id = $1", used["id"]
+        "SELECT scanned_by, gate, result, at FROM ticket_scans WHERE ticket_id = $1", used["id"]
     )
-    assert [tuple(r) for r in log] == [(staff.id, "admitted", used_at)]
+    assert [tuple(r) for r in log] == [(staff.id, "B|2", "admitted", used_at)]
     history = await resources.pool.fetch(
         "SELECT status, reason FROM ticket_status_history WHERE ticket_id = $1 ORDER BY at",
         used["id"],
