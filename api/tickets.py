@@ -25,7 +25,7 @@ from engine.gate import EventGateKeys, Gate, RevokedCode, Scan
 from engine.gate_keys import GateKeys
 from engine.pagination import Page
 from engine.settings import ticket_signing_key
-from engine.store.pg_tickets import PgGateKeyStore, PgTicketStore
+from engine.store.pg_tickets import PgGateKeyStore
 from engine.tickets import OrderTickets, Tickets
 
 MAX_CODE_LENGTH = 1000  # genuine codes are about 180 digits; longer is refused as input
@@ -68,8 +68,10 @@ def _services_of(state: Any) -> tuple[Tickets, Gate]:
     if "ticket_services" not in state:
         resources = state.resources
         keys = GateKeys(PgGateKeyStore(resources.pool), ticket_signing_key(resources.settings))
-        store = PgTicketStore(resources.pool)
-        state.ticket_services = (Tickets(store, state.orders), Gate(store, keys))
+        store = resources.ticket_store
+        gate = Gate(store, keys, resources.live_tickets, resources.ticket_loader)
+        tickets = Tickets(store, state.orders, live=resources.live_tickets)
+        state.ticket_services = (tickets, gate)
     services: tuple[Tickets, Gate] = state.ticket_services
     return services
 

@@ -19,6 +19,7 @@
     │   ├── DuplicateLineup           lineup_exists
     │   ├── AttractionInUse           attraction_in_use (still in an event's lineup)
     │   ├── InvalidState              invalid_state
+    │   ├── TicketsUsed               tickets_used (a cancel of an order admitted at the gate)
     │   └── IdempotencyInProgress     idempotency_in_progress; carries retry_after
     └── PurchaseRefused               a refused purchase: recorded with its reason
         ├── SeatUnavailable           seat_unavailable
@@ -132,6 +133,11 @@ class AttractionInUse(Conflict):
 class InvalidState(Conflict):
     code = "invalid_state"
     title = "Not allowed in the current state"
+
+
+class TicketsUsed(Conflict):
+    code = "tickets_used"
+    title = "A ticket of this order was already used"
 
 
 class IdempotencyInProgress(Conflict):

@@ -4,10 +4,15 @@ Order of checks, cheapest first:
 1. the code's signature, against the keys of the scanner's partner kept in memory: a forged
    or mutated code, or one signed for another partner's event, is `invalid` without a
    database read (its scan is logged in batches, off the request path);
-2. one atomic `UPDATE tickets ... WHERE status = 'valid' RETURNING`: of any number of gates
-   scanning the same code at once, exactly one is admitted;
-3. only when that changed nothing, the ticket's status says `already_used` (with the first
-   scan's time) or `void`.
+2. while the event is live (hydrated in Redis), one script (lua/scan.lua) on the ticket's
+   state there (engine/live_tickets.py): the first scan of a valid ticket uses it, later ones
+   are `already_used` (with the first scan's time), a cancelled order's are `void`, and the
+   scan is logged in the same step for a worker to write to PostgreSQL. A cancellation voids
+   its tickets in the script that releases the seats, and is refused when one was used, so
+   a scan and a cancel racing end as (admitted, cancel refused) or (cancelled, void);
+3. for an event not in Redis, one atomic `UPDATE tickets ... WHERE status = 'valid'
+   RETURNING` in PostgreSQL: of any number of gates scanning the same code at once, exactly
+   one is admitted; only when that changed nothing, the ticket's status says why.
 Offline scanners sync `gate_keys` (public keys) and `revoked` (codes voided since a time).
 """
 
@@ -17,14 +22,22 @@ import asyncio
 import base64
 import logging
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 import msgspec
 
 from engine.errors import NotFound, PermissionDenied
 from engine.gate_keys import GateKey, GateKeys
+from engine.live_tickets import (
+    LiveTicket,
+    TicketLoader,
+    decode_info,
+    from_ms,
+    parse_state,
+)
 from engine.pagination import Page
 from engine.principal import Principal
+from engine.ticket_codes import TicketCode, code_digest
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +112,27 @@ class GateStore(Protocol):
     async def log_scans(self, entries: list[ScanEntry]) -> None: ...
 
     async def revoked(
-        self, event_id: int, since: datetime | None, limit: int, cursor: str | None
-    ) -> Page[RevokedCode]: ...
+        self,
+        event_id: int,
+        since: datetime | None,
+        limit: int,
+        cursor: str | None,
+        live: list[tuple[int, datetime]],
+    ) -> Page[RevokedCode]:
+        """`live`: (ticket id, time) voided in Redis, which PostgreSQL may not have yet."""
+
+
+class LiveGate(Protocol):
+    """The ticket states of live events (engine/store/redis_tickets.py)."""
+
+    async def scan(
+        self, event_id: int, ref: str, digest: str, partner_id: int, user_id: int, gate: str | None
+    ) -> tuple[str, str, str]:
+        """(result | 'not_live' | 'not_loaded', ticket info JSON or '', state or '')."""
+
+    async def load(self, event_id: int, tickets: list[LiveTicket], complete: bool) -> bool: ...
+
+    async def voided(self, event_id: int, since_ms: int) -> list[tuple[int, int]]: ...
 
 
 class RefusedScanLog:
@@ -145,11 +177,34 @@ def _public(key: GateKey, signing: bool) -> PublicGateKey:
     )
 
 
+def live_scan(event_id: int, result: str, info: str, state: str) -> Scan:
+    """The answer of lua/scan.lua as the gate gives it (the same as PostgreSQL's)."""
+    if not info:
+        return Scan(result="invalid")
+    found = decode_info(info)
+    status, at = parse_state(state)
+    used_at = at if status == "used" else None
+    ticket = ScannedTicket(
+        int(found.id), event_id, found.o, found.l, found.s, found.t, status, used_at
+    )
+    if result == "admitted":
+        return Scan(result="admitted", ticket=ticket)
+    return Scan(result=cast(ScanResult, result), ticket=ticket, used_at=used_at)
+
+
 class Gate:
-    def __init__(self, store: GateStore, keys: GateKeys) -> None:
+    def __init__(
+        self,
+        store: GateStore,
+        keys: GateKeys,
+        live: LiveGate | None = None,
+        loader: TicketLoader | None = None,
+    ) -> None:
         self._store = store
         self._keys = keys
         self._refused = RefusedScanLog(store)
+        self._live = live
+        self._loader = loader
 
     @staticmethod
     def _partner_of(principal: Principal) -> int:
@@ -163,7 +218,48 @@ class Gate:
         if genuine is None:
             self._refused.note(ScanEntry(None, None, by, "invalid", datetime.now(UTC)))
             return Scan(result="invalid")
-        return await self._store.admit(code, genuine.event_id, by)
+        if self._live is None:
+            return await self._store.admit(code, genuine.event_id, by)
+        scan = await self._scan_live(genuine, code, by)
+        if scan is None:  # the event is not in Redis: PostgreSQL decides
+            scan = await self._store.admit(code, genuine.event_id, by)
+            if scan.result == "admitted" and scan.ticket is not None:
+                await self._note_used(genuine, code, scan.ticket)
+        return scan
+
+    async def _scan_live(self, genuine: TicketCode, code: str, by: ScanBy) -> Scan | None:
+        assert self._live is not None
+        ref, digest = genuine.ref.hex(), code_digest(code)
+        for _ in range(2):
+            result, info, state = await self._live.scan(
+                genuine.event_id, ref, digest, by.partner_id, by.user_id, by.gate
+            )
+            if result == "not_live":
+                return None
+            if result != "not_loaded":
+                return live_scan(genuine.event_id, result, info, state)
+            if self._loader is None or not await self._loader.load(genuine.event_id):
+                return None
+        return None  # lost its data again meanwhile: PostgreSQL decides
+
+    async def _note_used(self, genuine: TicketCode, code: str, ticket: ScannedTicket) -> None:
+        """An admission PostgreSQL made while the event was not in Redis: if hydration loaded
+        the event's tickets meanwhile (from a snapshot taken before this scan), the state
+        there must not stay valid. The window left is the moment between the two."""
+        assert self._live is not None
+        used = LiveTicket(
+            ticket.id,
+            ticket.event_id,
+            ticket.order_id,
+            genuine.ref.hex(),
+            ticket.label,
+            ticket.seat_id,
+            ticket.ticket_type_id,
+            code,
+            "used",
+            ticket.used_at,
+        )
+        await self._live.load(genuine.event_id, [used], complete=False)
 
     async def _check_event(self, principal: Principal, event_id: int) -> None:
         if await self._store.event_partner(event_id) != self._partner_of(principal):
@@ -198,4 +294,6 @@ class Gate:
         cursor: str | None,
     ) -> Page[RevokedCode]:
         await self._check_event(principal, event_id)
-        return await self._store.revoked(event_id, since, limit, cursor)
+        live = await self._live.voided(event_id, 0) if self._live is not None else []
+        voided = [(ticket_id, from_ms(at)) for ticket_id, at in live]
+        return await self._store.revoked(event_id, since, limit, cursor, voided)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from engine.live_tickets import LiveTicket
 from engine.waiting_room import RoomSettings
 
 
@@ -28,6 +29,9 @@ class EventSnapshot(msgspec.Struct):
     pools: list[tuple[str, int, str, int]]
     sold_parts: list[dict[str, Any]]
     room: RoomSettings  # the waiting room's settings, which its queue and claims read in Redis
+    # every ticket of the event with its state; None: not read, the Redis states stay as
+    # they are (and are not made authoritative)
+    tickets: list[LiveTicket] | None = None
 
 
 class SnapshotSource(Protocol):

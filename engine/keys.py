@@ -50,12 +50,23 @@ EVENT_KEY_NAMES = (
     "changes",  # ZSET order -> ms of its last status change, until written to PostgreSQL
     "refusals",  # STREAM of refused purchases, until written to PostgreSQL
     "counts",  # HASH a|h|s -> units available, held, sold in this event
+    # check-in: authoritative once meta has `tickets` (set when they were loaded from PostgreSQL)
+    "tickets",  # HASH ticket ref (hex) -> "v" | "u:<used ms>" | "x:<void ms>"
+    "ticket_info",  # HASH ticket ref (hex) -> JSON {id, o: order, l: label, s: seat, t: type, d}
+    "scans",  # STREAM of gate scans, until written to PostgreSQL
+    "voided",  # ZSET ticket id -> ms it was voided (offline scanners' revocation list)
 )
 
 
 def event_keys(event_id: int) -> list[str]:
     tag = event_tag(event_id)
     return [f"{tag}:{name}" for name in EVENT_KEY_NAMES]
+
+
+def cancel_lease(home_event_id: int, order_id: str) -> str:
+    """STRING set while a cancellation of an order that spans events is under way (one at a
+    time: see engine/orders.py Orders.cancel), under the order's home event's tag."""
+    return f"{event_tag(home_event_id)}:cancelling:{order_id}"
 
 
 def idempotency(user_id: int, key: str) -> str:

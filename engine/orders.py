@@ -11,6 +11,7 @@ event has, or an event that is not hydrated, to tell 404 from a refusal.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NoReturn, Protocol
 
@@ -18,12 +19,14 @@ import msgspec
 
 from engine import errors
 from engine.admission import Admission
+from engine.live_tickets import order_refs
 from engine.order_ids import home_event_of, new_order_id
 from engine.principal import Principal
 
 OrderStatus = Literal["reserved", "paid", "completed", "expired", "payment_failed", "cancelled"]
 MAX_UNITS_PER_ORDER = 100
 PAYMENT_GRACE_MS = 600_000
+CANCEL_LEASE_MS = 30_000  # a cancellation spanning events holds its lease at most this long
 
 
 class OrderLine(msgspec.Struct):
@@ -96,7 +99,26 @@ class SaleStore(Protocol):
 
     async def confirm(self, event_id: int, order_id: str, payment_ref: str) -> str: ...
 
-    async def release(self, event_id: int, order_id: str, mode: str, reason: str) -> str: ...
+    async def release(
+        self, event_id: int, order_id: str, mode: str, reason: str, refs: Sequence[str] = ()
+    ) -> str:
+        """lua/release.lua; `refs` ('cancel'): the order's tickets in this event."""
+
+    async def void_tickets(self, event_id: int, order_id: str, refs: list[str]) -> str:
+        """lua/void_tickets.lua 'void': the time voided at | 'tickets_used' | 'not_loaded'."""
+
+    async def restore_tickets(
+        self, event_id: int, order_id: str, voided_at: str, refs: list[str]
+    ) -> str: ...
+
+    async def load_tickets(self, event_id: int) -> bool:
+        """Load a live event's ticket states from PostgreSQL (after a `not_loaded`); False
+        if the event is not in Redis."""
+
+    async def lease_cancel(self, order_id: str, ms: int) -> bool:
+        """Take the order's cancel lease for `ms` (False if another cancel holds it)."""
+
+    async def end_cancel(self, order_id: str) -> None: ...
 
     async def record_refusal(
         self, event_id: int, customer_id: int, code: str, requested: str
@@ -433,17 +455,74 @@ class Orders:
         raise errors.HoldExpired("The hold lapsed before payment; the tickets are back on sale")
 
     async def cancel(self, customer: Principal, order_id: str) -> Order:
+        """Cancel, refund (simulated) and void the tickets, unless one was used at the gate.
+
+        In each event one script checks the tickets, voids them and releases the seats, so a
+        scan racing it is either admitted (and the cancel refused) or void. An order that
+        spans events is cancelled by one request at a time (a lease in its home event): it
+        voids its tickets in the other events first (refused if one was used), then commits
+        in its home event, then releases the other events' seats; if anything refuses, the
+        tickets this attempt voided are valid again. The edge this leaves: a scan of such a
+        ticket between its void and the undo answers void although the order stays valid (a
+        second scan admits it), and offline scanners that synced the revoked list in that
+        moment keep it until their next sync; a process that dies between the two leaves
+        them void until the customer cancels again."""
         doc = await self._document(customer, order_id)
         home = home_event_of(order_id)
-        result = await self._store.release(home, order_id, "cancel", "cancelled_by_customer")
+        items = doc["items"] if isinstance(doc["items"], list) else []
+        others = [event_id for event_id in (int(e) for e in doc["events"]) if event_id != home]
+        if not others:
+            await self._commit_cancel(home, order_id, items)
+            return await self.get(customer, order_id)
+        if not await self._store.lease_cancel(order_id, CANCEL_LEASE_MS):
+            raise errors.InvalidState("A cancellation of this order is already under way")
+        try:
+            voided: list[tuple[int, str]] = []
+            try:
+                for event_id in others:
+                    refs = order_refs(order_id, items, event_id)
+                    voided.append((event_id, await self._void_first(event_id, order_id, refs)))
+                await self._commit_cancel(home, order_id, items)
+            except Exception:
+                for event_id, voided_at in voided:
+                    refs = order_refs(order_id, items, event_id)
+                    await self._store.restore_tickets(event_id, order_id, voided_at, refs)
+                raise
+            for event_id in others:
+                await self._release_cancelled(event_id, order_id, items)
+        finally:
+            await self._store.end_cancel(order_id)
+        return await self.get(customer, order_id)
+
+    async def _commit_cancel(self, home: int, order_id: str, items: list[dict[str, Any]]) -> None:
+        result = await self._release_cancelled(home, order_id, items)
         if result == "started":
             raise errors.InvalidState("The event has started; the order can no longer be cancelled")
         if result != "ok":
             raise errors.InvalidState(f"Order is {result.removeprefix('invalid_state:')}")
-        for event_id in (int(e) for e in doc["events"]):
-            if event_id != home:
-                await self._store.release(event_id, order_id, "cancel", "cancelled_by_customer")
-        return await self.get(customer, order_id)
+
+    async def _void_first(self, event_id: int, order_id: str, refs: list[str]) -> str:
+        result = await self._store.void_tickets(event_id, order_id, refs)
+        if result == "not_loaded" and await self._store.load_tickets(event_id):
+            result = await self._store.void_tickets(event_id, order_id, refs)
+        if result == "tickets_used":
+            raise errors.TicketsUsed("A ticket of this order was admitted at the gate")
+        return "" if result == "not_loaded" else result  # not live: nothing to give back
+
+    async def _release_cancelled(
+        self, event_id: int, order_id: str, items: list[dict[str, Any]]
+    ) -> str:
+        refs = order_refs(order_id, items, event_id)
+        reason = "cancelled_by_customer"
+        result = await self._store.release(event_id, order_id, "cancel", reason, refs)
+        if result == "not_loaded":
+            loaded = await self._store.load_tickets(event_id)
+            result = await self._store.release(
+                event_id, order_id, "cancel", reason, refs if loaded else ()
+            )
+        if result == "tickets_used":
+            raise errors.TicketsUsed("A ticket of this order was admitted at the gate")
+        return result
 
     async def history(
         self, customer: Principal, limit: int, cursor: str | None

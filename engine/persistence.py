@@ -245,6 +245,11 @@ class Persister:
             if moved_on and order_id in written and order_id not in settled:
                 settled[order_id] = 0
         if settled:
+            # a completed order's tickets go into their live events before customers can see
+            # them (lua/issue_tickets.lua; void there if the order was cancelled meanwhile)
+            completed = [order_id for order_id, at in settled.items() if at > 0]
+            if completed:
+                await self._log.issue_tickets(await self._store.issued_tickets(completed))
             await self._log.complete(settled)
         await self._log.ack_changes(
             [

@@ -60,6 +60,12 @@ def ticket_ref(order_id: str, line_no: int) -> bytes:
     return hashlib.sha256(f"{order_id}:{line_no}".encode()).digest()[:REF_BYTES]
 
 
+def code_digest(code: str) -> str:
+    """A short fingerprint of the whole code (hex), kept beside a live ticket in Redis: a
+    genuine code with only its signature changed has our ref and tag but not this."""
+    return hashlib.blake2b(code.encode(), digest_size=8).hexdigest()
+
+
 def _varint(value: int) -> bytes:
     out = bytearray()
     while True:

@@ -14,8 +14,10 @@ from typing import Literal, Protocol
 import msgspec
 
 from engine.errors import NotFound
+from engine.live_tickets import parse_state
 from engine.orders import Order, OrderStatus
 from engine.principal import Principal
+from engine.ticket_codes import parse
 from engine.ticket_qr import render_qr
 
 TicketStatus = Literal["valid", "used", "void"]
@@ -56,6 +58,11 @@ class CustomerTicketStore(Protocol):
     async def save_qr(self, images: dict[int, bytes]) -> None: ...
 
 
+class LiveStates(Protocol):
+    async def states(self, event_id: int, refs: list[str]) -> list[str | None]:
+        """The Redis states ("v", "u:<ms>", "x:<ms>") of these tickets of a live event."""
+
+
 class OrderReader(Protocol):
     async def get(self, customer: Principal, order_id: str) -> Order: ...
 
@@ -70,23 +77,44 @@ class Tickets:
         store: CustomerTicketStore,
         orders: OrderReader,
         render: Callable[[str], bytes] = render_qr,
+        live: LiveStates | None = None,
     ) -> None:
         self._store = store
         self._orders = orders
         self._render = render
+        self._live = live
 
     async def of_order(self, customer: Principal, order_id: str) -> OrderTickets:
         order = await self._orders.get(customer, order_id)  # NotFound unless the owner asks
         if order.status not in ORDER_STATUSES_WITH_TICKETS:
             return OrderTickets(status=order.status, items=[])
         issued = await self._store.order_tickets(order_id)
+        statuses = await self._live_statuses(issued)
         return OrderTickets(
             status=order.status,
             items=[
-                OrderTicket(t.id, t.event_id, t.label, t.code, t.status, qr_url(t.id))
+                OrderTicket(t.id, t.event_id, t.label, t.code, statuses[t.id], qr_url(t.id))
                 for t in issued
             ],
         )
+
+    async def _live_statuses(self, issued: list[IssuedTicket]) -> dict[int, TicketStatus]:
+        """PostgreSQL's statuses, where a live event knows better: a scan or a void there
+        reaches PostgreSQL only with the worker's next batch."""
+        statuses: dict[int, TicketStatus] = {t.id: t.status for t in issued}
+        if self._live is None:
+            return statuses
+        by_event: dict[int, list[tuple[int, str]]] = {}
+        for t in issued:
+            parsed = parse(t.code)
+            if t.status == "valid" and parsed is not None:
+                by_event.setdefault(t.event_id, []).append((t.id, parsed.ref.hex()))
+        for event_id, tickets in by_event.items():
+            states = await self._live.states(event_id, [ref for _, ref in tickets])
+            for (ticket_id, _), state in zip(tickets, states, strict=True):
+                if state:
+                    statuses[ticket_id] = parse_state(state)[0]
+        return statuses
 
     async def qr_png(self, customer: Principal, ticket_id: int) -> bytes:
         found = await self._store.customer_ticket_qr(ticket_id, customer.user_id)

@@ -88,19 +88,26 @@ class AuditResult:
 
 
 async def pending_work(redis: Redis, event_ids: list[int]) -> dict[str, int]:
-    """What the workers still have to do: paid orders to persist, changes and refusals to
-    write, holds to expire."""
+    """What the workers still have to do: paid orders to persist, changes, refusals and gate
+    scans to write, holds to expire."""
     async with redis.pipeline(transaction=False) as pipe:
         for event_id in event_ids:
             pipe.zcard(keys.event_key(event_id, "outbox"))
             pipe.zcard(keys.event_key(event_id, "changes"))
             pipe.xlen(keys.event_key(event_id, "refusals"))
+            pipe.xlen(keys.event_key(event_id, "scans"))
             pipe.zcard(keys.event_key(event_id, "holds"))
         replies = await pipe.execute()
-    names = ("paid not persisted", "changes not written", "refusals not written", "holds")
+    names = (
+        "paid not persisted",
+        "changes not written",
+        "refusals not written",
+        "scans not written",
+        "holds",
+    )
     pending = dict.fromkeys(names, 0)
     for index, value in enumerate(replies):
-        pending[names[index % 4]] += int(value)
+        pending[names[index % len(names)]] += int(value)
     return pending
 
 

@@ -1,9 +1,9 @@
 -- Shared helpers, prepended to every script when it is loaded (see engine/store/scripts.py).
 -- KEYS are the per-event keys of engine/keys.py EVENT_KEY_NAMES, all in one cluster slot.
 local K_META, K_SEATS, K_SEAT_INFO, K_POOLS, K_CUSTOMERS, K_HOLDS, K_PARTS, K_ORDERS,
-      K_OUTBOX, K_CHANGES, K_REFUSALS, K_COUNTS =
+      K_OUTBOX, K_CHANGES, K_REFUSALS, K_COUNTS, K_TICKETS, K_TICKET_INFO, K_SCANS, K_VOIDED =
       KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8],
-      KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+      KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16]
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -74,4 +74,34 @@ local function expire_if_lapsed(order_id, now)
   release_part(order_id, part)
   set_status(order_id, 'expired', now, 'hold_expired', {reserved = true})
   return true
+end
+
+-- Check-in (lua/scan.lua and friends): a live event's ticket states are authoritative only
+-- once its tickets were loaded from PostgreSQL (meta field `tickets`, set by hydration).
+local function tickets_loaded()
+  return redis.call('HEXISTS', K_META, 'tickets') == 1
+end
+
+-- The first of these tickets (refs in ARGV from `from` on) that was used at the gate, if any.
+local function used_ticket(from)
+  for i = from, #ARGV do
+    local state = redis.call('HGET', K_TICKETS, ARGV[i])
+    if state and string.sub(state, 1, 1) == 'u' then return ARGV[i] end
+  end
+  return nil
+end
+
+-- Void the valid tickets among ARGV[from..] at `at`; they join the revocation list.
+-- Returns how many.
+local function void_tickets(from, at)
+  local voided = 0
+  for i = from, #ARGV do
+    if redis.call('HGET', K_TICKETS, ARGV[i]) == 'v' then
+      redis.call('HSET', K_TICKETS, ARGV[i], 'x:' .. at)
+      local info = cjson.decode(redis.call('HGET', K_TICKET_INFO, ARGV[i]))
+      redis.call('ZADD', K_VOIDED, at, info.id)
+      voided = voided + 1
+    end
+  end
+  return voided
 end

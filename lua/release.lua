@@ -8,7 +8,11 @@
 --              or the shopping slot ended meanwhile): order reserved -> cancelled. Not
 --              deleted: the sync loop may already have written it as reserved to PostgreSQL,
 --              which would then keep a reservation Redis no longer knows
--- ARGV[3]: reason recorded in the history. Returns 'ok' | 'invalid_state:<s>' | 'started'.
+-- ARGV[3]: reason recorded in the history. ARGV[4..] ('cancel'): the refs of the order's
+-- tickets in this event: none may have been used at the gate (else nothing changes, the
+-- seats stay sold: 'tickets_used'), and the valid ones are void from this script on.
+-- Returns 'ok' | 'invalid_state:<s>' | 'started' | 'tickets_used' | 'not_loaded' (the
+-- event's ticket states are not in Redis yet: load them, then try again).
 local order_id, mode, reason = ARGV[1], ARGV[2], ARGV[3]
 local now = now_ms()
 local part = load_part(order_id)
@@ -21,6 +25,11 @@ if mode == 'cancel' then
   end
   local starts = tonumber(redis.call('HGET', K_META, 'starts') or '0')
   if starts > 0 and now >= starts then return 'started' end
+  if #ARGV >= 4 then
+    if not tickets_loaded() then return 'not_loaded' end
+    if used_ticket(4) then return 'tickets_used' end
+    void_tickets(4, now)
+  end
 elseif mode == 'decline' then
   if part and part.st ~= 'paying' then return 'invalid_state:' .. part.st end
 end

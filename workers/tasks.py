@@ -3,8 +3,8 @@
 - `persist_order` (job id = order id): write a paid order and its tickets, then complete it.
   The PersistBatcher writes it in a batch (one transaction) with the paid orders waiting in
   the same event's outbox, claiming their jobs, so a backlog does not cost one job per order.
-- `sync_loop` (runs beside the jobs): expire lapsed holds, write status changes and refusals
-  to PostgreSQL, re-enqueue paid orders the outbox still holds after a few seconds, and
+- `sync_loop` (runs beside the jobs): expire lapsed holds, write status changes, refusals and
+  gate scans to PostgreSQL, re-enqueue paid orders the outbox still holds after a few seconds, and
   have the batcher drain such outboxes (taking over claims a killed worker left behind).
 - `reconcile` (cron): compare Redis with PostgreSQL and repair drift.
 """
@@ -23,6 +23,7 @@ from arq.connections import ArqRedis
 from prometheus_client import Counter
 
 from engine import keys
+from engine.live_tickets import write_scans
 from engine.order_ids import home_event_of
 from engine.persistence import PERMANENT_REASONS, DeadLetter, Persister
 from engine.reconcile import reconcile_all, report
@@ -297,7 +298,7 @@ async def sync_round(ctx: dict[str, Any], sweep: bool) -> None:
     now = await order_log.server_time_ms()
     errors: list[Exception] = []
     for event_id in await resources.inventory.hydrated_events():
-        steps = [_write_changes, _write_refusals, _recover_outbox]
+        steps = [_write_changes, _write_refusals, _write_scans, _recover_outbox]
         if sweep:
             steps.insert(0, _expire_holds)
         for step in steps:
@@ -325,6 +326,11 @@ async def _write_refusals(ctx: dict[str, Any], event_id: int, now: int) -> None:
     if refusals:
         await write_refusals(ctx["resources"].pool, event_id, refusals)
         await order_log.forget_refusals(event_id, [entry_id for entry_id, _ in refusals])
+
+
+async def _write_scans(ctx: dict[str, Any], event_id: int, now: int) -> None:
+    resources = ctx["resources"]
+    await write_scans(event_id, resources.live_tickets, resources.ticket_store)
 
 
 async def _recover_outbox(ctx: dict[str, Any], event_id: int, now: int) -> None:

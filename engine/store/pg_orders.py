@@ -8,9 +8,11 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from engine.live_tickets import LiveTicket
 from engine.orders import HistoryEntry, Order, OrderLine, document_of
 from engine.pagination import decode_cursor, encode_cursor
 from engine.persistence import DeadLetter, OrderRows
+from engine.store.pg_tickets import LIVE_TICKETS, live_ticket
 
 # Every write of a batch is one statement over arrays (unnest), not one per row: PostgreSQL
 # plans and executes it once, and the batch costs a handful of round trips whatever its size.
@@ -185,6 +187,13 @@ class PgOrderStore:
             await conn.execute(
                 "UPDATE ticket_types SET sold = sold + $2 WHERE id = $1", type_id, per_type[type_id]
             )
+
+    async def issued_tickets(self, order_ids: list[str]) -> list[LiveTicket]:
+        """These orders' tickets as PostgreSQL has them, for their live events."""
+        rows = await self._pool.fetch(
+            f"{LIVE_TICKETS} WHERE t.order_id = ANY($1::text[])", order_ids
+        )
+        return [live_ticket(row) for row in rows]
 
     async def order(self, order_id: str) -> Order | None:
         async with self._pool.acquire() as conn:

@@ -9,6 +9,7 @@ import asyncpg
 
 from engine.hydration import EventSnapshot
 from engine.orders import to_ms
+from engine.store.pg_tickets import LIVE_TICKETS, live_ticket
 from engine.waiting_room import RoomSettings
 
 
@@ -60,6 +61,7 @@ class PgSaleReads:
                     WHERE t.event_id = $1 AND t.status <> 'void'""",
                 event_id,
             )
+            tickets = await conn.fetch(f"{LIVE_TICKETS} WHERE t.event_id = $1", event_id)
         return EventSnapshot(
             meta={
                 "status": event["status"],
@@ -74,6 +76,7 @@ class PgSaleReads:
             pools=[(str(p["id"]), p["price_cents"], p["name"], p["quantity"]) for p in pools],
             sold_parts=_sold_parts(sold),
             room=_room_settings(event),
+            tickets=[live_ticket(row) for row in tickets],
         )
 
 

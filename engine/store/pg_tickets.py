@@ -11,7 +11,9 @@ import asyncpg
 
 from engine.gate import RevokedCode, Scan, ScanBy, ScanEntry, ScannedTicket
 from engine.gate_keys import GateKey, GateKeys
+from engine.live_tickets import LiveTicket, LoggedScan
 from engine.pagination import Page, decode_cursor, page_of
+from engine.ticket_codes import ticket_ref
 from engine.ticket_mail import MailOrder, MailTicket, OutboxItem
 from engine.tickets import IssuedTicket
 
@@ -113,6 +115,68 @@ WITH found AS (
      WHERE NOT EXISTS (SELECT 1 FROM found)
 )
 SELECT * FROM found"""
+
+
+# a ticket as a live event keeps it: its state and when it took it
+LIVE_TICKETS = """
+SELECT t.id, t.event_id, t.order_id, t.line_no, t.label, t.seat_id, t.ticket_type_id, t.code,
+       t.status,
+       CASE t.status
+            WHEN 'used' THEN t.used_at
+            WHEN 'void' THEN coalesce((SELECT max(h.at) FROM ticket_status_history h
+                                        WHERE h.ticket_id = t.id AND h.status = 'void'),
+                                       t.created_at)
+       END AS changed_at
+  FROM tickets t"""
+
+# scans logged by live events (lua/scan.lua): the log, and each admitted ticket used with its
+# history, idempotently (a scan's stream id is unique per event)
+_WRITE_SCANS = """
+WITH s AS (
+    SELECT * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[],
+                         $7::text[], $8::timestamptz[])
+        AS s(stream_id, ticket_id, result, partner_id, scanned_by, gate, at)
+), logged AS (
+    INSERT INTO ticket_scans (ticket_id, event_id, partner_id, scanned_by, gate, result, at,
+                              stream_id)
+    SELECT ticket_id, $1::bigint, partner_id, scanned_by, gate, result, at, stream_id FROM s
+    ON CONFLICT (event_id, stream_id) WHERE stream_id IS NOT NULL DO NOTHING
+), used AS (
+    UPDATE tickets t SET status = 'used', used_at = s.at
+      FROM s
+     WHERE s.result = 'admitted' AND t.id = s.ticket_id AND t.event_id = $1::bigint
+       AND t.status = 'valid'
+    RETURNING t.id, t.used_at
+)
+INSERT INTO ticket_status_history (ticket_id, status, at, reason)
+SELECT id, 'used', used_at, 'scanned' FROM used
+ON CONFLICT DO NOTHING"""
+
+# codes voided: PostgreSQL's, and those a live event voided that it may not have yet
+# ($6/$7: ticket ids and times from Redis, which win for the tickets they name)
+_REVOKED = """
+WITH live AS (
+    SELECT * FROM unnest($6::bigint[], $7::timestamptz[]) AS l(ticket_id, voided_at)
+), revoked AS (
+    SELECT t.id AS ticket_id, t.code, h.at AS voided_at
+      FROM tickets t
+      JOIN ticket_status_history h ON h.ticket_id = t.id AND h.status = 'void'
+     WHERE t.event_id = $1 AND t.status = 'void'
+       AND NOT EXISTS (SELECT 1 FROM live WHERE live.ticket_id = t.id)
+    UNION ALL
+    SELECT t.id, t.code, l.voided_at FROM live l JOIN tickets t ON t.id = l.ticket_id
+     WHERE t.event_id = $1
+)
+SELECT * FROM revoked
+ WHERE voided_at >= coalesce($2::timestamptz, '-infinity')
+   AND ($3::timestamptz IS NULL OR (voided_at, ticket_id) > ($3, $4::bigint))
+ ORDER BY voided_at, ticket_id LIMIT $5"""
+
+
+def live_ticket(row: asyncpg.Record) -> LiveTicket:
+    fields = dict(row)
+    fields["ref"] = ticket_ref(fields["order_id"], fields.pop("line_no")).hex()
+    return LiveTicket(**fields)
 
 
 def _scanned(row: asyncpg.Record) -> ScannedTicket:
@@ -251,6 +315,29 @@ class PgTicketStore:
     async def admit(self, code: str, event_id: int, by: ScanBy) -> Scan:
         return await self._admissions.admit(code, event_id, by)
 
+    async def event_tickets(self, event_id: int) -> list[LiveTicket]:
+        rows = await self._pool.fetch(f"{LIVE_TICKETS} WHERE t.event_id = $1", event_id)
+        return [live_ticket(row) for row in rows]
+
+    async def issued_tickets(self, order_ids: list[str]) -> list[LiveTicket]:
+        rows = await self._pool.fetch(
+            f"{LIVE_TICKETS} WHERE t.order_id = ANY($1::text[])", order_ids
+        )
+        return [live_ticket(row) for row in rows]
+
+    async def write_scans(self, event_id: int, scans: list[LoggedScan]) -> None:
+        await self._pool.execute(
+            _WRITE_SCANS,
+            event_id,
+            [s.stream_id for s in scans],
+            [s.ticket_id for s in scans],
+            [s.result for s in scans],
+            [s.partner_id for s in scans],
+            [s.user_id for s in scans],
+            [s.gate for s in scans],
+            [s.at for s in scans],
+        )
+
     async def log_scans(self, entries: list[ScanEntry]) -> None:
         await self._pool.executemany(
             """INSERT INTO ticket_scans (ticket_id, event_id, partner_id, scanned_by, gate,
@@ -263,22 +350,23 @@ class PgTicketStore:
         )
 
     async def revoked(
-        self, event_id: int, since: datetime | None, limit: int, cursor: str | None
+        self,
+        event_id: int,
+        since: datetime | None,
+        limit: int,
+        cursor: str | None,
+        live: list[tuple[int, datetime]],
     ) -> Page[RevokedCode]:
         after = decode_cursor(cursor, 2)
         rows = await self._pool.fetch(
-            """SELECT t.id AS ticket_id, t.code, h.at AS voided_at
-                 FROM tickets t
-                 JOIN ticket_status_history h ON h.ticket_id = t.id AND h.status = 'void'
-                WHERE t.event_id = $1 AND t.status = 'void'
-                  AND h.at >= coalesce($2::timestamptz, '-infinity')
-                  AND ($3::timestamptz IS NULL OR (h.at, t.id) > ($3, $4::bigint))
-                ORDER BY h.at, t.id LIMIT $5""",
+            _REVOKED,
             event_id,
             since,
             datetime.fromisoformat(after[0]) if after else None,
             int(after[1]) if after else 0,
             limit + 1,
+            [ticket_id for ticket_id, _ in live],
+            [at for _, at in live],
         )
         return page_of(
             [RevokedCode(**dict(row)) for row in rows],

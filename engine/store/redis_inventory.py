@@ -7,13 +7,17 @@ from redis.asyncio import Redis
 
 from engine import keys
 from engine.hydration import Availability, EventSnapshot
+from engine.live_tickets import LiveTicketStore, load_event_tickets
 from engine.store.scripts import EventScripts
 
 
 class RedisInventory:
-    def __init__(self, redis: Redis, scripts: EventScripts) -> None:
+    def __init__(
+        self, redis: Redis, scripts: EventScripts, tickets: LiveTicketStore | None = None
+    ) -> None:
         self._redis = redis
         self._scripts = scripts
+        self._tickets = tickets
 
     async def load(self, event_id: int, snapshot: EventSnapshot) -> Availability:
         # what the claim, queue and admission paths read besides the inventory, written first
@@ -36,6 +40,10 @@ class RedisInventory:
             msgspec.json.encode(snapshot.pools),
             msgspec.json.encode(snapshot.sold_parts),
         )
+        if snapshot.tickets is not None and self._tickets is not None:
+            # what PostgreSQL has, merged under what Redis knows (scans and voids not
+            # written yet); from then on the Redis states are authoritative
+            await load_event_tickets(event_id, snapshot.tickets, self._tickets)
         await self._redis.sadd(keys.HYDRATED_EVENTS, str(event_id))
         return Availability(int(available), int(held), int(sold))
 

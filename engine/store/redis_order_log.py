@@ -9,7 +9,9 @@ import msgspec
 from redis.asyncio import Redis
 
 from engine import keys
+from engine.live_tickets import LiveTicket
 from engine.order_ids import home_event_of
+from engine.store.redis_tickets import RedisTickets
 from engine.store.scripts import EventScripts
 
 
@@ -38,6 +40,10 @@ class RedisOrderLog:
                 )
             )
         return result
+
+    async def issue_tickets(self, tickets: list[LiveTicket]) -> None:
+        """Tickets just committed to PostgreSQL, into their live events (before complete)."""
+        await RedisTickets(self._redis, self._scripts).issue(tickets)
 
     async def complete(self, completed: dict[str, int]) -> None:
         """Mark paid orders completed at the given times, one script call per home event."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
 
 from engine import keys
+from engine.live_tickets import TicketLoader
 from engine.order_ids import home_event_of
 from engine.orders import PAYMENT_GRACE_MS, ClaimOutcome, EventClaim, OrderLine
 from engine.store.claim_batcher import ClaimBatcher
@@ -41,12 +43,19 @@ def _document(raw: str | None) -> dict[str, Any] | None:
 
 
 class RedisSaleStore:
-    def __init__(self, redis: Redis, scripts: EventScripts, batcher: ClaimBatcher) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        scripts: EventScripts,
+        batcher: ClaimBatcher,
+        tickets: TicketLoader | None = None,
+    ) -> None:
         self._redis = redis
         self._scripts = scripts
         self._batcher = batcher
         # a ticket type never moves to another event: its event, once found, is kept
         self._event_of_type: dict[int, int] = {}
+        self._tickets = tickets
 
     async def claim(
         self, order_id: str, customer_id: int, claim: EventClaim, home: bool, requested: str
@@ -111,8 +120,32 @@ class RedisSaleStore:
     async def confirm(self, event_id: int, order_id: str, payment_ref: str) -> str:
         return _decode(await self._scripts.run("confirm", event_id, order_id, payment_ref))
 
-    async def release(self, event_id: int, order_id: str, mode: str, reason: str) -> str:
-        return _decode(await self._scripts.run("release", event_id, order_id, mode, reason))
+    async def release(
+        self, event_id: int, order_id: str, mode: str, reason: str, refs: Sequence[str] = ()
+    ) -> str:
+        return _decode(await self._scripts.run("release", event_id, order_id, mode, reason, *refs))
+
+    async def void_tickets(self, event_id: int, order_id: str, refs: list[str]) -> str:
+        return _decode(
+            await self._scripts.run("void_tickets", event_id, "void", order_id, "", *refs)
+        )
+
+    async def restore_tickets(
+        self, event_id: int, order_id: str, voided_at: str, refs: list[str]
+    ) -> str:
+        return _decode(
+            await self._scripts.run("void_tickets", event_id, "restore", order_id, voided_at, *refs)
+        )
+
+    async def load_tickets(self, event_id: int) -> bool:
+        return self._tickets is not None and await self._tickets.load(event_id)
+
+    async def lease_cancel(self, order_id: str, ms: int) -> bool:
+        lease = keys.cancel_lease(home_event_of(order_id), order_id)
+        return bool(await self._redis.set(lease, "1", nx=True, px=ms))
+
+    async def end_cancel(self, order_id: str) -> None:
+        await self._redis.delete(keys.cancel_lease(home_event_of(order_id), order_id))
 
     async def record_refusal(
         self, event_id: int, customer_id: int, code: str, requested: str

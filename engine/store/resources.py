@@ -9,6 +9,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from engine.gate_keys import GateKeys
+from engine.live_tickets import TicketLoader
 from engine.orders import PersistQueue
 from engine.passwords import Passwords
 from engine.persistence import Persister
@@ -17,10 +18,11 @@ from engine.store.claim_batcher import ClaimBatcher
 from engine.store.event_orders import RedisEventOrders
 from engine.store.pg_orders import PgOrderStore
 from engine.store.pg_sale import PgSaleReads
-from engine.store.pg_tickets import PgGateKeyStore
+from engine.store.pg_tickets import PgGateKeyStore, PgTicketStore
 from engine.store.redis_inventory import RedisInventory
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.redis_sale import RedisSaleStore
+from engine.store.redis_tickets import RedisTickets
 from engine.store.scripts import EventScripts
 
 
@@ -38,15 +40,23 @@ class Resources:
     inventory: RedisInventory = field(init=False)
     # an event's orders, written to PostgreSQL before the event leaves Redis
     event_orders: RedisEventOrders = field(init=False)
+    live_tickets: RedisTickets = field(init=False)
+    ticket_store: PgTicketStore = field(init=False)
+    ticket_loader: TicketLoader = field(init=False)
     # set by the process: the API enqueues ARQ jobs through it; workers persist directly
     persist_queue: PersistQueue | None = None
 
     def __post_init__(self) -> None:
         self.scripts = EventScripts(self.redis)
-        self.sale_store = RedisSaleStore(self.redis, self.scripts, ClaimBatcher(self.scripts))
+        self.live_tickets = RedisTickets(self.redis, self.scripts)
+        self.ticket_store = PgTicketStore(self.pool)
+        self.ticket_loader = TicketLoader(self.ticket_store, self.live_tickets)
+        self.sale_store = RedisSaleStore(
+            self.redis, self.scripts, ClaimBatcher(self.scripts), self.ticket_loader
+        )
         self.sale_reads = PgSaleReads(self.pool)
         self.order_store = PgOrderStore(self.pool)
-        self.inventory = RedisInventory(self.redis, self.scripts)
+        self.inventory = RedisInventory(self.redis, self.scripts, self.live_tickets)
         order_log = RedisOrderLog(self.redis, self.scripts)
         gate_keys = GateKeys(PgGateKeyStore(self.pool), ticket_signing_key(self.settings))
         self.event_orders = RedisEventOrders(

@@ -21,11 +21,12 @@ from litestar.testing import AsyncTestClient
 
 from api.problems import PROBLEM_JSON
 from engine.gate import ScanBy
+from engine.live_tickets import write_scans
 from engine.store.pg_tickets import PgTicketStore
 from engine.store.resources import Resources
 from engine.ticket_codes import mint, parse, verify_offline
 from tests.conftest import Actor, make_actor, make_staff
-from tests.integration.test_tickets import cancel_and_persist, issue_tickets
+from tests.integration.test_tickets import cancel_and_persist, issue_tickets, ticket_persister
 from tests.sale_setup import open_sale
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "result"}
@@ -45,6 +46,11 @@ def assert_problem(response: Any, status: int, result: str) -> dict[str, Any]:
     assert set(body) >= PROBLEM_FIELDS
     assert body["status"] == status and body["result"] == result
     return body
+
+
+async def write_scans_now(resources: Resources, event_id: int) -> int:
+    """The worker's step that writes a live event's scans to PostgreSQL."""
+    return await write_scans(event_id, resources.live_tickets, resources.ticket_store)
 
 
 def public_keys(listing: dict[str, Any]) -> dict[int, dict[int, bytes]]:
@@ -89,7 +95,11 @@ async def test_first_scan_admits_then_already_used_with_its_time(
         409,
         "already_used",
     )
+    # the customer sees the scans at once (Redis); PostgreSQL gets them with the worker's batch
+    listed = await client.get(f"/orders/{order_id}/tickets", headers=customer.headers)
+    assert [i["status"] for i in listed.json()["items"]] == ["used", "used"]
 
+    assert await write_scans_now(resources, sale.event_id) == 4
     log = await resources.pool.fetch(
         "SELECT scanned_by, gate, result FROM ticket_scans WHERE ticket_id = $1 ORDER BY id",
         tickets[0]["id"],
@@ -103,8 +113,10 @@ async def test_first_scan_admits_then_already_used_with_its_time(
         tickets[0]["id"],
     )
     assert [row["status"] for row in history] == ["valid", "used"]
-    listed = await client.get(f"/orders/{order_id}/tickets", headers=customer.headers)
-    assert [i["status"] for i in listed.json()["items"]] == ["used", "used"]
+    row = await resources.pool.fetchrow(
+        "SELECT status, used_at FROM tickets WHERE id = $1", tickets[0]["id"]
+    )
+    assert row["status"] == "used" and row["used_at"] == datetime.fromisoformat(used_at)
 
 
 async def test_fifty_gates_scanning_one_code_at_once_admit_it_once(
@@ -122,6 +134,7 @@ async def test_fifty_gates_scanning_one_code_at_once_admit_it_once(
     assert Counter(r.status_code for r in responses) == {200: 1, 409: 49}
     used_at = {r.json().get("used_at") for r in responses if r.status_code == 409}
     assert len(used_at) == 1
+    assert await write_scans_now(resources, sale.event_id) == 50
     results = await resources.pool.fetch(
         "SELECT result, count(*) AS n FROM ticket_scans WHERE ticket_id = $1 GROUP BY result",
         ticket["id"],
@@ -186,31 +199,48 @@ async def test_cancelled_tickets_are_void_at_the_gate_and_revoked_for_offline_sc
     sale = await open_sale(resources, partner.id, seats=2)
     before = datetime.now(UTC) - timedelta(seconds=1)
     order_id, tickets = await issue_tickets(client, resources, customer, sale, seats=2)
-    assert (await scan(client, staff, tickets[0]["code"])).status_code == 200
     revoked = await client.get(f"/events/{sale.event_id}/revoked", headers=staff.headers)
     assert revoked.json() == {"items": [], "next_cursor": None}
 
-    await cancel_and_persist(client, resources, customer, order_id)
-    for ticket in tickets:  # the used one too: a refunded ticket lets nobody in again
+    async def revoked_codes() -> list[dict[str, Any]]:
+        page = await client.get(
+            f"/events/{sale.event_id}/revoked",
+            headers=staff.headers,
+            params={"since": before.isoformat(), "limit": 1},
+        )
+        assert page.status_code == 200, page.text
+        assert len(page.json()["items"]) == 1 and page.json()["next_cursor"]
+        rest = await client.get(
+            f"/events/{sale.event_id}/revoked",
+            headers=partner.headers,
+            params={"since": before.isoformat(), "cursor": page.json()["next_cursor"]},
+        )
+        assert rest.json()["next_cursor"] is None
+        items: list[dict[str, Any]] = page.json()["items"] + rest.json()["items"]
+        return items
+
+    # void from the cancel's answer on, for the gate and for offline scanners, before any
+    # worker wrote the cancellation to PostgreSQL
+    cancelled = await client.post(f"/orders/{order_id}/cancel", headers=customer.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    for ticket in tickets:
         problem = assert_problem(await scan(client, staff, ticket["code"]), 410, "void")
         assert problem["code"] == "ticket_void"
-
-    page = await client.get(
-        f"/events/{sale.event_id}/revoked",
-        headers=staff.headers,
-        params={"since": before.isoformat(), "limit": 1},
-    )
-    assert page.status_code == 200, page.text
-    assert len(page.json()["items"]) == 1 and page.json()["next_cursor"]
-    rest = await client.get(
-        f"/events/{sale.event_id}/revoked",
-        headers=partner.headers,
-        params={"since": before.isoformat(), "cursor": page.json()["next_cursor"]},
-    )
-    items = page.json()["items"] + rest.json()["items"]
-    assert rest.json()["next_cursor"] is None
+    items = await revoked_codes()
     assert {i["code"] for i in items} == {t["code"] for t in tickets}
     assert {i["ticket_id"] for i in items} == {t["id"] for t in tickets}
+    listed = await client.get(f"/orders/{order_id}/tickets", headers=customer.headers)
+    assert [i["status"] for i in listed.json()["items"]] == ["void", "void"]
+
+    # once the worker wrote it, the same list (PostgreSQL's rows, Redis's times while live)
+    assert await ticket_persister(resources).persist([order_id], include_paid=False) == 1
+    assert (
+        await resources.pool.fetchval(
+            "SELECT count(*) FROM tickets WHERE order_id = $1 AND status = 'void'", order_id
+        )
+        == 2
+    )
+    assert await revoked_codes() == items
     later = await client.get(
         f"/events/{sale.event_id}/revoked",
         headers=staff.headers,
@@ -231,6 +261,7 @@ async def test_checked_in_counts_in_the_sales_report(
     for ticket in tickets[:2]:
         assert (await scan(client, staff, ticket["code"])).status_code == 200
     await scan(client, staff, tickets[0]["code"])  # a second scan is not a second person
+    await write_scans_now(resources, sale.event_id)
     report = await client.get(f"/partner/events/{sale.event_id}/sales", headers=partner.headers)
     assert report.status_code == 200
     assert report.json()["checked_in"] == 2
