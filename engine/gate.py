@@ -23,6 +23,7 @@ import msgspec
 
 from engine.errors import NotFound, PermissionDenied
 from engine.gate_keys import GateKey, GateKeys
+from engine.moments import check_moment
 from engine.pagination import Page
 from engine.principal import Principal
 
@@ -197,5 +198,7 @@ class Gate:
         limit: int,
         cursor: str | None,
     ) -> Page[RevokedCode]:
+        if since is not None:
+            check_moment("since", since)
         await self._check_event(principal, event_id)
         return await self._store.revoked(event_id, since, limit, cursor)

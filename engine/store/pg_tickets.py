@@ -11,7 +11,7 @@ import asyncpg
 
 from engine.gate import RevokedCode, Scan, ScanBy, ScanEntry, ScannedTicket
 from engine.gate_keys import GateKey, GateKeys
-from engine.pagination import Page, decode_cursor, page_of
+from engine.pagination import AfterMoment, Page, page_of, read_cursor
 from engine.ticket_mail import MailOrder, MailTicket, OutboxItem
 from engine.tickets import IssuedTicket
 
@@ -265,7 +265,7 @@ class PgTicketStore:
     async def revoked(
         self, event_id: int, since: datetime | None, limit: int, cursor: str | None
     ) -> Page[RevokedCode]:
-        after = decode_cursor(cursor, 2)
+        after = read_cursor(cursor, AfterMoment)
         rows = await self._pool.fetch(
             """SELECT t.id AS ticket_id, t.code, h.at AS voided_at
                  FROM tickets t
@@ -276,8 +276,8 @@ class PgTicketStore:
                 ORDER BY h.at, t.id LIMIT $5""",
             event_id,
             since,
-            datetime.fromisoformat(after[0]) if after else None,
-            int(after[1]) if after else 0,
+            after.at if after else None,
+            after.id if after else 0,
             limit + 1,
         )
         return page_of(
