@@ -35,7 +35,7 @@ class Page(msgspec.Struct, Generic[T]):
     next_cursor: str | None = None
 
 
-class CursorKey(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True):
+class CursorKey(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     """The base of cursor shapes: decoded from a JSON array of exactly its fields."""
 
 
