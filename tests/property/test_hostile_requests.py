@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -38,10 +39,12 @@ from tests.integration.test_authorization_matrix import World, world
 
 __all__ = ["world"]
 
-EXAMPLES_PER_ROUTE = 20
+# CI runs a fixed 20 per route; `FUZZ_EXAMPLES=500 pytest tests/property/...` hunts longer,
+# with fresh random examples each run
+EXAMPLES_PER_ROUTE = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 FUZZ = settings(
     max_examples=EXAMPLES_PER_ROUTE,
-    derandomize=True,
+    derandomize="FUZZ_EXAMPLES" not in os.environ,
     database=None,
     deadline=None,
     suppress_health_check=list(HealthCheck),
@@ -120,6 +123,17 @@ CONTENT_TYPES = st.one_of(
             "\x7f/\x00",
         ]
     ),
+)
+
+
+# the headers the handlers read besides Authorization and Content-Type
+EXTRA_HEADERS = st.dictionaries(
+    st.sampled_from(["idempotency-key", "x-admission-token", "accept", "x-request-id"]),
+    st.one_of(
+        st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=300),
+        st.sampled_from(HOSTILE_TEXT[:7]),
+    ),
+    max_size=2,
 )
 
 
@@ -242,11 +256,18 @@ def fuzz_route(
         body=bodies(names),
         content_type=CONTENT_TYPES,
         who=st.one_of(st.sampled_from(sorted(auth)), st.sampled_from(fitting_roles(handler))),
+        extra=EXTRA_HEADERS,
     )
     def hostile_request(
-        path: str, query: dict[str, str], body: bytes | None, content_type: str | None, who: str
+        path: str,
+        query: dict[str, str],
+        body: bytes | None,
+        content_type: str | None,
+        who: str,
+        extra: dict[str, str],
     ) -> None:
-        headers = dict(auth[who])
+        headers: dict[str, str | bytes] = {k: v.encode("latin-1") for k, v in extra.items()}
+        headers.update(auth[who])
         if content_type is not None and body is not None:
             headers["content-type"] = content_type
         url = path + "?" + "&".join(f"{escaped(k)}={escaped(v)}" for k, v in query.items())
