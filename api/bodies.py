@@ -14,6 +14,7 @@ the app's request class) and by the hot paths' parsers alike:
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 import msgspec
@@ -27,6 +28,7 @@ T = TypeVar("T")
 
 JSON_MEDIA_TYPE = b"application/json"  # what every client sends: checked first, for free
 _UTF8 = ("utf-8", "utf8")
+_NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]*)`")
 
 
 def is_json_media_type(content_type: bytes | None) -> bool:
@@ -97,6 +99,9 @@ def invalid_field(message: str) -> InvalidInput:
     documented handlers give: the field named as `items.0.quantity`."""
     reason, _, where = message.partition(" - at `")
     field = where.rstrip("`").removeprefix("$").replace("[", ".").replace("]", "").lstrip(".")
+    named = _NAMED_FIELD.search(reason)  # a missing or unknown field names itself
+    if named:
+        field = f"{field}.{named.group(1)}" if field else named.group(1)
     detail = f"{field}: {reason}" if field else reason
     error = {"field": field or None, "message": reason, "source": "body"}
     return InvalidInput(detail, errors=[error])
