@@ -19,6 +19,7 @@ from litestar.response import Response
 from api import events, inventory, lineup, orders, queue, reports, tickets
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
+from api.bodies import BodyRequest
 from api.fast_claims import serve_claim
 from api.hot_paths import BoxofficeApp
 from api.operations import count_dead_letters, health, ready
@@ -116,6 +117,7 @@ def create_app() -> Litestar:
         route_handlers=[*ROUTE_HANDLERS, MetricsController],
         dependencies=AUTH_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=BodyRequest,
         middleware=[prometheus.middleware],
         lifespan=[lifespan],
         logging_config=None,

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import msgspec
 
+from api.bodies import decode_body
 from api.hot_paths import ASGIApp, Receive, Scope, Send, authenticated, problem_body, respond
 from api.orders import OrderIn, split_items
 from api.problems import PROBLEM_JSON, status_of
 from engine.errors import BoxofficeError
 from engine.orders import Orders, requested_items
 
-_decode_order = msgspec.json.Decoder(OrderIn).decode
 _encode = msgspec.json.Encoder().encode
 _JSON = b"application/json"
 _PROBLEM = PROBLEM_JSON.encode()
@@ -44,4 +44,4 @@ async def serve_claim(scope: Scope, receive: Receive, send: Send, pass_on: ASGIA
 
 
 def _items(body: bytes) -> tuple[list[tuple[int, list[int]]], list[tuple[int, int]]]:
-    return split_items(_decode_order(body).items)
+    return split_items(decode_body(body, OrderIn).items)

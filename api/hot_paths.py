@@ -25,6 +25,7 @@ from litestar import Litestar
 from litestar.plugins.prometheus import PrometheusMiddleware
 from prometheus_client import Counter, Histogram
 
+from api.bodies import is_json_media_type
 from api.problems import status_of
 from engine.errors import BoxofficeError
 from engine.principal import Principal
@@ -144,7 +145,7 @@ class HotMetrics:
 
 
 # a token or body the hot path will not serve: the documented handler answers it
-UNSERVED = (BoxofficeError, msgspec.DecodeError, UnicodeDecodeError)
+UNSERVED = (BoxofficeError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 async def authenticated(
@@ -157,9 +158,11 @@ async def authenticated(
 ) -> tuple[Principal, T] | None:
     """The caller and the parsed body, when a hot path can serve the request: a Bearer token
     of one of `roles`, of a user not disabled, and a body `parse` accepts. Otherwise the
-    request is passed on with its body replayed, and None returned."""
-    token = dict(scope["headers"]).get(b"authorization", b"")
-    if not token.startswith(b"Bearer "):
+    request is passed on with its body replayed, and None returned. A body not declared
+    JSON is passed on unread (415 there)."""
+    headers = dict(scope["headers"])
+    token = headers.get(b"authorization", b"")
+    if not token.startswith(b"Bearer ") or not is_json_media_type(headers.get(b"content-type")):
         await pass_on(scope, receive, send)
         return None
     body = await read_body(receive)

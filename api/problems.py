@@ -23,6 +23,8 @@ PROBLEM_JSON = "application/problem+json"
 
 STATUS_BY_ERROR: dict[type[errors.BoxofficeError], int] = {
     errors.InvalidInput: 422,
+    errors.MalformedBody: 400,
+    errors.UnsupportedMediaType: 415,
     errors.AuthenticationRequired: 401,
     errors.PermissionDenied: 403,
     errors.NotFound: 404,

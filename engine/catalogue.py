@@ -14,12 +14,19 @@ nobody ordered from is deleted.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
 import msgspec
 
-from engine.errors import EventHasSales, InvalidInput, InvalidState, NotFound, PermissionDenied
+from engine.errors import (
+    EventHasSales,
+    InvalidCursor,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+)
 from engine.hydration import Availability, SnapshotSource, hydrate
 from engine.inventory import (
     MAX_ID,
@@ -31,16 +38,14 @@ from engine.inventory import (
     is_owner,
     with_live_counts,
 )
+from engine.moments import EARLIEST, LATEST, check_moment
 from engine.pagination import Page, decode_cursor, page_of
 from engine.principal import Principal
 
-__all__ = ["Availability", "EventStatus"]
+__all__ = ["EARLIEST", "LATEST", "Availability", "EventStatus", "check_moment"]
 
 Removal = Literal["deleted", "archived", "has_sales", "gone"]
 
-# PostgreSQL and Python both handle these safely, with any UTC offset
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 DEFAULT_HOLD_SECONDS = 900
 DEFAULT_MAX_TICKETS_PER_CUSTOMER = 10
 
@@ -197,15 +202,6 @@ def partner_scope(principal: Principal) -> int:
     return principal.partner_id
 
 
-def check_moment(field: str, value: datetime) -> None:
-    if value.utcoffset() is None:
-        raise InvalidInput(f"{field} needs a UTC offset (RFC 3339)", field=field)
-    if not EARLIEST <= value < LATEST:
-        raise InvalidInput(
-            f"{field} must be between {EARLIEST.year} and {LATEST.year - 1}", field=field
-        )
-
-
 def not_blank(field: str, value: str) -> str:
     stripped = value.strip()
     if not stripped:
@@ -285,7 +281,7 @@ def after_start(cursor: str | None) -> tuple[datetime, int] | None:
         check_moment("cursor", at)
         return at, cursor_id(last_id)
     except (TypeError, ValueError, InvalidInput) as exc:
-        raise InvalidInput("cursor is not valid", field="cursor") from exc
+        raise InvalidCursor() from exc
 
 
 def cursor_id(value: object) -> int:

@@ -3,7 +3,10 @@
 
     BoxofficeError
     ├── InvalidInput                  validation_error   a value breaks a rule of the domain
-    │   └── IdempotencyKeyReused      idempotency_key_reused (the key was used on another request)
+    │   ├── IdempotencyKeyReused      idempotency_key_reused (the key was used on another request)
+    │   ├── InvalidCursor             invalid_cursor     a list cursor this server did not hand out
+    │   └── MalformedBody             malformed_json     not JSON, not UTF-8, or nested too deep
+    ├── UnsupportedMediaType          unsupported_media_type  a body that is not declared JSON
     ├── AuthenticationRequired        not_authenticated  no or bad bearer token
     │   ├── InvalidCredentials        invalid_credentials
     │   └── AccountDisabled           account_disabled   the user was disabled or deleted
@@ -54,6 +57,24 @@ class InvalidInput(BoxofficeError):
 class IdempotencyKeyReused(InvalidInput):
     code = "idempotency_key_reused"
     title = "Idempotency-Key already used for another request"
+
+
+class InvalidCursor(InvalidInput):
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+    def __init__(self, detail: str = "cursor is not one this server handed out") -> None:
+        super().__init__(detail, field="cursor")
+
+
+class MalformedBody(InvalidInput):
+    code = "malformed_json"
+    title = "Malformed JSON"
+
+
+class UnsupportedMediaType(BoxofficeError):
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
 
 
 class AuthenticationRequired(BoxofficeError):

@@ -35,6 +35,7 @@ from engine.live_tickets import (
     from_ms,
     parse_state,
 )
+from engine.moments import check_moment
 from engine.pagination import Page
 from engine.principal import Principal
 from engine.ticket_codes import TicketCode, code_digest
@@ -293,6 +294,8 @@ class Gate:
         limit: int,
         cursor: str | None,
     ) -> Page[RevokedCode]:
+        if since is not None:
+            check_moment("since", since)
         await self._check_event(principal, event_id)
         live = await self._live.voided(event_id, 0) if self._live is not None else []
         voided = [(ticket_id, from_ms(at)) for ticket_id, at in live]

@@ -17,6 +17,7 @@ import msgspec
 from engine.errors import (
     DuplicateSeat,
     EventHasSales,
+    InvalidCursor,
     InvalidInput,
     NotFound,
     QuantityBelowSold,
@@ -264,7 +265,7 @@ def after_id(cursor: str | None) -> int:
     if key is None:
         return 0
     if type(key[0]) is not int or not 0 <= key[0] <= MAX_ID:
-        raise InvalidInput("cursor is not valid", field="cursor")
+        raise InvalidCursor()
     return key[0]
 
 

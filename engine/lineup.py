@@ -20,7 +20,7 @@ from engine.catalogue import (
     partner_scope,
     set_fields,
 )
-from engine.errors import InvalidInput, NotFound
+from engine.errors import InvalidCursor, InvalidInput, NotFound
 from engine.inventory import EventAccess, after_id, is_owner
 from engine.pagination import Page, decode_cursor, page_of
 from engine.principal import Principal
@@ -121,7 +121,7 @@ def after_lineup_key(cursor: str | None) -> LineupKey | None:
             check_moment("cursor", at)
         return LineupKey(at, cursor_id(attraction_id))
     except (TypeError, ValueError, InvalidInput) as exc:
-        raise InvalidInput("cursor is not valid", field="cursor") from exc
+        raise InvalidCursor() from exc
 
 
 class Lineup:

@@ -10,7 +10,7 @@ import msgspec
 
 from engine.live_tickets import LiveTicket
 from engine.orders import HistoryEntry, Order, OrderLine, document_of
-from engine.pagination import decode_cursor, encode_cursor
+from engine.pagination import AfterOrder, encode_cursor, read_cursor
 from engine.persistence import DeadLetter, OrderRows
 from engine.store.pg_tickets import LIVE_TICKETS, live_ticket
 
@@ -213,7 +213,7 @@ class PgOrderStore:
     async def customer_orders(
         self, customer_id: int, limit: int, cursor: str | None
     ) -> tuple[list[Order], str | None]:
-        after = decode_cursor(cursor, 2)
+        after = read_cursor(cursor, AfterOrder)
         async with self._pool.acquire() as conn:
             if after is None:
                 rows = await conn.fetch(
@@ -228,8 +228,8 @@ class PgOrderStore:
                          AND (created_at, id) < ($2::timestamptz, $3)
                        ORDER BY created_at DESC, id DESC LIMIT $4""",
                     customer_id,
-                    datetime.fromisoformat(after[0]),
-                    after[1],
+                    after.at,
+                    after.order_id,
                     limit + 1,
                 )
             orders = await self._assemble(conn, rows[:limit])

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import asyncpg
 
 from engine.hydration import Availability
 from engine.orders import Order
-from engine.pagination import decode_cursor, encode_cursor
+from engine.pagination import AfterOrder, encode_cursor, read_cursor
 from engine.store.pg_orders import PgOrderStore
 
 
@@ -69,15 +67,15 @@ class PgReportStore:
     async def event_orders(
         self, event_id: int, limit: int, cursor: str | None
     ) -> tuple[list[Order], str | None]:
-        after = decode_cursor(cursor, 2)
+        after = read_cursor(cursor, AfterOrder)
         ids = await self._pool.fetch(
             """SELECT o.id, o.created_at FROM orders o
                 WHERE o.id IN (SELECT order_id FROM order_lines WHERE event_id = $1)
                   AND ($2::timestamptz IS NULL OR (o.created_at, o.id) < ($2, $3))
                 ORDER BY o.created_at DESC, o.id DESC LIMIT $4""",
             event_id,
-            datetime.fromisoformat(after[0]) if after else None,
-            after[1] if after else "",
+            after.at if after else None,
+            after.order_id if after else "",
             limit + 1,
         )
         page = [row["id"] for row in ids[:limit]]

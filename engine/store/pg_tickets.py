@@ -12,7 +12,7 @@ import asyncpg
 from engine.gate import RevokedCode, Scan, ScanBy, ScanEntry, ScannedTicket
 from engine.gate_keys import GateKey, GateKeys
 from engine.live_tickets import LiveTicket, LoggedScan
-from engine.pagination import Page, decode_cursor, page_of
+from engine.pagination import AfterMoment, Page, page_of, read_cursor
 from engine.ticket_codes import ticket_ref
 from engine.ticket_mail import MailOrder, MailTicket, OutboxItem
 from engine.tickets import IssuedTicket
@@ -357,13 +357,13 @@ class PgTicketStore:
         cursor: str | None,
         live: list[tuple[int, datetime]],
     ) -> Page[RevokedCode]:
-        after = decode_cursor(cursor, 2)
+        after = read_cursor(cursor, AfterMoment)
         rows = await self._pool.fetch(
             _REVOKED,
             event_id,
             since,
-            datetime.fromisoformat(after[0]) if after else None,
-            int(after[1]) if after else 0,
+            after.at if after else None,
+            after.id if after else 0,
             limit + 1,
             [ticket_id for ticket_id, _ in live],
             [at for _, at in live],

@@ -23,6 +23,9 @@ DOCUMENTED_STATUS: dict[type[errors.BoxofficeError], int] = {
     errors.BoxofficeError: 400,  # the root alone: a plain bad request
     errors.InvalidInput: 422,
     errors.IdempotencyKeyReused: 422,
+    errors.InvalidCursor: 422,
+    errors.MalformedBody: 400,
+    errors.UnsupportedMediaType: 415,
     errors.AuthenticationRequired: 401,
     errors.InvalidCredentials: 401,
     errors.AccountDisabled: 401,

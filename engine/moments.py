@@ -1,0 +1,29 @@
+"""The range of moments the engine accepts from outside (bodies, queries, cursors).
+
+Python's datetime reaches year 9999 and PostgreSQL's timestamptz further, but an aware moment
+near either end can leave Python's range when shifted to UTC (`0001-01-01T00:00:00+05:00`):
+every moment that reaches a store is checked against this range first.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from engine.errors import InvalidInput
+
+# PostgreSQL and Python both handle these safely, with any UTC offset
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def in_range(value: datetime) -> bool:
+    return value.utcoffset() is not None and EARLIEST <= value < LATEST
+
+
+def check_moment(field: str, value: datetime) -> None:
+    if value.utcoffset() is None:
+        raise InvalidInput(f"{field} needs a UTC offset (RFC 3339)", field=field)
+    if not EARLIEST <= value < LATEST:
+        raise InvalidInput(
+            f"{field} must be between {EARLIEST.year} and {LATEST.year - 1}", field=field
+        )
