@@ -43,7 +43,9 @@ class Resources:
 
     def __post_init__(self) -> None:
         self.scripts = EventScripts(self.redis)
-        self.sale_store = RedisSaleStore(self.redis, self.scripts, ClaimBatcher(self.scripts))
+        limits = self.settings.rate_limits
+        batcher = ClaimBatcher(self.scripts, limits.claims_per_customer, limits.claims_per_address)
+        self.sale_store = RedisSaleStore(self.redis, self.scripts, batcher)
         self.sale_reads = PgSaleReads(self.pool)
         self.order_store = PgOrderStore(self.pool)
         self.inventory = RedisInventory(self.redis, self.scripts)
