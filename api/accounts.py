@@ -13,6 +13,7 @@ from api.auth import AsPartner, AsUser
 from api.types import NO_NUL, Email, Name, Password, Phone, ShortText
 from engine.accounts import Accounts, LoginResult, Registration, User
 from engine.store.pg_accounts import PgAccountStore
+from engine.store.redis_rate_limit import RedisRateLimiter
 from engine.store.redis_throttle import RedisLoginThrottle
 
 
@@ -39,21 +40,33 @@ class StaffIn(msgspec.Struct):
 
 
 def provide_accounts(request: Request[Any, Any, Any]) -> Accounts:
-    resources = request.app.state.resources
-    settings = resources.settings
-    throttle = RedisLoginThrottle(
-        resources.redis,
-        settings.login_limit_per_email,
-        settings.login_limit_per_address,
-        settings.login_window_seconds,
-    )
-    return Accounts(
-        PgAccountStore(resources.pool),
-        resources.passwords,
-        throttle,
-        settings.jwt_secret,
-        settings.jwt_ttl_seconds,
-    )
+    """One per process, built on first use."""
+    state = request.app.state
+    if "accounts" not in state:
+        resources = state.resources
+        settings = resources.settings
+        throttle = RedisLoginThrottle(
+            resources.redis,
+            settings.login_limit_per_pair,
+            settings.login_limit_per_email,
+            settings.login_limit_per_address,
+            settings.login_window_seconds,
+        )
+        state.accounts = Accounts(
+            PgAccountStore(resources.pool),
+            resources.passwords,
+            throttle,
+            settings.jwt_secret,
+            settings.jwt_ttl_seconds,
+            RedisRateLimiter(resources.redis),
+            settings.rate_limits,
+        )
+    accounts: Accounts = state.accounts
+    return accounts
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 AccountsDep = NamedDependency[Accounts]
@@ -64,8 +77,11 @@ class AccountController(Controller):
     tags = ["accounts"]
 
     @post("/auth/register", status_code=201)
-    async def register(self, data: JSONBody[RegisterIn], accounts: AccountsDep) -> User:
-        return await accounts.register(Registration(**msgspec.structs.asdict(data)))
+    async def register(
+        self, request: Request[Any, Any, Any], data: JSONBody[RegisterIn], accounts: AccountsDep
+    ) -> User:
+        registration = Registration(**msgspec.structs.asdict(data))
+        return await accounts.register(registration, client_address(request))
 
     @post("/auth/login", status_code=200)
     async def login(
@@ -74,8 +90,7 @@ class AccountController(Controller):
         data: JSONBody[LoginIn],
         accounts: AccountsDep,
     ) -> LoginResult:
-        address = request.client.host if request.client else "unknown"
-        return await accounts.login(data.email, data.password, address)
+        return await accounts.login(data.email, data.password, client_address(request))
 
     @get("/me")
     async def me(self, user: AsUser, accounts: AccountsDep) -> User:

@@ -32,6 +32,7 @@ from engine.settings import get_settings
 from engine.store.pg_accounts import PgAccountStore
 from engine.store.redis_durability import durability_gaps
 from engine.store.redis_queue import admission_gate
+from engine.store.redis_rate_limit import RedisRateLimiter
 from engine.store.redis_revocation import RedisRevocationCopy
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
@@ -78,6 +79,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         resources.order_store,
         queue,
         admission=admission_gate(resources),
+        limiter=RedisRateLimiter(resources.redis),
+        pay_rate=settings.rate_limits.pay_per_customer,
     )
     revoked = RevokedUsers(RedisRevocationCopy(resources.redis), PgAccountStore(resources.pool))
     try:

@@ -12,7 +12,16 @@ from __future__ import annotations
 import msgspec
 
 from api.bodies import decode_body
-from api.hot_paths import ASGIApp, Receive, Scope, Send, authenticated, problem_body, respond
+from api.hot_paths import (
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    authenticated,
+    problem_body,
+    respond,
+    retry_after_header,
+)
 from api.orders import OrderIn, split_items
 from api.problems import PROBLEM_JSON, status_of
 from engine.errors import BoxofficeError
@@ -37,9 +46,13 @@ async def serve_claim(scope: Scope, receive: Receive, send: Send, pass_on: ASGIA
         claims = await orders.group_by_event(seats, pools)
         admission = headers.get(b"x-admission-token")
         ticket = admission.decode("latin-1") if admission is not None else None
-        order = await orders.place(customer, claims, requested_items(claims), ticket)
+        client = scope.get("client")
+        address = client[0] if client else ""
+        order = await orders.place(customer, claims, requested_items(claims), ticket, address)
     except BoxofficeError as exc:
-        return await respond(send, status_of(exc), problem_body(exc), _PROBLEM)
+        return await respond(
+            send, status_of(exc), problem_body(exc), _PROBLEM, retry_after_header(exc)
+        )
     return await respond(send, 201, _encode(order), _JSON)
 
 

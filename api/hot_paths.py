@@ -219,6 +219,12 @@ def problem_body(exc: BoxofficeError) -> bytes:
     )
 
 
+def retry_after_header(exc: BoxofficeError) -> list[tuple[bytes, bytes]] | None:
+    """Retry-After of a refusal that carries one (429 rate_limited, 409 in progress)."""
+    retry_after = getattr(exc, "retry_after", None)
+    return None if retry_after is None else [(b"retry-after", str(retry_after).encode())]
+
+
 async def respond(
     send: Send,
     status: int,

@@ -76,7 +76,8 @@ class OrderController(Controller):
         async def place() -> Order:
             claims = await orders.group_by_event(*split_items(data.items))
             token = request.headers.get("x-admission-token")
-            return await orders.place(customer, claims, requested_items(claims), token)
+            address = request.client.host if request.client else ""
+            return await orders.place(customer, claims, requested_items(claims), token, address)
 
         return await idempotent(request, customer.user_id, 201, place)
 

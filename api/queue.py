@@ -23,7 +23,7 @@ from api.types import PathId
 from engine.errors import AuthenticationRequired, BoxofficeError, TooManyAttempts
 from engine.store.redis_queue import waiting_room
 from engine.tokens import read_access_token
-from engine.waiting_room import QueueStatus, WaitingRoom
+from engine.waiting_room import QueueStatus, RoomPolicy, WaitingRoom
 
 PAGE = Path(__file__).resolve().parent / "static" / "waiting_room.html"
 # a poll may be answered from a cache for a second: the page polls every few seconds anyway
@@ -36,7 +36,9 @@ def room_of(state: Any) -> WaitingRoom:
     """One per process, built on first use."""
     if "waiting_room" not in state:
         resources = state.resources
-        state.waiting_room = waiting_room(resources.redis, resources.settings.jwt_secret)
+        settings = resources.settings
+        policy = RoomPolicy(visits_per_customer=settings.rate_limits.queue_per_customer)
+        state.waiting_room = waiting_room(resources.redis, settings.jwt_secret, policy)
     room: WaitingRoom = state.waiting_room
     return room
 

@@ -8,6 +8,7 @@ from typing import Literal, Protocol
 
 import msgspec
 
+from engine.emails import normalise_email
 from engine.errors import (
     AccountDisabled,
     InvalidCredentials,
@@ -17,6 +18,7 @@ from engine.errors import (
 )
 from engine.passwords import Passwords
 from engine.principal import Principal, Role
+from engine.rate_limits import RateLimiter, RateLimits, enforce
 from engine.revocation import RevocationCopy, apply_revocation
 from engine.tokens import issue_access_token
 
@@ -79,12 +81,25 @@ class AccountStore(Protocol):
 
 
 class LoginThrottle(Protocol):
-    async def retry_after(self, email: str, address: str) -> int:
-        """Seconds until another attempt is allowed; 0 when allowed now."""
+    """Failed logins per window, counted before the password is checked so that parallel
+    attempts cannot outrun the count (an attempt in flight counts as a failure until it
+    passes). The policy, in this order:
 
-    async def record_failure(self, email: str, address: str) -> None: ...
+    - per (e-mail, client address) pair, a low limit (10 per 5 minutes by default): it
+      holds back whoever guesses one account from one place;
+    - per e-mail, a much higher ceiling (100), against guessing one account from many
+      addresses;
+    - per address, a ceiling (200), against one address trying many accounts.
 
-    async def clear(self, email: str) -> None: ...
+    A pair that logged in lately (30 days) is held back by its own limit only, so an
+    attacker elsewhere cannot lock a customer out before a sale, and one noisy address does
+    not lock out every user behind it (NAT) who logged in from it before."""
+
+    async def attempt(self, email: str, address: str) -> int:
+        """Count an attempt: 0 when it may be checked, else the seconds to wait."""
+
+    async def passed(self, email: str, address: str) -> None:
+        """The attempt had the right password: it was no failure."""
 
 
 def check_registration(data: Registration) -> None:
@@ -102,20 +117,27 @@ class Accounts:
         throttle: LoginThrottle,
         jwt_secret: str,
         token_ttl_seconds: int,
+        limiter: RateLimiter | None = None,
+        limits: RateLimits | None = None,
     ) -> None:
         self._store = store
         self._passwords = passwords
         self._throttle = throttle
         self._jwt_secret = jwt_secret
         self._ttl = token_ttl_seconds
+        self._limiter = limiter
+        self._limits = limits or RateLimits()
 
-    async def register(self, data: Registration) -> User:
+    async def register(self, data: Registration, address: str = "") -> User:
         check_registration(data)
+        if self._limiter is not None:
+            rate = self._limits.register_per_address
+            await enforce(self._limiter, "register", address, rate)
         return await self._store.insert_user(
             NewUser(
                 role=data.role,
                 name=data.name.strip(),
-                email=data.email.strip(),
+                email=normalise_email(data.email),
                 password_hash=await self._passwords.hash(data.password),
                 company_name=data.company_name if data.role == "partner" else None,
                 address=data.address,
@@ -128,23 +150,25 @@ class Accounts:
             NewUser(
                 role="staff",
                 name=name.strip(),
-                email=email.strip(),
+                email=normalise_email(email),
                 password_hash=await self._passwords.hash(password),
                 partner_id=partner.user_id,
             )
         )
 
     async def login(self, email: str, password: str, address: str) -> LoginResult:
-        wait = await self._throttle.retry_after(email, address)
+        email = normalise_email(email)
+        if self._limiter is not None:
+            await enforce(self._limiter, "login", address, self._limits.login_per_address)
+        wait = await self._throttle.attempt(email, address)
         if wait:
             raise TooManyAttempts(wait, "Too many failed logins; try again later")
-        found = await self._store.user_with_hash(email.strip())
+        found = await self._store.user_with_hash(email)
         ok = await self._passwords.verify(found[1] if found else None, password)
         if not found or not ok:
-            await self._throttle.record_failure(email, address)
-            raise InvalidCredentials()
+            raise InvalidCredentials()  # counted as a failure by `attempt`
         user, _, disabled = found
-        await self._throttle.clear(email)
+        await self._throttle.passed(email, address)
         if disabled:  # said only to whoever knows the password
             raise AccountDisabled()
         token = issue_access_token(user.principal, self._jwt_secret, self._ttl)
@@ -178,12 +202,15 @@ class UserAdmin:
         self._copy = copy
 
     async def disable(self, email: str) -> list[int]:
+        email = normalise_email(email)
         return await self._publish(await self._store.set_disabled(email, True), email, True)
 
     async def enable(self, email: str) -> list[int]:
+        email = normalise_email(email)
         return await self._publish(await self._store.set_disabled(email, False), email, False)
 
     async def delete(self, email: str) -> list[int]:
+        email = normalise_email(email)
         return await self._publish(await self._store.delete_user(email), email, True)
 
     async def _publish(self, user_ids: list[int], email: str, revoked: bool) -> list[int]:

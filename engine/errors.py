@@ -12,7 +12,7 @@
     │   └── AccountDisabled           account_disabled   the user was disabled or deleted
     ├── PermissionDenied              forbidden          the role may never do this
     ├── NotFound                      not_found          unknown, or someone else's
-    ├── TooManyAttempts               too_many_attempts  throttled; carries retry_after
+    ├── TooManyAttempts               rate_limited       throttled; carries retry_after (s)
     ├── Conflict                                         the state forbids the change
     │   ├── EmailTaken                email_taken
     │   ├── EventHasSales             event_has_sales
@@ -103,8 +103,11 @@ class NotFound(BoxofficeError):
 
 
 class TooManyAttempts(BoxofficeError):
-    code = "too_many_attempts"
-    title = "Too many attempts"
+    """Too many requests or failed logins from this customer, address or e-mail (API.md:
+    429 `rate_limited` with Retry-After)."""
+
+    code = "rate_limited"
+    title = "Too many requests"
 
     def __init__(self, retry_after: int, detail: str | None = None) -> None:
         super().__init__(detail, retry_after=retry_after)

@@ -8,16 +8,45 @@ from __future__ import annotations
 
 import hashlib
 
+from engine.emails import normalise_email
+
 PREFIX = "bx"
+
+# The failed-login counters share one hash tag, so lua/login_attempt.lua counts an attempt
+# on all of them at once (one cluster slot; logins are bounded by argon2's CPU, not Redis).
+LOGIN_TAG = f"{{{PREFIX}:login}}"
+MAX_ADDRESS = 64  # characters of a client address kept in a key
+
+
+def _email_digest(email: str) -> str:
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()[:32]
 
 
 def login_failures_by_email(email: str) -> str:
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    return f"{PREFIX}:login:fail:email:{digest}"
+    """STRING failed (or pending) logins of this e-mail, from anywhere, this window."""
+    return f"{LOGIN_TAG}:fail:email:{_email_digest(email)}"
 
 
 def login_failures_by_address(address: str) -> str:
-    return f"{PREFIX}:login:fail:addr:{address}"
+    """STRING failed (or pending) logins from this client address, any e-mail, this window."""
+    return f"{LOGIN_TAG}:fail:addr:{address[:MAX_ADDRESS]}"
+
+
+def login_failures_by_pair(email: str, address: str) -> str:
+    """STRING failed (or pending) logins of this e-mail from this address, this window."""
+    return f"{LOGIN_TAG}:fail:pair:{_email_digest(email)}:{address[:MAX_ADDRESS]}"
+
+
+def login_known_pair(email: str, address: str) -> str:
+    """STRING set when this e-mail logged in from this address lately: such a pair is not
+    held back by the per-e-mail and per-address ceilings (only by its own limit)."""
+    return f"{LOGIN_TAG}:known:{_email_digest(email)}:{address[:MAX_ADDRESS]}"
+
+
+def rate_bucket(scope: str, who: str) -> str:
+    """HASH token bucket of one customer or address for one kind of request
+    (lua/rate_limit.lua); the claims' and the waiting room's live under the event's tag."""
+    return f"{PREFIX}:rate:{scope}:{who[:MAX_ADDRESS]}"
 
 
 HYDRATED_EVENTS = f"{PREFIX}:events:hydrated"
@@ -55,6 +84,9 @@ EVENT_KEY_NAMES = (
     "ticket_info",  # HASH ticket ref (hex) -> JSON {id, o: order, l: label, s: seat, t: type, d}
     "scans",  # STREAM of gate scans, until written to PostgreSQL
     "voided",  # ZSET ticket id -> ms it was voided (offline scanners' revocation list)
+    # HASH "c:<customer>" | "a:<address>" -> "<tokens>|<ms>": the claim rate buckets
+    # (lua/_bucket.lua), charged by lua/claim.lua in the call that claims
+    "rate",
 )
 
 
@@ -111,6 +143,12 @@ def queue_joins(event_id: int) -> str:
     which queue_visit.lua picks by Redis's clock (so every API process counts in the same
     one, whatever its own clock says) and at whose end the hash expires."""
     return f"{event_tag(event_id)}:wr:joins"
+
+
+def queue_rate(event_id: int) -> str:
+    """HASH customer id -> "<tokens>|<ms>": joins and polls of this event's queue
+    (lua/_bucket.lua), charged by lua/queue_visit.lua in the call that visits."""
+    return f"{event_tag(event_id)}:wr:rate"
 
 
 def queue_shuffle(event_id: int) -> str:

@@ -1,7 +1,8 @@
 """Lineup (seed 003): attractions partners create, and which of them perform at an event.
 
-Attractions form one public list that any partner may book into its events; only the partner
-who created an attraction may rename or delete it, and not while a lineup still has it.
+Attractions form one public list that anyone may read; only the partner who created an
+attraction may book it into its events, rename or delete it (another partner's is 404, as
+any foreign resource), and not delete it while a lineup still has it.
 """
 
 from __future__ import annotations
@@ -170,6 +171,7 @@ class Lineup:
         performs_at: datetime | None,
     ) -> LineupEntry:
         await self._owned_event(partner, event_id)
+        await self._editable(partner, attraction_id)
         if performs_at is not None:
             check_moment("performs_at", performs_at)
         if await self._store.lineup_size(event_id) >= MAX_LINEUP:

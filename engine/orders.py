@@ -22,6 +22,7 @@ from engine.admission import Admission
 from engine.live_tickets import order_refs
 from engine.order_ids import home_event_of, new_order_id
 from engine.principal import Principal
+from engine.rate_limits import OFF, Rate, RateLimiter, enforce, retry_after_seconds
 
 OrderStatus = Literal["reserved", "paid", "completed", "expired", "payment_failed", "cancelled"]
 MAX_UNITS_PER_ORDER = 100
@@ -86,8 +87,16 @@ class ClaimOutcome(msgspec.Struct):
 
 class SaleStore(Protocol):
     async def claim(
-        self, order_id: str, customer_id: int, claim: EventClaim, home: bool, requested: str
-    ) -> ClaimOutcome: ...
+        self,
+        order_id: str,
+        customer_id: int,
+        claim: EventClaim,
+        home: bool,
+        requested: str,
+        address: str = "",
+    ) -> ClaimOutcome:
+        """Claim in one event, after taking a token from the customer's and the address's
+        claim buckets there (refused 'rate_limited', detail: ms to wait, when empty)."""
 
     async def add_lines(self, order_id: str, lines: list[OrderLine], expires_ms: int) -> None: ...
 
@@ -252,6 +261,10 @@ def _dead_letter_note(note: Any) -> DeadLetterNote | None:
 
 
 def refusal_error(outcome: ClaimOutcome) -> errors.BoxofficeError:
+    if outcome.code == "rate_limited":
+        return errors.TooManyAttempts(
+            retry_after_seconds(int(outcome.detail)), "Too many orders; try again later"
+        )
     if outcome.code == "unknown_seat":
         return errors.NotFound(f"No such seat in this event: {_ids(outcome.detail)}")
     if outcome.code == "unknown_ticket_type":
@@ -280,12 +293,16 @@ class Orders:
         archive: OrderArchive,
         queue: PersistQueue,
         admission: Admission | None = None,
+        limiter: RateLimiter | None = None,
+        pay_rate: Rate = OFF,
     ) -> None:
         self._store = store
         self._lookups = lookups
         self._archive = archive
         self._queue = queue
         self._admission = admission  # waiting rooms; None: no event has one
+        self._limiter = limiter  # payments per customer; claims' limits are the store's
+        self._pay_rate = pay_rate
 
     async def group_by_event(
         self, seats: list[tuple[int, list[int]]], pools: list[tuple[int, int]]
@@ -313,12 +330,14 @@ class Orders:
         claims: list[EventClaim],
         requested: str,
         admission_token: str | None = None,
+        address: str = "",
     ) -> Order:
+        """`address`: the client's, for the claim rate limit per address ("" none)."""
         if self._admission is None:
-            return await self._claim_all(customer, claims, requested)
+            return await self._claim_all(customer, claims, requested, address)
         events = [claim.event_id for claim in claims]
         gated = await self._admission.check(customer, events, admission_token, requested)
-        order = await self._claim_all(customer, claims, requested)
+        order = await self._claim_all(customer, claims, requested, address)
         if gated:
             expires_ms = int(order.expires_at.timestamp() * 1000)
             try:
@@ -333,7 +352,7 @@ class Orders:
         return order
 
     async def _claim_all(
-        self, customer: Principal, claims: list[EventClaim], requested: str
+        self, customer: Principal, claims: list[EventClaim], requested: str, address: str
     ) -> Order:
         order_id = new_order_id(claims[0].event_id)
         taken: list[EventClaim] = []
@@ -342,7 +361,7 @@ class Orders:
         document: dict[str, Any] | None = None
         for index, claim in enumerate(claims):
             outcome = await self._store.claim(
-                order_id, customer.user_id, claim, home=index == 0, requested=requested
+                order_id, customer.user_id, claim, index == 0, requested, address
             )
             if not outcome.ok:
                 for done in reversed(taken):
@@ -394,6 +413,8 @@ class Orders:
         raise errors.NotFound("No such order")
 
     async def pay(self, customer: Principal, order_id: str, payment_token: str) -> Order:
+        if self._limiter is not None:
+            await enforce(self._limiter, "pay", str(customer.user_id), self._pay_rate)
         doc = await self._document(customer, order_id)
         events = [int(e) for e in doc["events"]]
         if doc["status"] != "reserved":

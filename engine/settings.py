@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from engine.rate_limits import Rate, RateLimits
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,9 +39,11 @@ class Settings:
     argon2_time_cost: int
     argon2_memory_kib: int
     password_threads: int
+    login_limit_per_pair: int
     login_limit_per_email: int
     login_limit_per_address: int
     login_window_seconds: int
+    rate_limits: RateLimits
     log_level: str
 
     @property
@@ -62,6 +66,28 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _rate(name: str, default: str) -> Rate:
+    raw = _env(name, default) or default
+    try:
+        return Rate.parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be REQUESTS/SECONDS or 0, got {raw!r}") from exc
+
+
+def _rate_limits() -> RateLimits:
+    """Defaults no real buyer meets (a waiting-room page polls every few seconds; a buyer
+    claims a few times a minute), low enough to stop a script: 2,000 joins a second from
+    one customer, 500 registrations in a burst from one address."""
+    return RateLimits(
+        register_per_address=_rate("RATE_LIMIT_REGISTER_PER_ADDRESS", "20/600"),
+        login_per_address=_rate("RATE_LIMIT_LOGIN_PER_ADDRESS", "60/60"),
+        pay_per_customer=_rate("RATE_LIMIT_PAY_PER_CUSTOMER", "20/60"),
+        claims_per_customer=_rate("RATE_LIMIT_CLAIMS_PER_CUSTOMER", "40/20"),
+        claims_per_address=_rate("RATE_LIMIT_CLAIMS_PER_ADDRESS", "300/10"),
+        queue_per_customer=_rate("RATE_LIMIT_QUEUE_PER_CUSTOMER", "60/60"),
+    )
 
 
 def _jwt_secret(env: str, data_dir: Path) -> str:
@@ -105,9 +131,14 @@ def load_settings() -> Settings:
         argon2_time_cost=_int("ARGON2_TIME_COST", 1),
         argon2_memory_kib=_int("ARGON2_MEMORY_KIB", 40960),
         password_threads=_int("PASSWORD_THREADS", 2),
-        login_limit_per_email=_int("LOGIN_LIMIT_PER_EMAIL", 10),
-        login_limit_per_address=_int("LOGIN_LIMIT_PER_ADDRESS", 100),
+        # failed logins per window: per (e-mail, address) pair first, then a per-e-mail
+        # ceiling and a per-address one that skip pairs which logged in before
+        # (engine/accounts.py `LoginThrottle`)
+        login_limit_per_pair=_int("LOGIN_LIMIT_PER_PAIR", 10),
+        login_limit_per_email=_int("LOGIN_LIMIT_PER_EMAIL", 100),
+        login_limit_per_address=_int("LOGIN_LIMIT_PER_ADDRESS", 200),
         login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 300),
+        rate_limits=_rate_limits(),
         log_level=_env("LOG_LEVEL", "INFO") or "INFO",
     )
 

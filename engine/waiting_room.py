@@ -33,6 +33,7 @@ import msgspec
 from engine.admission import issue_admission_token
 from engine.errors import NotFound, TooManyAttempts
 from engine.principal import Principal
+from engine.rate_limits import OFF, Rate, retry_after_seconds
 
 QueueState = Literal["waiting", "admitted", "sold_out", "closed"]
 VisitMode = Literal["join", "status"]
@@ -43,6 +44,9 @@ class RoomPolicy:
     admission_seconds: int = 300  # an admitted customer has this long to start an order
     joins_per_address: int = 20  # new joins of one event's queue from one client address ...
     address_window_seconds: int = 60  # ... per this many seconds
+    # joins and polls of one event's queue per customer (lua/queue_visit.lua): a page polls
+    # every few seconds; a script polling thousands of times a second is refused
+    visits_per_customer: Rate = OFF
 
 
 class RoomSettings(
@@ -196,6 +200,10 @@ class WaitingRoom:
             raise TooManyAttempts(
                 max(1, math.ceil(visit.retry / 1000)),
                 "Too many customers joined this queue from your address; try again later",
+            )
+        if visit.st == "rate_limited":
+            raise TooManyAttempts(
+                retry_after_seconds(visit.retry), "Too many visits to this queue; slow down"
             )
         if visit.st == "off":  # no waiting room: go straight to buying
             return QueueStatus(state="admitted", position=None, ahead=0, eta_seconds=0)

@@ -283,7 +283,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating /health and poll runs")
     args = parser.parse_args()
     uvloop.install()
-    stack = BenchStack("bench_queue")
+    stack = BenchStack("bench_queue", unmet_rate_limits=True)
     stack.start()
     try:
         figures = asyncio.run(measure(stack, args.customers, args.seconds, args.rounds))

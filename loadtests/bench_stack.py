@@ -24,6 +24,22 @@ from engine.settings import ROOT, redis_appendfsync, reset_settings
 from engine.store.migrate import apply_migrations
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent, free_port
 
+# The benchmarks' buyers are scripts: 2,000 customers making 5-10 claims a second each, and
+# every request from 127.0.0.1. Under them the request-rate buckets are still checked (their
+# cost is part of every figure) but sized never to be met. `make loadtest` keeps the
+# defaults: its buyers pace like people and each has an address (X-Forwarded-For).
+UNMET_RATE_LIMITS = {
+    name: "1000000/1"
+    for name in (
+        "RATE_LIMIT_CLAIMS_PER_CUSTOMER",
+        "RATE_LIMIT_CLAIMS_PER_ADDRESS",
+        "RATE_LIMIT_QUEUE_PER_CUSTOMER",
+        "RATE_LIMIT_PAY_PER_CUSTOMER",
+        "RATE_LIMIT_LOGIN_PER_ADDRESS",
+        "RATE_LIMIT_REGISTER_PER_ADDRESS",
+    )
+}
+
 
 def _with_path(url: str, path: str) -> str:
     parts = urlsplit(url)
@@ -31,7 +47,12 @@ def _with_path(url: str, path: str) -> str:
 
 
 class BenchStack:
-    def __init__(self, name: str) -> None:
+    """Embedded servers and the API for a benchmark or load test; `unmet_rate_limits` for
+    the benchmarks (see UNMET_RATE_LIMITS)."""
+
+    def __init__(self, name: str, unmet_rate_limits: bool = False) -> None:
+        if unmet_rate_limits:
+            os.environ.update(UNMET_RATE_LIMITS)  # before start() reads the settings
         self.data = ROOT / ".data" / name / f"run-{os.getpid()}"
         self.pg: EmbeddedPostgres | None = None
         self.redis: EmbeddedRedis | None = None

@@ -1,9 +1,10 @@
 -- Shared helpers, prepended to every script when it is loaded (see engine/store/scripts.py).
 -- KEYS are the per-event keys of engine/keys.py EVENT_KEY_NAMES, all in one cluster slot.
 local K_META, K_SEATS, K_SEAT_INFO, K_POOLS, K_CUSTOMERS, K_HOLDS, K_PARTS, K_ORDERS,
-      K_OUTBOX, K_CHANGES, K_REFUSALS, K_COUNTS, K_TICKETS, K_TICKET_INFO, K_SCANS, K_VOIDED =
+      K_OUTBOX, K_CHANGES, K_REFUSALS, K_COUNTS, K_TICKETS, K_TICKET_INFO, K_SCANS, K_VOIDED,
+      K_RATE =
       KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8],
-      KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16]
+      KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16], KEYS[17]
 
 local function now_ms()
   local t = redis.call('TIME')

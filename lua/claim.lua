@@ -1,7 +1,12 @@
 -- Claim seats and general-admission quantities for a batch of orders in one event.
 -- ARGV[1]: JSON list of claims {o: order id, c: customer id, s: [seat ids], g: [[type, qty]],
 --          h: 1 when this event is the order's home (its document is created here),
---          r: JSON of the requested items (kept with a refusal)}.
+--          r: JSON of the requested items (kept with a refusal), a: client address or absent}.
+-- ARGV[2..5] (absent: no rate limit): claims per customer in a burst, over ms; claims per
+--          address in a burst, over ms (engine/rate_limits.py). Each claim first takes a token
+--          from its customer's and its address's bucket in this event (K_RATE, lua/_bucket.lua)
+--          and without one is refused {err='rate_limited', x=ms to wait}, not recorded as a
+--          refused purchase: it was never looked at.
 -- Each claim is all or nothing; claims of the batch are independent of one another.
 -- Ids travel as strings (Lua prints large numbers in exponent form).
 -- Returns a JSON list, one entry per claim: {ok=1, e=expires_ms, l=[lines], d=the document's
@@ -20,7 +25,23 @@ local function refuse(claim, code, detail)
   return {err = code, x = detail or cjson.null}
 end
 
+local per_customer, customer_ms = tonumber(ARGV[2] or '0'), tonumber(ARGV[3] or '0')
+local per_address, address_ms = tonumber(ARGV[4] or '0'), tonumber(ARGV[5] or '0')
+local rate_on = per_customer > 0 or per_address > 0
+
+local function rate_wait(claim)
+  local wait = take_token(K_RATE, 'c:' .. claim.c, per_customer, customer_ms, now)
+  if wait == 0 and claim.a then
+    wait = take_token(K_RATE, 'a:' .. claim.a, per_address, address_ms, now)
+  end
+  return wait
+end
+
 local function claim_one(claim)
+  if rate_on then
+    local wait = rate_wait(claim)
+    if wait > 0 then return {err = 'rate_limited', x = wait} end
+  end
   if meta[1] ~= 'published' then return refuse(claim, 'sale_not_open', 'event is not on sale') end
   if now < tonumber(meta[2]) or now >= tonumber(meta[3]) then
     return refuse(claim, 'sale_not_open', 'outside the on-sale window')
@@ -97,5 +118,9 @@ local function claim_one(claim)
 end
 
 for i, claim in ipairs(claims) do results[i] = claim_one(claim) end
+if rate_on then  -- every bucket is full again once the longer window has passed unused
+  redis.call('PEXPIRE', K_RATE, math.max(per_customer > 0 and customer_ms or 0,
+                                         per_address > 0 and address_ms or 0))
+end
 add_counts(-counted, counted, 0)
 return cjson.encode(results)

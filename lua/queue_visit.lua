@@ -4,20 +4,24 @@
 -- API processes agree on who is admitted without a coordinator or a background job.
 -- Run by engine/store/redis_queue.py (not through EventScripts): KEYS are engine/keys.py
 -- queue_keys() plus, for a join, queue_joins(): the joins-per-address hash of the current
--- window, chosen here by Redis's clock; it expires when the window ends.
+-- window, chosen here by Redis's clock; it expires when the window ends; then, for both, the
+-- room's visits-per-customer buckets (queue_rate(), lua/_bucket.lua, prepended) when that
+-- limit is on.
 -- ARGV: 1 mode, 2 customer ids separated by commas (one for a join), 3 ms an admission lasts
---       unused, 4 joins allowed per address per window, 5 address window ms, 6 client address.
+--       unused, 4 joins allowed per address per window, 5 address window ms, 6 client address,
+--       7 visits (joins and polls) per customer in a burst, 8 over ms (absent or 0: none).
 -- KEYS[1] holds the room's settings, written by hydration (engine/store/redis_inventory.py)
 -- when the sale opens or changes, with no expiry; without it the event is not on sale.
 -- Settings JSON: {st: event status, s/e: sale window ms, on: room enabled, r: admissions per
 -- minute, m: most customers shopping at once, p: paused}.
 -- Returns a flat array (integers and short strings, cheaper than JSON both here and in the
 -- client): {'unknown'} no such event on sale; {'off'} no waiting room; {'closed'};
--- {'limited', ms to wait} too many joins from the address; or {'ok', sale opens ms,
--- admissions per minute x 1000 to expect from now (-1000: admission stopped), 1 while the
--- opening shuffle is due, then per customer: state, customers ahead, admission expiry ms}.
-local K_CFG, K_STATE, K_PRE, K_LINE, K_ACTIVE, K_SLOTS, K_COUNTS, K_HOLDS, K_ADDR =
-      KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+-- {'limited', ms to wait} too many joins from the address; {'r', ms to wait} too many visits
+-- from the customer (a join); or {'ok', sale opens ms, admissions per minute x 1000 to expect
+-- from now (-1000: admission stopped), 1 while the opening shuffle is due, then per customer:
+-- state ('r': too many visits, then ms to wait), customers ahead, admission expiry ms}.
+local K_CFG, K_STATE, K_PRE, K_LINE, K_ACTIVE, K_SLOTS, K_COUNTS, K_HOLDS, K_ADDR, K_RATE =
+      KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local mode, customers = ARGV[1], {}
 for customer in string.gmatch(ARGV[2], '[^,]+') do customers[#customers + 1] = customer end
 local admission_ms = tonumber(ARGV[3])
@@ -38,6 +42,19 @@ if cfg.st ~= 'published' and cfg.st ~= 'cancelled' then return {'unknown'} end
 if cfg.s == cjson.null then return {'unknown'} end
 if not cfg.on then return {'off'} end
 if cfg.st == 'cancelled' or now >= cfg.e then return {'closed'} end
+
+-- visits per customer: each takes a token from its customer's bucket first (one customer's
+-- polls may come several in one call: `limited` is by place in the call)
+local per_customer, visit_ms = tonumber(ARGV[7] or '0'), tonumber(ARGV[8] or '0')
+local limited = {}
+if per_customer > 0 then
+  for i, c in ipairs(customers) do
+    local wait = take_token(K_RATE, c, per_customer, visit_ms, now)
+    if wait > 0 then limited[i] = wait end
+  end
+  redis.call('PEXPIRE', K_RATE, visit_ms)
+  if mode == 'join' and limited[1] then return {'r', limited[1]} end
+end
 
 local state = redis.call('HMGET', K_STATE, 'opened', 'npre', 't', 'cr', 'w0', 'n0', 'n1', 'scan',
                         'sc')
@@ -208,10 +225,12 @@ end
 -- customers ahead (-1: in the pre-queue, not placed yet), admission expiry ms
 local pre_size = not opened and redis.call('ZCARD', K_PRE) or 0
 local reply = {'ok', cfg.s, math.floor(rate * 1000), (npre and not opened) and 1 or 0}
-for _, customer in ipairs(customers) do
+for i, customer in ipairs(customers) do
   local st, ahead, expires = 'x', -1, 0
-  local rank = redis.call('ZRANK', K_LINE, customer)  -- most who poll are waiting: ask first
-  if rank then
+  local rank = not limited[i] and redis.call('ZRANK', K_LINE, customer)
+  if limited[i] then
+    st, ahead = 'r', limited[i]
+  elseif rank then  -- most who poll are waiting: asked first
     st, ahead = 'w', rank + pre_size
   else
     local slot = redis.call('HGET', K_SLOTS, customer)
@@ -223,7 +242,7 @@ for _, customer in ipairs(customers) do
       st = 'w'
     end
   end
-  if st ~= 'x' and sold_out then st = 's' end
+  if st ~= 'x' and st ~= 'r' and sold_out then st = 's' end
   reply[#reply + 1] = st
   reply[#reply + 1] = ahead
   reply[#reply + 1] = expires

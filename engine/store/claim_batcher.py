@@ -1,7 +1,9 @@
 """Coalesce concurrent claims on one event into one Lua call (engine/store/coalescing.py).
 
 Claims for the same event that meet while its call is in flight are sent together as one
-EVALSHA of lua/claim.lua, which runs each claim all-or-nothing on its own.
+EVALSHA of lua/claim.lua, which runs each claim all-or-nothing on its own. The claims' rate
+limits go with the call (the buckets live under the event's hash tag, K_RATE), so they cost
+no round trip of their own.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from engine.rate_limits import OFF, Rate
 from engine.store.coalescing import Coalescer
 from engine.store.scripts import EventScripts
 
@@ -20,8 +23,16 @@ MAX_IN_FLIGHT = 4
 
 
 class ClaimBatcher:
-    def __init__(self, scripts: EventScripts) -> None:
+    def __init__(
+        self, scripts: EventScripts, per_customer: Rate = OFF, per_address: Rate = OFF
+    ) -> None:
         self._scripts = scripts
+        self._limits = [
+            per_customer.requests,
+            per_customer.window_ms,
+            per_address.requests,
+            per_address.window_ms,
+        ]
         self._coalescer: Coalescer[int, dict[str, Any], dict[str, Any]] = Coalescer(
             self._claim_batch, MAX_BATCH, MAX_IN_FLIGHT
         )
@@ -30,6 +41,6 @@ class ClaimBatcher:
         return await self._coalescer.submit(event_id, claim)
 
     async def _claim_batch(self, event_id: int, claims: list[dict[str, Any]]) -> list[Any]:
-        raw = await self._scripts.run("claim", event_id, msgspec.json.encode(claims))
+        raw = await self._scripts.run("claim", event_id, msgspec.json.encode(claims), *self._limits)
         results: list[Any] = msgspec.json.decode(raw)
         return results

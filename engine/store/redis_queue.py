@@ -20,6 +20,7 @@ from engine import keys
 from engine.admission import Admission
 from engine.store.coalescing import Coalescer
 from engine.store.resources import Resources
+from engine.store.scripts import script_source
 from engine.waiting_room import RoomPolicy, RoomSettings, Visit, VisitMode, WaitingRoom
 
 LUA_DIR = Path(__file__).resolve().parents[2] / "lua"
@@ -36,11 +37,15 @@ def visits_of(reply: list[Any], customers: int) -> list[Visit]:
     kind = reply[0].decode()
     if kind == "limited":
         return [Visit(st=kind, retry=int(reply[1]))] * customers
+    if kind == "r":
+        return [Visit(st="rate_limited", retry=int(reply[1]))] * customers
     if kind != "ok":
         return [Visit(st=kind)] * customers
     opens, rate, opening = int(reply[1]), int(reply[2]) / 1000, int(reply[3])
     return [
-        Visit(
+        Visit(st="rate_limited", retry=int(reply[i + 1]))
+        if reply[i] == b"r"
+        else Visit(
             st=_STATES[reply[i]],
             ahead=int(reply[i + 1]),
             exp=int(reply[i + 2]),
@@ -57,6 +62,14 @@ def join_keys(event_id: int) -> list[str]:
     return [*keys.queue_keys(event_id), keys.queue_joins(event_id)]
 
 
+def visit_keys(event_id: int, mode: VisitMode, policy: RoomPolicy) -> list[str]:
+    """KEYS of a visit: a poll's are the room's; a join's add the joins-per-address counter,
+    and both add the visits-per-customer buckets when that limit is on."""
+    if policy.visits_per_customer.on:
+        return [*join_keys(event_id), keys.queue_rate(event_id)]
+    return join_keys(event_id) if mode == "join" else keys.queue_keys(event_id)
+
+
 def visit_args(
     mode: VisitMode, customer_ids: list[int], policy: RoomPolicy, address: str
 ) -> list[str | int]:
@@ -68,6 +81,8 @@ def visit_args(
         policy.joins_per_address,
         policy.address_window_seconds * 1000,
         address,
+        policy.visits_per_customer.requests,
+        policy.visits_per_customer.window_ms,
     ]
 
 
@@ -79,7 +94,7 @@ async def _done(result: Awaitable[Any] | Any) -> Any:
 class RedisQueueStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._visit = redis.register_script((LUA_DIR / "queue_visit.lua").read_text())
+        self._visit = redis.register_script(script_source("queue_visit", ("_bucket",)))
         self._slot = redis.register_script((LUA_DIR / "queue_slot.lua").read_text())
         self._open = redis.register_script((LUA_DIR / "queue_open.lua").read_text())
         # polls of one event go to Redis together: one script call, one round trip and one
@@ -99,7 +114,7 @@ class RedisQueueStore:
         if mode == "status":
             return await self._polls.submit((event_id, policy), customer_id)
         answers = await self._run_visit(
-            join_keys(event_id), mode, [customer_id], policy, address[:MAX_ADDRESS]
+            visit_keys(event_id, mode, policy), mode, [customer_id], policy, address[:MAX_ADDRESS]
         )
         return answers[0]
 
@@ -107,7 +122,9 @@ class RedisQueueStore:
         self, room: tuple[int, RoomPolicy], customer_ids: list[int]
     ) -> list[Visit]:
         event_id, policy = room
-        return await self._run_visit(keys.queue_keys(event_id), "status", customer_ids, policy, "")
+        return await self._run_visit(
+            visit_keys(event_id, "status", policy), "status", customer_ids, policy, ""
+        )
 
     async def _run_visit(
         self,
@@ -164,8 +181,8 @@ class RedisQueueStore:
         return bool(await self._slot(keys=keys.queue_keys(event_id), args=args))
 
 
-def waiting_room(redis: Redis, secret: str) -> WaitingRoom:
-    return WaitingRoom(RedisQueueStore(redis), secret)
+def waiting_room(redis: Redis, secret: str, policy: RoomPolicy | None = None) -> WaitingRoom:
+    return WaitingRoom(RedisQueueStore(redis), secret, policy)
 
 
 def admission_gate(resources: Resources) -> Admission:

@@ -58,19 +58,25 @@ class RedisSaleStore:
         self._tickets = tickets
 
     async def claim(
-        self, order_id: str, customer_id: int, claim: EventClaim, home: bool, requested: str
+        self,
+        order_id: str,
+        customer_id: int,
+        claim: EventClaim,
+        home: bool,
+        requested: str,
+        address: str = "",
     ) -> ClaimOutcome:
-        result = await self._batcher.claim(
-            claim.event_id,
-            {
-                "o": order_id,
-                "c": str(customer_id),
-                "s": [str(seat) for seat in claim.seat_ids],
-                "g": [[str(pool), quantity] for pool, quantity in claim.pools.items()],
-                "h": 1 if home else 0,
-                "r": requested,
-            },
-        )
+        payload: dict[str, Any] = {
+            "o": order_id,
+            "c": str(customer_id),
+            "s": [str(seat) for seat in claim.seat_ids],
+            "g": [[str(pool), quantity] for pool, quantity in claim.pools.items()],
+            "h": 1 if home else 0,
+            "r": requested,
+        }
+        if address:
+            payload["a"] = address[: keys.MAX_ADDRESS]
+        result = await self._batcher.claim(claim.event_id, payload)
         if "err" in result:
             return ClaimOutcome(ok=False, code=result["err"], detail=result.get("x"))
         lines = result["l"] if isinstance(result["l"], list) else []

@@ -51,9 +51,9 @@ class Resources:
         self.live_tickets = RedisTickets(self.redis, self.scripts)
         self.ticket_store = PgTicketStore(self.pool)
         self.ticket_loader = TicketLoader(self.ticket_store, self.live_tickets)
-        self.sale_store = RedisSaleStore(
-            self.redis, self.scripts, ClaimBatcher(self.scripts), self.ticket_loader
-        )
+        limits = self.settings.rate_limits
+        batcher = ClaimBatcher(self.scripts, limits.claims_per_customer, limits.claims_per_address)
+        self.sale_store = RedisSaleStore(self.redis, self.scripts, batcher, self.ticket_loader)
         self.sale_reads = PgSaleReads(self.pool)
         self.order_store = PgOrderStore(self.pool)
         self.inventory = RedisInventory(self.redis, self.scripts, self.live_tickets)

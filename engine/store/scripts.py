@@ -1,7 +1,8 @@
 """The Lua scripts of lua/, loaded once per process, run against one event's keys.
 
-Every script gets the shared helpers of lua/_lib.lua prepended. redis-py's Script sends
-EVALSHA and falls back to loading the script when the server answers NOSCRIPT.
+Every script gets the shared helpers of lua/_lib.lua and lua/_bucket.lua prepended.
+redis-py's Script sends EVALSHA and falls back to loading the script when the server
+answers NOSCRIPT.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ LUA_DIR = Path(__file__).resolve().parents[2] / "lua"
 SCRIPT_NAMES = tuple(sorted(p.stem for p in LUA_DIR.glob("*.lua") if not p.stem.startswith("_")))
 
 
+HELPERS = ("_lib", "_bucket")
+
+
 @cache
-def script_source(name: str) -> str:
-    return (LUA_DIR / "_lib.lua").read_text() + "\n" + (LUA_DIR / f"{name}.lua").read_text()
+def script_source(name: str, helpers: tuple[str, ...] = HELPERS) -> str:
+    parts = [*helpers, name]
+    return "\n".join((LUA_DIR / f"{part}.lua").read_text() for part in parts)
 
 
 class EventScripts:

@@ -83,7 +83,7 @@ async def test_login_throttled_per_email_with_retry_after(client: AsyncTestClien
         assert bad.status_code == 401
     blocked = await client.post("/auth/login", json={"email": email, "password": "correct horse"})
     assert blocked.status_code == 429
-    assert blocked.json()["code"] == "too_many_attempts"
+    assert blocked.json()["code"] == "rate_limited"
     assert int(blocked.headers["retry-after"]) > 0
 
 

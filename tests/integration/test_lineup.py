@@ -167,12 +167,12 @@ async def test_deleting_an_event_frees_its_attractions(
 
 
 async def test_lineup_is_in_order_of_performance_and_shows_in_the_event(
-    client: AsyncTestClient[Any], partner: Actor, other_partner: Actor
+    client: AsyncTestClient[Any], partner: Actor
 ) -> None:
     event = await published_event(client, partner)
     closing = await create_attraction(client, partner, name="Closer", genre="pop")
     opening = await create_attraction(client, partner, name="Opener", genre=None)
-    surprise = await create_attraction(client, other_partner, name="Guest")  # any partner's act
+    surprise = await create_attraction(client, partner, name="Guest")
     unknown_time = await create_attraction(client, partner, name="TBA")
     for attraction, at in (
         (closing, "2031-05-01T23:00:00+00:00"),
@@ -230,6 +230,19 @@ async def test_lineup_add_refusals(
         assert_problem(response, 422, "validation_error", mentions)
     lineup = await client.get(f"/events/{event['id']}/lineup", headers=partner.headers)
     assert [e["attraction_id"] for e in lineup.json()["items"]] == [attraction["id"]]
+
+
+async def test_another_partners_attraction_cannot_be_booked(
+    client: AsyncTestClient[Any], partner: Actor, other_partner: Actor
+) -> None:
+    """Attractions are public to read, but only their partner books them: another
+    partner's is 404, as any foreign resource, and its lineup stays empty."""
+    event = await create_event(client, partner)
+    theirs = await create_attraction(client, other_partner, name="Not yours")
+    assert (await client.get(f"/attractions/{theirs['id']}")).status_code == 200
+    assert_problem(await book(client, partner, event["id"], theirs["id"]), 404, "not_found")
+    lineup = await client.get(f"/events/{event['id']}/lineup", headers=partner.headers)
+    assert lineup.json()["items"] == []
 
 
 async def test_draft_lineup_is_seen_only_by_its_owner(

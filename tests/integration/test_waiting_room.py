@@ -336,7 +336,7 @@ async def test_joins_are_limited_per_client_address(
     ]
     assert [a.status_code for a in answers[:allowed]] == [200] * allowed
     assert answers[allowed].status_code == 429
-    assert answers[allowed].json()["code"] == "too_many_attempts"
+    assert answers[allowed].json()["code"] == "rate_limited"
     assert int(answers[allowed].headers["retry-after"]) >= 1
     # joining again is not a new join: those already in line are still answered
     again = await client.post(f"/events/{sale.event_id}/queue", headers=actors[0].headers)

@@ -84,6 +84,6 @@ def test_a_problem_carries_code_status_and_retry_after() -> None:
     assert response.status_code == 429
     assert response.media_type == PROBLEM_JSON
     assert response.headers["Retry-After"] == "30"
-    assert response.content["code"] == "too_many_attempts"
+    assert response.content["code"] == "rate_limited"
     assert response.content["status"] == 429
     assert "retry_after" not in response.content

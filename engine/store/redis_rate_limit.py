@@ -1,0 +1,19 @@
+"""Token buckets of requests that are not an event's claims or queue visits: one small
+script call each (lua/rate_limit.lua)."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from engine import keys
+from engine.rate_limits import Rate
+from engine.store.scripts import script_source
+
+
+class RedisRateLimiter:
+    def __init__(self, redis: Redis) -> None:
+        self._take = redis.register_script(script_source("rate_limit"))
+
+    async def take(self, scope: str, who: str, rate: Rate) -> int:
+        bucket = keys.rate_bucket(scope, who)
+        return int(await self._take(keys=[bucket], args=[rate.requests, rate.window_ms]))

@@ -1,0 +1,62 @@
+"""The API under uvicorn in a subprocess, on the test run's database and Redis: for tests
+that need requests really in parallel (the in-process test client serves one at a time) or
+client addresses of their own (uvicorn takes X-Forwarded-For from 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from engine.settings import ROOT
+from ops.embedded import die_with_parent, free_port
+
+
+@contextmanager
+def running_api(**env: str) -> Iterator[str]:
+    """The server's base URL; `env` is added to the test run's environment."""
+    port = free_port()
+    log_path = ROOT / ".data" / "test" / f"api-{os.getpid()}-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory"),
+                *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=log,
+            preexec_fn=die_with_parent,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, server, log_path)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log_path.unlink(missing_ok=True)
+
+
+def _wait_ready(base: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(f"{base}/ready", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the API server did not start:\n{log_path.read_text()[-3000:]}")
