@@ -22,10 +22,7 @@ from api.hot_paths import ASGIApp, Receive, Scope, Send, authenticated, respond
 from api.problems import PROBLEM_JSON, problem
 from api.types import NO_NUL, Cursor, Limit, PathId, PathText
 from engine.gate import EventGateKeys, Gate, RevokedCode, Scan
-from engine.gate_keys import GateKeys
 from engine.pagination import Page
-from engine.settings import ticket_signing_key
-from engine.store.pg_tickets import PgGateKeyStore
 from engine.tickets import OrderTickets, Tickets
 
 MAX_CODE_LENGTH = 1000  # genuine codes are about 180 digits; longer is refused as input
@@ -56,7 +53,7 @@ def _services_of(state: Any) -> tuple[Tickets, Gate]:
     """Built once per process on first use: the gate keeps its key cache between requests."""
     if "ticket_services" not in state:
         resources = state.resources
-        keys = GateKeys(PgGateKeyStore(resources.pool), ticket_signing_key(resources.settings))
+        keys = resources.gate_keys()
         store = resources.ticket_store
         gate = Gate(store, keys, resources.live_tickets, resources.ticket_loader)
         tickets = Tickets(store, state.orders, live=resources.live_tickets)

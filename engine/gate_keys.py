@@ -6,8 +6,11 @@ signing secret in settings), so neither half is ever in the repository.
   signs without I/O. The newest key of an event signs; older ones keep verifying what they
   signed, so a rotation never voids a ticket already sent.
 - The API verifies: the keys of a scanner's partner stay in memory, so a forged code costs
-  one signature and no database read (at most four reloads a second when codes name keys
-  this process has not seen yet, and one at once after a rotation here). The server checks
+  one signature and no database read (at most four reloads a second of an event's keys when
+  codes name keys this process has not seen yet, and one at once after a rotation here). A
+  live event's keys are copied beside its tickets (`LiveGateKeys`: written by hydration and
+  by every key added), and a reload reads that copy, so scans of a live event never wait on
+  PostgreSQL; only an event with no copy (not live) is looked up there. The server checks
   the code's tag, a keyed hash under a key derived from the event's private key (version-1
   codes, which have none: it signs their contents again and compares, Ed25519 being
   deterministic); scanners offline verify the signature with the public key.
@@ -20,7 +23,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -67,6 +70,26 @@ class GateKeyStore(Protocol):
 
     async def add_key(self, key: GateKey) -> bool:
         """False when the event already has a key with this id (someone else added it)."""
+
+    async def event_partner(self, event_id: int) -> int | None:
+        """The partner whose event this is; None if there is no such event."""
+
+
+class EventKeyCopy(msgspec.Struct, frozen=True):
+    """An event's keys (sealed private halves only) and its partner, as copied for the gate."""
+
+    partner_id: int
+    keys: list[GateKey]
+
+
+class LiveGateKeys(Protocol):
+    """The copy of live events' keys the gate reads instead of PostgreSQL."""
+
+    async def event_copy(self, event_id: int) -> EventKeyCopy | None:
+        """None when the event has no copy: it is not live."""
+
+    async def write(self, event_id: int, keys: EventKeyCopy) -> None:
+        """Add these keys to the event's copy (keys are only ever added)."""
 
 
 class TicketSigner(Protocol):
@@ -131,22 +154,35 @@ class _Checker:
         return signed_by(code, self.private_key)
 
 
+_NEVER = float("-inf")
+# events whose copies one partner's cache remembers reading; past this it forgets them (the
+# keys stay), so codes naming ever new event ids cannot grow it without bound
+_MAX_EVENTS_READ = 4096
+
+
 @dataclass
 class _PartnerKeys:
-    loaded_at: float
+    loaded_at: float  # last load from PostgreSQL
     keys: dict[tuple[int, int], _Checker]
+    # event id -> last read of its live copy (whatever it held: keys, another partner, none)
+    copies_read: dict[int, float] = field(default_factory=dict)
 
 
 class GateKeys:
     def __init__(
-        self, store: GateKeyStore, secret: bytes, clock: Callable[[], float] = time.monotonic
+        self,
+        store: GateKeyStore,
+        secret: bytes,
+        clock: Callable[[], float] = time.monotonic,
+        live: LiveGateKeys | None = None,
     ) -> None:
         self._store = store
+        self._live = live
         self._vault = KeyVault(secret)
         self._clock = clock
         self._signing: dict[int, _Signing] = {}
         self._verifying: dict[int, _PartnerKeys] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks: dict[tuple[int, int], asyncio.Lock] = {}
 
     # -- minting (workers) ---------------------------------------------------------------
 
@@ -199,7 +235,20 @@ class GateKeys:
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
         sealed = self._vault.seal(event_id, key_id, private_raw)
-        return await self._store.add_key(GateKey(event_id, key_id, public_raw, sealed))
+        added = await self._store.add_key(GateKey(event_id, key_id, public_raw, sealed))
+        await self._copy_to_live(event_id)  # whoever added it, the copy gets every key
+        return added
+
+    async def _copy_to_live(self, event_id: int) -> None:
+        """Write the event's keys, as PostgreSQL now has them, into its copy. All of them,
+        not just the new one: whichever of this and a hydration writes last, the copy ends
+        up holding every key (writes only add)."""
+        if self._live is None:
+            return
+        partner_id = await self._store.event_partner(event_id)
+        if partner_id is not None:
+            keys = await self._store.event_keys(event_id)
+            await self._live.write(event_id, EventKeyCopy(partner_id, keys))
 
     # -- verifying (API) -----------------------------------------------------------------
 
@@ -216,18 +265,50 @@ class GateKeys:
     async def _checker(self, partner_id: int, event_id: int, key_id: int) -> _Checker | None:
         wanted = (event_id, key_id)
         known = self._verifying.get(partner_id)
-        if known is not None and (wanted in known.keys or not self._stale(known)):
+        if known is not None and (wanted in known.keys or not self._due(known, event_id)):
             return known.keys.get(wanted)
-        lock = self._locks.setdefault(partner_id, asyncio.Lock())
-        async with lock:  # one reload serves every request waiting for it
-            known = self._verifying.get(partner_id)
-            if known is None or (wanted not in known.keys and self._stale(known)):
-                rows = await self._store.partner_keys(partner_id)
-                known = _PartnerKeys(
-                    self._clock(), {(k.event_id, k.key_id): self._checker_of(k) for k in rows}
-                )
-                self._verifying[partner_id] = known
+        # one reload serves every request waiting for it
+        async with self._lock(partner_id, event_id):
+            known = self._verifying.setdefault(partner_id, _PartnerKeys(_NEVER, {}))
+            if wanted not in known.keys and self._due(known, event_id):
+                await self._reload(known, partner_id, event_id)
         return known.keys.get(wanted)
+
+    def _lock(self, partner_id: int, event_id: int) -> asyncio.Lock:
+        """One per event, so a scan that waits on PostgreSQL holds up no live event's."""
+        lock = self._locks.get((partner_id, event_id))
+        if lock is None:
+            if len(self._locks) >= _MAX_EVENTS_READ:
+                self._locks = {k: held for k, held in self._locks.items() if held.locked()}
+            lock = self._locks[(partner_id, event_id)] = asyncio.Lock()
+        return lock
+
+    def _due(self, known: _PartnerKeys, event_id: int) -> bool:
+        """Whether a code naming a key not in memory may reload: a live event's copy at most
+        every VERIFY_RELOAD_S, and PostgreSQL (all the partner's keys) as often."""
+        if self._live is None:
+            return self._stale(known.loaded_at)
+        return self._stale(known.copies_read.get(event_id, _NEVER))
+
+    async def _reload(self, known: _PartnerKeys, partner_id: int, event_id: int) -> None:
+        if self._live is not None:
+            if len(known.copies_read) >= _MAX_EVENTS_READ:
+                known.copies_read.clear()
+            known.copies_read[event_id] = self._clock()
+            copy = await self._live.event_copy(event_id)
+            if copy is not None:  # live: its copy is the whole truth, another partner's or not
+                if copy.partner_id == partner_id:
+                    self._remember(known, copy.keys)
+                return
+            if not self._stale(known.loaded_at):
+                return
+        known.loaded_at = self._clock()  # before the read: one at a time goes to PostgreSQL
+        self._remember(known, await self._store.partner_keys(partner_id))
+
+    def _remember(self, known: _PartnerKeys, keys: Iterable[GateKey]) -> None:
+        for key in keys:
+            if (key.event_id, key.key_id) not in known.keys:
+                known.keys[(key.event_id, key.key_id)] = self._checker_of(key)
 
     def _checker_of(self, key: GateKey) -> _Checker:
         public = Ed25519PublicKey.from_public_bytes(key.public_key)
@@ -243,5 +324,5 @@ class GateKeys:
         private = Ed25519PrivateKey.from_private_bytes(raw)
         return _Checker(public, private, tag_key(private))
 
-    def _stale(self, known: _PartnerKeys) -> bool:
-        return self._clock() - known.loaded_at >= VERIFY_RELOAD_S
+    def _stale(self, loaded_at: float) -> bool:
+        return self._clock() - loaded_at >= VERIFY_RELOAD_S

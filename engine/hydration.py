@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from engine.gate_keys import EventKeyCopy
 from engine.live_tickets import LiveTicket
 from engine.waiting_room import RoomSettings
 
@@ -32,6 +33,8 @@ class EventSnapshot(msgspec.Struct):
     # every ticket of the event with its state; None: not read, the Redis states stay as
     # they are (and are not made authoritative)
     tickets: list[LiveTicket] | None = None
+    # the event's gate keys and partner, which scans verify codes with in Redis; None: not read
+    gate_keys: EventKeyCopy | None = None
 
 
 class SnapshotSource(Protocol):

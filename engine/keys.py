@@ -95,6 +95,14 @@ def event_keys(event_id: int) -> list[str]:
     return [f"{tag}:{name}" for name in EVENT_KEY_NAMES]
 
 
+def gate_keys(event_id: int) -> str:
+    """HASH key id -> msgpack GateKey (public key, private key sealed), and field `partner` ->
+    the event's partner id: the copy of a live event's gate keys that scans verify codes with
+    (engine/gate_keys.py LiveGateKeys). Written by hydration and by every key added; deleted
+    with the event's other keys."""
+    return f"{event_tag(event_id)}:gate_keys"
+
+
 def cancel_lease(home_event_id: int, order_id: str) -> str:
     """STRING set while a cancellation of an order that spans events is under way (one at a
     time: see engine/orders.py Orders.cancel), under the order's home event's tag."""

@@ -189,7 +189,7 @@ class Persister:
         if isinstance(signer, bytes):  # the bare secret: event keys beside the orders
             from engine.store.pg_tickets import gate_keys_beside
 
-            signer = gate_keys_beside(store, signer)
+            signer = gate_keys_beside(store, log, signer)
         self._signer: TicketSigner = signer
 
     async def persist(self, order_ids: list[str], include_paid: bool = True) -> int:

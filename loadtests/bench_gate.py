@@ -19,12 +19,10 @@ from typing import Any
 
 import uvloop
 
-from engine.gate_keys import GateKeys
 from engine.orders import EventClaim, Orders
 from engine.persistence import Persister
 from engine.principal import Principal
-from engine.settings import get_settings, ticket_signing_key
-from engine.store.pg_tickets import PgGateKeyStore
+from engine.settings import get_settings
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources, open_resources
 from engine.tokens import issue_access_token
@@ -51,7 +49,7 @@ async def issue(resources: Resources, partner_id: int, tickets: int) -> list[str
             ids.append(order.id)
 
     await asyncio.gather(*(buyer(i) for i in range(len(customers))))
-    keys = GateKeys(PgGateKeyStore(resources.pool), ticket_signing_key(resources.settings))
+    keys = resources.gate_keys()
     persister = Persister(
         RedisOrderLog(resources.redis, resources.scripts), resources.order_store, keys
     )

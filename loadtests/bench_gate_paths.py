@@ -18,10 +18,9 @@ import time
 import uvloop
 
 from engine.gate import Gate
-from engine.gate_keys import GateKeys
 from engine.principal import Principal
-from engine.settings import get_settings, ticket_signing_key
-from engine.store.pg_tickets import PgGateKeyStore, PgTicketStore
+from engine.settings import get_settings
+from engine.store.pg_tickets import PgTicketStore
 from engine.store.resources import open_resources
 from loadtests.bench_gate import issue
 from loadtests.bench_stack import BenchStack
@@ -53,7 +52,7 @@ async def compare(per_turn: int) -> None:
     try:
         partner = await create_partner(resources.pool)
         codes = await issue(resources, partner, per_turn * 2 * ROUNDS + 500)
-        keys = GateKeys(PgGateKeyStore(resources.pool), ticket_signing_key(resources.settings))
+        keys = resources.gate_keys()
         gates = {
             "postgresql": Gate(PgTicketStore(resources.pool), keys),
             "redis": Gate(

@@ -9,10 +9,8 @@ from typing import Any, ClassVar
 from arq import cron
 from arq.connections import RedisSettings
 
-from engine.gate_keys import GateKeys
 from engine.persistence import Persister
-from engine.settings import get_settings, ticket_signing_key
-from engine.store.pg_tickets import PgGateKeyStore
+from engine.settings import get_settings
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
@@ -36,7 +34,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(settings.log_level)
     resources = await open_resources(settings, pool_size=8)
     order_log = RedisOrderLog(resources.redis, resources.scripts)
-    gate_keys = GateKeys(PgGateKeyStore(resources.pool), ticket_signing_key(settings))
+    gate_keys = resources.gate_keys()
     persister = Persister(
         order_log, resources.order_store, gate_keys, on_dead_letter=count_dead_letter
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from engine.gate_keys import EventKeyCopy, GateKey
 from engine.hydration import EventSnapshot
 from engine.orders import to_ms
 from engine.store.pg_tickets import LIVE_TICKETS, live_ticket
@@ -41,7 +42,7 @@ class PgSaleReads:
             event = await conn.fetchrow(
                 """SELECT status, sale_starts_at, sale_ends_at, hold_seconds,
                           max_tickets_per_customer, starts_at, waiting_room_enabled,
-                          admit_per_minute, max_active, waiting_room_paused
+                          admit_per_minute, max_active, waiting_room_paused, partner_id
                      FROM events
                     WHERE id = $1 AND sale_starts_at IS NOT NULL AND status <> 'archived'""",
                 event_id,
@@ -62,6 +63,11 @@ class PgSaleReads:
                 event_id,
             )
             tickets = await conn.fetch(f"{LIVE_TICKETS} WHERE t.event_id = $1", event_id)
+            gate_keys = await conn.fetch(
+                """SELECT event_id, key_id, public_key, sealed_private_key, created_at
+                     FROM gate_keys WHERE event_id = $1""",
+                event_id,
+            )
         return EventSnapshot(
             meta={
                 "status": event["status"],
@@ -77,6 +83,9 @@ class PgSaleReads:
             sold_parts=_sold_parts(sold),
             room=_room_settings(event),
             tickets=[live_ticket(row) for row in tickets],
+            gate_keys=EventKeyCopy(
+                event["partner_id"], [GateKey(**dict(row)) for row in gate_keys]
+            ),
         )
 
 

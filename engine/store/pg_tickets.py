@@ -50,11 +50,20 @@ class PgGateKeyStore:
         )
         return bool(added)
 
+    async def event_partner(self, event_id: int) -> int | None:
+        partner_id: int | None = await self._pool.fetchval(
+            "SELECT partner_id FROM events WHERE id = $1", event_id
+        )
+        return partner_id
 
-def gate_keys_beside(order_store: Any, secret: bytes) -> GateKeys:
-    """Gate keys in the same database as an order store, for callers of Persister that still
-    hand it the bare ticket signing secret."""
-    return GateKeys(PgGateKeyStore(order_store._pool), secret)
+
+def gate_keys_beside(order_store: Any, order_log: Any, secret: bytes) -> GateKeys:
+    """Gate keys in the same database as an order store, copied for live events into the
+    order log's Redis, for callers of Persister that still hand it the bare ticket signing
+    secret."""
+    from engine.store.redis_gate_keys import RedisGateKeys
+
+    return GateKeys(PgGateKeyStore(order_store._pool), secret, live=RedisGateKeys(order_log._redis))
 
 
 _SCANNED = "id, event_id, order_id, label, seat_id, ticket_type_id, status, used_at"

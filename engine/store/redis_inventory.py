@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 from engine import keys
 from engine.hydration import Availability, EventSnapshot
 from engine.live_tickets import LiveTicketStore, load_event_tickets
+from engine.store.redis_gate_keys import copy_fields
 from engine.store.scripts import EventScripts
 
 
@@ -23,9 +24,12 @@ class RedisInventory:
         # what the claim, queue and admission paths read besides the inventory, written first
         # so nothing that sees the event on sale misses it, and without expiry so nothing
         # sends them back to PostgreSQL mid-sale: the waiting room's settings (a partner's
-        # pause, resume or new rate applies at the next visit) and each ticket type's event
+        # pause, resume or new rate applies at the next visit), each ticket type's event and
+        # the gate keys (added to, never replaced: a key added meanwhile stays)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(keys.queue_settings(event_id), msgspec.json.encode(snapshot.room))
+            if snapshot.gate_keys is not None:
+                pipe.hset(keys.gate_keys(event_id), mapping=copy_fields(snapshot.gate_keys))
             if snapshot.pools:
                 event = str(event_id)
                 pipe.hset(
@@ -59,7 +63,9 @@ class RedisInventory:
     async def forget(self, event_id: int) -> None:
         pool_fields = await self._redis.hkeys(keys.event_key(event_id, "pools"))
         await self._redis.srem(keys.HYDRATED_EVENTS, str(event_id))
-        await self._redis.delete(*keys.event_keys(event_id), keys.queue_settings(event_id))
+        await self._redis.delete(
+            *keys.event_keys(event_id), keys.queue_settings(event_id), keys.gate_keys(event_id)
+        )
         types = {field.decode().partition(":")[0] for field in pool_fields}
         if types:
             await self._redis.hdel(keys.TICKET_TYPE_EVENTS, *types)

@@ -19,6 +19,7 @@ from engine.store.event_orders import RedisEventOrders
 from engine.store.pg_orders import PgOrderStore
 from engine.store.pg_sale import PgSaleReads
 from engine.store.pg_tickets import PgGateKeyStore, PgTicketStore
+from engine.store.redis_gate_keys import RedisGateKeys
 from engine.store.redis_inventory import RedisInventory
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.redis_sale import RedisSaleStore
@@ -43,6 +44,7 @@ class Resources:
     live_tickets: RedisTickets = field(init=False)
     ticket_store: PgTicketStore = field(init=False)
     ticket_loader: TicketLoader = field(init=False)
+    live_gate_keys: RedisGateKeys = field(init=False)
     # set by the process: the API enqueues ARQ jobs through it; workers persist directly
     persist_queue: PersistQueue | None = None
 
@@ -50,6 +52,7 @@ class Resources:
         self.scripts = EventScripts(self.redis)
         self.live_tickets = RedisTickets(self.redis, self.scripts)
         self.ticket_store = PgTicketStore(self.pool)
+        self.live_gate_keys = RedisGateKeys(self.redis)
         self.ticket_loader = TicketLoader(self.ticket_store, self.live_tickets)
         limits = self.settings.rate_limits
         batcher = ClaimBatcher(self.scripts, limits.claims_per_customer, limits.claims_per_address)
@@ -58,12 +61,20 @@ class Resources:
         self.order_store = PgOrderStore(self.pool)
         self.inventory = RedisInventory(self.redis, self.scripts, self.live_tickets)
         order_log = RedisOrderLog(self.redis, self.scripts)
-        gate_keys = GateKeys(PgGateKeyStore(self.pool), ticket_signing_key(self.settings))
+        gate_keys = self.gate_keys()
         self.event_orders = RedisEventOrders(
             order_log,
             Persister(order_log, self.order_store, gate_keys),
             self.inventory,
             self.pool,
+        )
+
+    def gate_keys(self) -> GateKeys:
+        """Gate keys kept in PostgreSQL, with live events' copies in Redis."""
+        return GateKeys(
+            PgGateKeyStore(self.pool),
+            ticket_signing_key(self.settings),
+            live=self.live_gate_keys,
         )
 
     async def close(self) -> None:

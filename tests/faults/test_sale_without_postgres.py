@@ -3,10 +3,11 @@
 An API process and a worker reach PostgreSQL through a proxy that stops forwarding, as a server
 stopped with SIGSTOP does: queries hang until the pool's timeout (30 s) instead of failing. On
 live events, one with a waiting room and one without, claims, payments, cancellations and queue
-joins and polls each answer within a second from that API process, which started after the
-sales opened (nothing it knows came from PostgreSQL before the stall); once PostgreSQL is back,
-every paid order is completed and the cancelled one is cancelled there. What those paths read
-in Redis comes back when the reconciler hydrates an event Redis lost.
+joins and polls, and gate scans of a ticket completed before the stall, each answer within a
+second from that API process, which started after the sales opened (nothing it knows came from
+PostgreSQL before the stall, not even the event's gate keys); once PostgreSQL is back, every
+paid order is completed, the cancelled one is cancelled and the scanned ticket used there.
+What those paths read in Redis comes back when the reconciler hydrates an event Redis lost.
 """
 
 from __future__ import annotations
@@ -32,10 +33,16 @@ from engine.store.redis_queue import waiting_room
 from engine.store.redis_sale import RedisSaleStore
 from engine.store.resources import Resources
 from ops.embedded import die_with_parent, free_port
-from tests.conftest import Actor, make_actor
+from tests.conftest import Actor, make_actor, make_staff
 from tests.faults.tcp_proxy import PostgresProxy
-from tests.faults.worker_process import kill, start_worker, wait_for_status
-from tests.sale_setup import open_sale
+from tests.faults.worker_process import (
+    forget_started,
+    kill,
+    start_worker,
+    wait_for_status,
+    wait_until_started,
+)
+from tests.sale_setup import OnSale, open_sale
 from tests.services import RUN_DATA
 
 QUICK_S = 1.0  # each answer within this: far above normal, far below the pool's 30 s timeout
@@ -106,14 +113,20 @@ async def test_claims_pays_cancels_and_queue_visits_go_on_while_postgres_hangs(
     put = await client.put(f"/events/{roomed.event_id}/sale", headers=partner.headers, json=window)
     assert put.status_code == 200, put.text
     buyers = [await make_actor(client, "customer") for _ in range(3)]
+    gate_buyer = await make_actor(client, "customer")
+    staff = await make_staff(client, partner)
 
     proxy = PostgresProxy(get_settings().database_url)
     through_proxy = await proxy.start()
+    await forget_started(resources.redis)
     worker = start_worker(DATABASE_URL=through_proxy)
     paid: list[str] = []
     try:
         async with api_process(through_proxy) as api:
-            await asyncio.sleep(1.5)  # the worker is up and connected through the proxy
+            await wait_until_started(resources.redis)  # connected through the proxy
+            # a ticket completed by the worker (which creates the event's gate key) before
+            # the stall: the fresh API process has not seen the key
+            ticket_code = await completed_ticket_code(api, resources, gate_buyer, plain)
             proxy.stall()
             seat_buyer, ga_buyer, room_buyer = buyers
 
@@ -165,11 +178,23 @@ async def test_claims_pays_cancels_and_queue_visits_go_on_while_postgres_hangs(
             )
             assert refused["code"] == "admission_required"
 
+            # the gate: the first scan admits, the next is refused
+            scan = {"code": ticket_code, "gate": "north"}
+            admitted = await quick(
+                api.post("/tickets/validate", headers=staff.headers, json=scan), 200
+            )
+            assert admitted["result"] == "admitted"
+            again = await quick(
+                api.post("/tickets/validate", headers=staff.headers, json=scan), 409
+            )
+            assert again["code"] == "already_used"
+
             # nothing reached PostgreSQL meanwhile; all of it does once it answers again
             assert await wait_for_status(resources.pool, paid, "completed", 0) == 0
             proxy.resume()
             assert await wait_for_status(resources.pool, paid, "completed", 60) == len(paid)
             assert await wait_for_status(resources.pool, [dropped["id"]], "cancelled", 30) == 1
+            assert await wait_for_ticket_used(resources, admitted["ticket"]["id"], 30)
     finally:
         kill(worker)
         await proxy.stop()
@@ -177,6 +202,36 @@ async def test_claims_pays_cancels_and_queue_visits_go_on_while_postgres_hangs(
         "SELECT count(*) FROM tickets WHERE order_id = ANY($1) AND status = 'valid'", paid
     )
     assert tickets == 2 + 2 + 3
+
+
+async def completed_ticket_code(
+    api: httpx.AsyncClient, resources: Resources, buyer: Actor, sale: OnSale
+) -> str:
+    """The code of a ticket bought and paid for now, once the worker completed its order."""
+    body = {"items": [{"ticket_type_id": sale.pool_ids[0], "quantity": 1}]}
+    order = await api.post("/orders", headers=buyer.headers, json=body)
+    assert order.status_code == 201, order.text
+    order_id = order.json()["id"]
+    pay = {"payment_token": "tok_visa"}
+    paid = await api.post(f"/orders/{order_id}/pay", headers=buyer.headers, json=pay)
+    assert paid.status_code == 202, paid.text
+    assert await wait_for_status(resources.pool, [order_id], "completed", 30) == 1
+    tickets = await api.get(f"/orders/{order_id}/tickets", headers=buyer.headers)
+    assert tickets.status_code == 200, tickets.text
+    code: str = tickets.json()["items"][0]["code"]
+    return code
+
+
+async def wait_for_ticket_used(resources: Resources, ticket_id: int, within: float) -> bool:
+    """Whether the ticket is `used` in PostgreSQL within `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        status = await resources.pool.fetchval(
+            "SELECT status FROM tickets WHERE id = $1", ticket_id
+        )
+        if status == "used" or time.monotonic() > deadline:
+            return bool(status == "used")
+        await asyncio.sleep(0.2)
 
 
 async def test_after_redis_lost_its_data_the_reconciler_restores_what_claims_read(

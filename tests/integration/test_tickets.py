@@ -13,11 +13,9 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from engine.gate_keys import GateKeys
 from engine.persistence import Persister
-from engine.settings import get_settings, ticket_signing_key
 from engine.store.mail_transports import EmlDirectory, SmtpTransport
-from engine.store.pg_tickets import PgGateKeyStore, PgMailOutbox
+from engine.store.pg_tickets import PgMailOutbox
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
 from engine.ticket_mail import MailDelivery
@@ -28,7 +26,7 @@ from tests.sale_setup import OnSale, open_sale, seat_item
 
 def ticket_persister(resources: Resources) -> Persister:
     """The worker's persister: codes signed with the event's gate key."""
-    keys = GateKeys(PgGateKeyStore(resources.pool), ticket_signing_key(get_settings()))
+    keys = resources.gate_keys()
     return Persister(RedisOrderLog(resources.redis, resources.scripts), resources.order_store, keys)
 
 
