@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
@@ -67,7 +68,7 @@ class AccountController(Controller):
     async def register(self, data: JSONBody[RegisterIn], accounts: AccountsDep) -> User:
         return await accounts.register(Registration(**msgspec.structs.asdict(data)))
 
-    @post("/auth/login", status_code=200)
+    @post("/auth/login", status_code=200, cache_control=CacheControlHeader(no_store=True))
     async def login(
         self,
         request: Request[Any, Any, Any],

@@ -41,6 +41,7 @@ class Settings:
     login_limit_per_address: int
     login_window_seconds: int
     log_level: str
+    hsts_seconds: int = 0
 
     @property
     def production(self) -> bool:
@@ -109,6 +110,8 @@ def load_settings() -> Settings:
         login_limit_per_address=_int("LOGIN_LIMIT_PER_ADDRESS", 100),
         login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 300),
         log_level=_env("LOG_LEVEL", "INFO") or "INFO",
+        # Strict-Transport-Security max-age, for an API served over TLS; 0 sends none
+        hsts_seconds=_int("HSTS_SECONDS", 0),
     )
 
 
