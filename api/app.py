@@ -24,7 +24,7 @@ from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.fast_claims import serve_claim
 from api.hot_paths import BoxofficeApp
-from api.operations import count_dead_letters, health, ready
+from api.operations import count_dead_letters, health, metrics_guard, ready
 from api.problems import EXCEPTION_HANDLERS
 from api.queue import serve_queue
 from api.security_headers import ResponseHeaders
@@ -67,6 +67,7 @@ STATIC_FILES = create_static_files_router(
 class MetricsController(PrometheusController):
     path = "/metrics"
     openmetrics_format = False
+    guards = [metrics_guard]
 
     @get()
     async def get(self, request: Request[Any, Any, Any]) -> Response[Any]:

@@ -42,6 +42,7 @@ class Settings:
     login_window_seconds: int
     log_level: str
     hsts_seconds: int = 0
+    metrics_token: str | None = None
 
     @property
     def production(self) -> bool:
@@ -112,6 +113,8 @@ def load_settings() -> Settings:
         log_level=_env("LOG_LEVEL", "INFO") or "INFO",
         # Strict-Transport-Security max-age, for an API served over TLS; 0 sends none
         hsts_seconds=_int("HSTS_SECONDS", 0),
+        # the bearer token /metrics asks for; in production, no token means no /metrics
+        metrics_token=_env("METRICS_TOKEN"),
     )
 
 

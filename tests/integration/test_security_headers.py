@@ -1,7 +1,7 @@
 """Security headers on every answer of the real app (documented handlers, Litestar's own
 errors, the hot paths that write their answers themselves, pages, static files), the request
-id echoed and logged, no-store on answers that carry a token, a CSP on the pages, and HSTS
-when configured."""
+id echoed and logged, no-store on answers that carry a token, a CSP on the pages, HSTS
+when configured, and /metrics closed in production unless its token is given."""
 
 from __future__ import annotations
 
@@ -196,3 +196,32 @@ async def test_hsts_when_configured(app_with: Any) -> None:
     client = await app_with(HSTS_SECONDS="63072000")
     response = await client.get("/health")
     assert response.headers["strict-transport-security"] == "max-age=63072000"
+
+
+# /metrics in production -------------------------------------------------------------------
+
+
+PRODUCTION = {"BOXOFFICE_ENV": "production", "JWT_SECRET": "p" * 48}
+
+
+async def test_production_metrics_need_the_configured_token(app_with: Any) -> None:
+    client = await app_with(**PRODUCTION, METRICS_TOKEN="scrape-secret-1")
+    assert (await client.get("/metrics")).status_code == 401
+    wrong = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret-2"})
+    assert wrong.status_code == 401
+    assert wrong.headers["content-type"] == "application/problem+json"
+    right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret-1"})
+    assert right.status_code == 200
+    assert "boxoffice_requests_total" in right.text
+
+
+async def test_production_without_a_token_has_no_metrics(app_with: Any) -> None:
+    client = await app_with(**PRODUCTION)
+    assert (await client.get("/metrics")).status_code == 404
+    assert (await client.get("/health")).status_code == 200
+
+
+async def test_development_metrics_stay_open(app_with: Any) -> None:
+    client = await app_with(BOXOFFICE_ENV="development")
+    response = await client.get("/metrics")
+    assert response.status_code == 200 and "boxoffice_requests_total" in response.text
