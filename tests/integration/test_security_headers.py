@@ -1,23 +1,31 @@
 """Security headers on every answer of the real app (documented handlers, Litestar's own
 errors, the hot paths that write their answers themselves, pages, static files), the request
 id echoed and logged, no-store on answers that carry a token, a CSP on the pages, HSTS
-when configured, and /metrics closed in production unless its token is given."""
+when configured, /metrics closed in production unless its token is given, and no
+`server: uvicorn`."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from engine.settings import get_settings, reset_settings
+from engine.settings import ROOT, get_settings, reset_settings
 from engine.store.resources import Resources
+from ops.embedded import die_with_parent, free_port
 from ops.logs import JsonFormatter
+from ops.stack import api_arguments
 from tests.conftest import Actor
 from tests.integration.test_waiting_room import http_admitted, room_sale
 from tests.sale_setup import open_sale, seat_item
@@ -225,3 +233,47 @@ async def test_development_metrics_stay_open(app_with: Any) -> None:
     client = await app_with(BOXOFFICE_ENV="development")
     response = await client.get("/metrics")
     assert response.status_code == 200 and "boxoffice_requests_total" in response.text
+
+
+# the server as `make run`, the Dockerfile and docker-compose start it -----------------------
+
+
+def test_the_served_api_does_not_name_its_server(services: Any, tmp_path: Path) -> None:
+    port = free_port()
+    settings = get_settings()
+    arguments = api_arguments(settings)
+    arguments[arguments.index("--port") + 1] = str(port)
+    arguments[arguments.index("--host") + 1] = "127.0.0.1"
+    log_path = tmp_path / "api.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, *arguments],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=log,
+            stderr=log,
+            preexec_fn=die_with_parent,
+        )
+    try:
+        response = _get_when_up(f"http://127.0.0.1:{port}/health", server, log_path)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    assert response.status_code == 200
+    assert "server" not in response.headers
+    assert_secured(response)
+    for path in ("Dockerfile", "docker-compose.yml"):
+        text = (ROOT / path).read_text()
+        assert text.count("--no-server-header") == text.count("--no-access-log") == 1, path
+
+
+def _get_when_up(url: str, server: subprocess.Popen[bytes], log_path: Path) -> httpx.Response:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(log_path.read_text())
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError(f"API not up: {log_path.read_text()}")
