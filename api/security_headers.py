@@ -35,7 +35,7 @@ log = logging.getLogger("boxoffice.api")
 
 # RFC 9110 token characters, and / = : @ that tracing systems put in their ids
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9!#$%&'*+.^_`|~/=:@-]{1,128}")
-_ID_PREFIX = secrets.token_hex(6)
+_ID_PREFIX = secrets.token_hex(6).encode()
 _id_counter = itertools.count(1)
 
 PAGE_POLICY = (
@@ -53,17 +53,17 @@ _INTERNAL_ERROR = (
 _PROBLEM = PROBLEM_JSON.encode()
 
 
-def new_request_id() -> str:
+def new_request_id() -> bytes:
     """Unique across processes (a random prefix per process), cheaper than uuid4."""
-    return f"{_ID_PREFIX}{next(_id_counter):x}"
+    return b"%s%x" % (_ID_PREFIX, next(_id_counter))
 
 
-def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
+def request_id_of(headers: list[tuple[bytes, bytes]]) -> bytes:
     """The client's X-Request-ID when it is sane, otherwise a new one."""
     for name, value in headers:
         if name == b"x-request-id":
             if _SANE_REQUEST_ID.fullmatch(value):
-                return value.decode("ascii")
+                return value
             break
     return new_request_id()
 
@@ -78,8 +78,7 @@ class ResponseHeaders:
     async def __call__(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
         request_id = request_id_of(scope["headers"])
         context = REQUEST_ID.set(request_id)
-        added = (*self.common, (b"x-request-id", request_id.encode("ascii")))
-        html_policy = DOCS_POLICY if scope["path"].startswith(DOCS_PATH) else PAGE_POLICY
+        added = (*self.common, (b"x-request-id", request_id))
         started = False
 
         async def send_with_headers(message: Message) -> None:
@@ -88,7 +87,7 @@ class ResponseHeaders:
                 started = True
                 headers = [*message.get("headers", ()), *added]
                 if _is_html(headers):
-                    headers.append((b"content-security-policy", html_policy))
+                    headers.append((b"content-security-policy", _policy_of(scope["path"])))
                 message["headers"] = headers
             await send(message)
 
@@ -103,8 +102,12 @@ class ResponseHeaders:
             REQUEST_ID.reset(context)
 
 
+def _policy_of(path: str) -> bytes:
+    return DOCS_POLICY if path.startswith(DOCS_PATH) else PAGE_POLICY
+
+
 def _is_html(headers: list[Any]) -> bool:
     for name, value in headers:
-        if name.lower() == b"content-type":
+        if name == b"content-type":  # ASGI: response header names are lowercase
             return bool(value.startswith(b"text/html"))
     return False

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
-# the X-Request-ID of the HTTP request being served, set by api/security_headers.py
-REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+# the X-Request-ID of the HTTP request being served (ASCII), set by api/security_headers.py
+REQUEST_ID: ContextVar[bytes | None] = ContextVar("request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,7 +24,7 @@ class JsonFormatter(logging.Formatter):
         }
         request_id = REQUEST_ID.get()
         if request_id is not None:
-            entry["request_id"] = request_id
+            entry["request_id"] = request_id.decode("ascii")
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

@@ -82,13 +82,13 @@ async def test_hsts_only_when_configured() -> None:
 )
 def test_an_insane_request_id_is_replaced(given: bytes) -> None:
     chosen = request_id_of([(b"x-request-id", given)])
-    assert chosen.encode() != given
+    assert chosen != given
     assert 8 < len(chosen) <= 32 and chosen.isalnum()
 
 
 @pytest.mark.parametrize("given", [b"abc", b"0f8fad5b-d9cb-469f-a165-70867728950e", b"a" * 128])
 def test_a_sane_request_id_is_kept(given: bytes) -> None:
-    assert request_id_of([(b"x-request-id", given)]) == given.decode()
+    assert request_id_of([(b"x-request-id", given)]) == given
 
 
 def test_generated_request_ids_are_unique() -> None:
