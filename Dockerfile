@@ -46,4 +46,5 @@ FROM base AS runtime
 USER boxoffice
 EXPOSE 8000
 CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
-     "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+     "--loop", "uvloop", "--http", "httptools", "--no-access-log", \
+     "--no-server-header"]

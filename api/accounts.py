@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
@@ -83,7 +84,7 @@ class AccountController(Controller):
         registration = Registration(**msgspec.structs.asdict(data))
         return await accounts.register(registration, client_address(request))
 
-    @post("/auth/login", status_code=200)
+    @post("/auth/login", status_code=200, cache_control=CacheControlHeader(no_store=True))
     async def login(
         self,
         request: Request[Any, Any, Any],

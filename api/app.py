@@ -8,13 +8,16 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, get
+from litestar.datastructures import CacheControlHeader
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Response
+from litestar.static_files import create_static_files_router
 
 from api import events, inventory, lineup, orders, queue, reports, tickets
 from api.accounts import AccountController
@@ -22,9 +25,10 @@ from api.auth import AUTH_DEPENDENCIES
 from api.bodies import BodyRequest
 from api.fast_claims import serve_claim
 from api.hot_paths import BoxofficeApp
-from api.operations import count_dead_letters, health, ready
+from api.operations import count_dead_letters, health, metrics_guard, ready
 from api.problems import EXCEPTION_HANDLERS
 from api.queue import serve_queue
+from api.security_headers import ResponseHeaders
 from api.tickets import serve_validate
 from engine.orders import Orders
 from engine.revocation import RevokedUsers
@@ -53,10 +57,19 @@ ROUTE_HANDLERS: list[object] = [
     *tickets.ROUTES,
 ]
 
+# the pages' scripts and styles: files, so that the pages' CSP allows no inline code
+STATIC_FILES = create_static_files_router(
+    path="/static",
+    directories=[Path(__file__).resolve().parent / "static"],
+    cache_control=CacheControlHeader(public=True, max_age=60),
+    include_in_schema=False,
+)
+
 
 class MetricsController(PrometheusController):
     path = "/metrics"
     openmetrics_format = False
+    guards = [metrics_guard]
 
     @get()
     async def get(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -117,7 +130,8 @@ def create_app() -> Litestar:
     app = BoxofficeApp(
         app_name=prometheus.app_name,
         prefix=prometheus.prefix,
-        route_handlers=[*ROUTE_HANDLERS, MetricsController],
+        response_headers=ResponseHeaders(settings.hsts_seconds),
+        route_handlers=[*ROUTE_HANDLERS, MetricsController, STATIC_FILES],
         dependencies=AUTH_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=BodyRequest,

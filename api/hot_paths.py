@@ -49,8 +49,16 @@ T = TypeVar("T")
 class BoxofficeApp(Litestar):
     """Litestar, with the hot paths served before routing (see the module docstring)."""
 
-    def __init__(self, *args: Any, app_name: str, prefix: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        app_name: str,
+        prefix: str,
+        response_headers: Callable[[Scope, Receive, Send, ASGIApp], Awaitable[None]],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self._response_headers = response_headers  # api/security_headers.py
         self._routes: dict[tuple[str, str], tuple[str, Serve]] = {}
         self._queue: dict[str, Serve] = {}
         self._metrics = HotMetrics(prefix, app_name)
@@ -63,13 +71,18 @@ class BoxofficeApp(Litestar):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            method, path = scope["method"], scope["path"]
-            route = self._routes.get((method, path))
-            if route is None and method in self._queue and path.endswith("/queue"):
-                route = self._queue_route(scope, method, path)
-            if route is not None and _small_body(scope):
-                await self._serve(scope, receive, send, *route)
-                return
+            await self._response_headers(scope, receive, send, self._dispatch)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def _dispatch(self, scope: Any, receive: Any, send: Any) -> None:
+        method, path = scope["method"], scope["path"]
+        route = self._routes.get((method, path))
+        if route is None and method in self._queue and path.endswith("/queue"):
+            route = self._queue_route(scope, method, path)
+        if route is not None and _small_body(scope):
+            await self._serve(scope, receive, send, *route)
+            return
         await super().__call__(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.handlers import BaseRouteHandler
 from prometheus_client import Gauge
 
 from api.problems import problem
@@ -56,3 +60,20 @@ async def count_dead_letters(resources: Any) -> None:
         return
     for reason in {*PERMANENT_REASONS, *counts}:
         DEAD_LETTERS.labels(reason).set(counts.get(reason, 0))
+
+
+def metrics_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """/metrics asks for `Authorization: Bearer <METRICS_TOKEN>` when a token is configured;
+    in production without one it is not served at all (404); in development it is open."""
+    settings = connection.app.state.resources.settings
+    token: str | None = settings.metrics_token
+    if token is None:
+        if settings.production:
+            raise NotFoundException()
+        return
+    given = connection.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise NotAuthorizedException(
+            "/metrics needs the METRICS_TOKEN bearer token",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )

@@ -28,7 +28,16 @@ from engine.waiting_room import QueueStatus, RoomPolicy, WaitingRoom
 PAGE = Path(__file__).resolve().parent / "static" / "waiting_room.html"
 # a poll may be answered from a cache for a second: the page polls every few seconds anyway
 STATUS_HEADERS = {"Cache-Control": "private, max-age=1", "Vary": "Authorization"}
+# ...but one that carries an admission token is kept by no cache
+ADMITTED_HEADERS = {"Cache-Control": "no-store", "Vary": "Authorization"}
 _RAW_STATUS_HEADERS = [(k.lower().encode(), v.encode()) for k, v in STATUS_HEADERS.items()]
+_RAW_ADMITTED_HEADERS = [(k.lower().encode(), v.encode()) for k, v in ADMITTED_HEADERS.items()]
+
+
+def headers_of(status: QueueStatus) -> dict[str, str]:
+    return STATUS_HEADERS if status.admission_token is None else ADMITTED_HEADERS
+
+
 _encode = msgspec.json.Encoder().encode
 
 
@@ -81,7 +90,8 @@ async def serve_queue(scope: Scope, receive: Receive, send: Send, pass_on: ASGIA
         if isinstance(exc, TooManyAttempts):
             headers.append((b"retry-after", str(exc.retry_after).encode()))
         return await respond(send, status_of(exc), problem_body(exc), _PROBLEM, headers)
-    return await respond(send, 200, _encode(status), _JSON, _RAW_STATUS_HEADERS)
+    raw = _RAW_STATUS_HEADERS if status.admission_token is None else _RAW_ADMITTED_HEADERS
+    return await respond(send, 200, _encode(status), _JSON, raw)
 
 
 class QueueController(Controller):
@@ -95,14 +105,14 @@ class QueueController(Controller):
     ) -> Response[QueueStatus]:
         room = room_of(request.app.state)
         status = await room.join(customer, event_id, client_address(request))
-        return Response(status, headers=STATUS_HEADERS)
+        return Response(status, headers=headers_of(status))
 
     @get("/queue")
     async def status(
         self, request: Request[Any, Any, Any], customer: AsCustomer, event_id: PathId
     ) -> Response[QueueStatus]:
         status = await room_of(request.app.state).status(customer, event_id)
-        return Response(status, headers=STATUS_HEADERS)
+        return Response(status, headers=headers_of(status))
 
     @get("/waiting-room", media_type=MediaType.HTML, include_in_schema=False)
     async def page(self, event_id: PathId) -> Response[bytes]:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import CacheControlHeader
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from api.auth import AsCustomer, AsGate, AsPartner
@@ -120,13 +121,18 @@ def _scan_of(body: bytes) -> tuple[str, str | None]:
 class TicketController(Controller):
     tags = ["tickets"]
 
-    @get("/orders/{order_id:str}/tickets")
+    # ticket codes admit their holder: no cache keeps them
+    @get("/orders/{order_id:str}/tickets", cache_control=CacheControlHeader(no_store=True))
     async def order_tickets(
         self, request: Request[Any, Any, Any], customer: AsCustomer, order_id: PathText
     ) -> OrderTickets:
         return await _services(request)[0].of_order(customer, order_id)
 
-    @get("/orders/{order_id:str}/ticket", include_in_schema=False)
+    @get(
+        "/orders/{order_id:str}/ticket",
+        include_in_schema=False,
+        cache_control=CacheControlHeader(no_store=True),
+    )
     async def order_ticket(
         self, request: Request[Any, Any, Any], customer: AsCustomer, order_id: PathText
     ) -> OrderTickets:

@@ -45,6 +45,8 @@ class Settings:
     login_window_seconds: int
     rate_limits: RateLimits
     log_level: str
+    hsts_seconds: int = 0
+    metrics_token: str | None = None
 
     @property
     def production(self) -> bool:
@@ -140,6 +142,10 @@ def load_settings() -> Settings:
         login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 300),
         rate_limits=_rate_limits(),
         log_level=_env("LOG_LEVEL", "INFO") or "INFO",
+        # Strict-Transport-Security max-age, for an API served over TLS; 0 sends none
+        hsts_seconds=_int("HSTS_SECONDS", 0),
+        # the bearer token /metrics asks for; in production, no token means no /metrics
+        metrics_token=_env("METRICS_TOKEN"),
     )
 
 

@@ -120,6 +120,7 @@ class BenchStack:
             "--http",
             "httptools",
             "--no-access-log",
+            "--no-server-header",
             "--log-level",
             "warning",
             "--workers",

@@ -23,7 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from engine.settings import ROOT, get_settings, redis_appendfsync
+from engine.settings import ROOT, Settings, get_settings, redis_appendfsync
 from engine.store.migrate import apply_migrations
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent
 from ops.logs import configure_logging
@@ -91,25 +91,7 @@ class Stack:
         )
 
     def start_processes(self) -> None:
-        settings = get_settings()
-        self.spawn(
-            "api",
-            "-m",
-            "uvicorn",
-            "api.app:create_app",
-            "--factory",
-            "--host",
-            settings.host,
-            "--port",
-            str(settings.port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--workers",
-            os.environ.get("WEB_CONCURRENCY", "1"),
-        )
+        self.spawn("api", *api_arguments(get_settings()))
         if (ROOT / "workers" / "settings.py").exists():
             self.spawn("worker", "-m", "workers")
 
@@ -142,6 +124,29 @@ class Stack:
         if self.embedded_pg:
             self.embedded_pg.stop()
         log.info("stack stopped")
+
+
+def api_arguments(settings: Settings) -> list[str]:
+    """The API's command line after `python`; `--no-server-header` drops `server: uvicorn`,
+    which tells an attacker what to look up (the Dockerfile and docker-compose.yml match)."""
+    return [
+        "-m",
+        "uvicorn",
+        "api.app:create_app",
+        "--factory",
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--no-server-header",
+        "--workers",
+        os.environ.get("WEB_CONCURRENCY", "1"),
+    ]
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

@@ -153,8 +153,14 @@ async def test_customer_waits_is_admitted_and_reserves_in_the_page(
         page: Page = await browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "console",
+            lambda message: errors.append(message.text) if "Policy" in message.text else None,
+        )
         await page.goto(f"{api_server}/events/{sale.event_id}/waiting-room")
         await expect(page.locator("#event-name")).to_have_text("Flash sale")
+        # its script and stylesheet are files the CSP allows: the script ran, the style applies
+        assert await page.evaluate("getComputedStyle(document.body).maxWidth") == "640px"
         await expect(page.locator("#login")).to_be_visible()  # no token stored yet
         await page.fill("#email", email)
         await page.fill("#password", PASSWORD)
@@ -256,7 +262,7 @@ async def test_the_page_polls_with_jitter(
     await page.evaluate(f"localStorage.setItem('boxoffice.access_token', '{waiting.token}')")
     await page.reload()
     await expect(page.locator("#state")).to_have_attribute("data-state", "waiting")
-    await page.wait_for_function("window.pollDelays.length >= 12")
+    await page.wait_for_function("() => window.pollDelays.length >= 12")  # no eval: the CSP
     delays: list[float] = await page.evaluate("window.pollDelays")
     await page.close()
     assert all(1000 <= delay < 3000 for delay in delays), delays

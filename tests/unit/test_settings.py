@@ -15,6 +15,7 @@ SECRET = "s" * 48
 _NAMES = (
     "ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "QUEUE_REDIS_URL", "HOST", "PORT",
     "JWT_SECRET", "JWT_TTL_SECONDS", "TICKET_SIGNING_KEY", "LOG_LEVEL", "REDIS_APPENDFSYNC",
+    "HSTS_SECONDS", "METRICS_TOKEN",
 )  # fmt: skip
 
 
@@ -123,3 +124,17 @@ def test_the_embedded_redis_fsyncs_always_unless_a_known_policy_is_given(
     monkeypatch.setenv("REDIS_APPENDFSYNC", "sometimes")
     with pytest.raises(SettingsError, match="REDIS_APPENDFSYNC must be one of always, everysec"):
         redis_appendfsync()
+
+
+def test_metrics_token_and_hsts_are_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.metrics_token, settings.hsts_seconds) == (None, 0)
+
+    monkeypatch.setenv("BOXOFFICE_METRICS_TOKEN", "scrape-me")
+    monkeypatch.setenv("HSTS_SECONDS", "31536000")
+    settings = load_settings()
+    assert (settings.metrics_token, settings.hsts_seconds) == ("scrape-me", 31536000)
+
+    monkeypatch.setenv("HSTS_SECONDS", "a year")
+    with pytest.raises(SettingsError, match="HSTS_SECONDS must be an integer"):
+        load_settings()
