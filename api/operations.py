@@ -14,7 +14,7 @@ from litestar.handlers import BaseRouteHandler
 from prometheus_client import Gauge
 
 from api.problems import problem
-from engine.persistence import PERMANENT_REASONS
+from engine.failures import PERMANENT_REASONS
 
 log = logging.getLogger("boxoffice.api")
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from engine.failures import REFUSED_BACKOFF, Backoff, Failure
 from engine.gate_keys import TicketSigner
 from engine.order_ids import home_event_of
 from engine.orders import from_ms
@@ -128,38 +129,6 @@ class DeadLetter(msgspec.Struct, frozen=True):
     document: dict[str, Any]
 
 
-# SQLSTATEs whose refusal no retry can change: the rows the order needs are gone or its
-# values break a rule of the schema. Not among them: unique_violation (23505), since a seat
-# resold after a cancellation is refused until the cancellation's void lands, and every
-# connection, serialization, deadlock, resource or shutdown error.
-PERMANENT_SQLSTATES = {
-    "23503": "foreign_key_violation",
-    "23514": "check_violation",
-    "23502": "not_null_violation",
-    "23001": "restrict_violation",
-}
-PERMANENT_REASONS = (
-    "customer_missing",
-    *PERMANENT_SQLSTATES.values(),
-    "invalid_data",
-)
-
-
-def permanent_refusal(exc: BaseException) -> str | None:
-    """Why PostgreSQL will refuse this order however often it is retried (one of
-    PERMANENT_REASONS), or None when a retry may succeed. The only place that decides."""
-    state = getattr(exc, "sqlstate", None)
-    if not isinstance(state, str):
-        return None
-    if state == "23503" and getattr(exc, "table_name", None) == "orders":
-        return "customer_missing"  # orders' only foreign key: orders.customer_id -> users
-    if state.startswith("22"):  # data exception: a value the column cannot take
-        return "invalid_data"
-    return PERMANENT_SQLSTATES.get(state)
-
-
-PARK_FIRST_S = 1.0  # a refused change is tried again after this long, then twice as long...
-PARK_MAX_S = 300.0  # ...up to this
 PARK_MEMORY = 100_000  # refused orders whose delay is remembered
 
 
@@ -176,16 +145,16 @@ class Persister:
         log: Any,
         store: Any,
         signer: TicketSigner | bytes,
-        park_first_s: float = PARK_FIRST_S,
+        backoff: Backoff = REFUSED_BACKOFF,
         on_dead_letter: Callable[[DeadLetter], None] | None = None,
     ) -> None:
         self._log = log
         self._store = store
         self._on_dead_letter = on_dead_letter
-        # orders whose change PostgreSQL refused -> seconds it was last put off for: doubled
-        # each refusal, up to PARK_MAX_S, forgotten once written
+        # orders whose change PostgreSQL refused -> seconds it was last put off for: longer
+        # each refusal (the backoff), forgotten once written
         self._parked: dict[str, float] = {}
-        self._park_first_s = park_first_s
+        self._backoff = backoff
         if isinstance(signer, bytes):  # the bare secret: event keys beside the orders
             from engine.store.pg_tickets import gate_keys_beside
 
@@ -198,10 +167,10 @@ class Persister:
         With include_paid=False, paid orders are left to their persist_order job (and the
         outbox reconciler) so no order is written twice at once. A document PostgreSQL
         already has in full (completed, nothing changed since) is skipped. A change that
-        PostgreSQL refuses is put off (1 s, then twice as long each time, up to 5 min), so
-        the sync loop goes on with the changes behind it instead of retrying it every round;
-        one it refuses for good (permanent_refusal) becomes a dead letter. Only an unreachable
-        PostgreSQL (or Redis) raises."""
+        PostgreSQL refuses is put off (engine/failures.py REFUSED_BACKOFF: 1 s, then twice as
+        long each time, up to a minute), so the sync loop goes on with the changes behind it
+        instead of retrying it every round; one it refuses for good becomes a dead letter.
+        Only an unreachable PostgreSQL (or Redis) raises."""
         written, _ = await self._persist(order_ids, include_paid, park=True)
         return len(written)
 
@@ -319,7 +288,7 @@ class Persister:
         for order_id, score in refused:
             if score is None:
                 continue  # no pending change: a paid order's retries are its job's
-            delay = min(self._parked.get(order_id, self._park_first_s / 2) * 2, PARK_MAX_S)
+            delay = self._backoff.after(self._parked.get(order_id))
             self._parked[order_id] = delay
             parked.append((order_id, score, int(delay * 1000)))
             log.warning("order %s: change refused by PostgreSQL, next try in %gs", order_id, delay)
@@ -343,10 +312,10 @@ class Persister:
         try:
             return {rows.order_id for rows in batch}, await self._store.write(batch), {}
         except Exception as exc:
-            if _unreachable(exc):
+            if self._store.classify_failure(exc) is Failure.UNREACHABLE:
                 raise  # smaller batches would only fail the same way
             if len(batch) == 1:
-                reason = permanent_refusal(exc)
+                reason = self._store.refusal_reason(exc)
                 if reason is not None:
                     return set(), {}, {batch[0].order_id: (reason, exc)}
                 log.warning("order %s could not be written, will retry: %r", batch[0].order_id, exc)
@@ -361,15 +330,6 @@ class Persister:
                 completed.update(half_completed)
                 refused.update(half_refused)
             return written, completed, refused
-
-
-def _unreachable(exc: BaseException) -> bool:
-    """The store could not be reached (refused, lost, timed out), as opposed to refusing
-    some order of the batch. asyncpg's connection errors all carry "Connect" in the name of
-    their class or of a base class (ConnectionDoesNotExistError, CannotConnectNowError)."""
-    if isinstance(exc, OSError | TimeoutError):
-        return True
-    return any("Connect" in cls.__name__ for cls in type(exc).__mro__)
 
 
 def _was_paid(doc: dict[str, Any]) -> bool:

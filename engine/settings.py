@@ -1,8 +1,10 @@
-"""Settings read once from the environment into a typed object.
+"""Settings read once from the environment into typed objects; the only module that reads
+the environment for the application.
 
 Plain names (`DATABASE_URL`, `REDIS_URL`, ...) are read first, then the same name with a
 `BOXOFFICE_` prefix. Tests and the stack launcher may set the environment before the first
-`get_settings()` call, or call `reset_settings()` afterwards.
+`get_settings()` call, or call `reset_settings()` afterwards. `StackSettings` is what
+`make run` (ops/stack.py) needs before the servers exist, so before `Settings` can be read.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class Settings:
     login_window_seconds: int
     rate_limits: RateLimits
     log_level: str
+    ticket_signing_key: str | None  # None: derived from the JWT secret (ticket_signing_key())
+    smtp_url: str | None  # None: mail is written as .eml files under <data_dir>/mail
+    mail_from: str | None  # None: engine.ticket_mail.DEFAULT_SENDER
     hsts_seconds: int = 0
     metrics_token: str | None = None
 
@@ -109,9 +114,18 @@ def _jwt_secret(env: str, data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _data_dir() -> Path:
+    """DATA_DIR (or BOXOFFICE_DATA_DIR): generated secrets, mail files, embedded servers."""
+    return Path(_env("DATA_DIR", str(ROOT / ".data")) or ROOT / ".data")
+
+
+def _log_level() -> str:
+    return _env("LOG_LEVEL", "INFO") or "INFO"
+
+
 def load_settings() -> Settings:
     env = _env("ENV", "development") or "development"
-    data_dir = Path(_env("DATA_DIR", str(ROOT / ".data")) or ROOT / ".data")
+    data_dir = _data_dir()
     database_url = _env("DATABASE_URL")
     redis_url = _env("REDIS_URL")
     if not database_url or not redis_url:
@@ -141,7 +155,10 @@ def load_settings() -> Settings:
         login_limit_per_address=_int("LOGIN_LIMIT_PER_ADDRESS", 200),
         login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 300),
         rate_limits=_rate_limits(),
-        log_level=_env("LOG_LEVEL", "INFO") or "INFO",
+        log_level=_log_level(),
+        ticket_signing_key=_env("TICKET_SIGNING_KEY"),
+        smtp_url=_env("SMTP_URL"),
+        mail_from=_env("MAIL_FROM"),
         # Strict-Transport-Security max-age, for an API served over TLS; 0 sends none
         hsts_seconds=_int("HSTS_SECONDS", 0),
         # the bearer token /metrics asks for; in production, no token means no /metrics
@@ -152,7 +169,30 @@ def load_settings() -> Settings:
 APPENDFSYNC_POLICIES = ("always", "everysec", "no")
 
 
-def redis_appendfsync() -> str:
+@dataclass(frozen=True, slots=True)
+class StackSettings:
+    """What the launcher (`make run`, ops/stack.py) reads before it starts anything."""
+
+    data_dir: Path
+    log_level: str
+    database_url: str | None  # None: start an embedded PostgreSQL under data_dir
+    redis_url: str | None  # None: start an embedded Valkey under data_dir
+    redis_appendfsync: str
+    web_concurrency: int  # uvicorn worker processes (WEB_CONCURRENCY)
+
+
+def load_stack_settings() -> StackSettings:
+    return StackSettings(
+        data_dir=_data_dir(),
+        log_level=_log_level(),
+        database_url=_env("DATABASE_URL"),
+        redis_url=_env("REDIS_URL"),
+        redis_appendfsync=_redis_appendfsync(),
+        web_concurrency=_int("WEB_CONCURRENCY", 1),
+    )
+
+
+def _redis_appendfsync() -> str:
     """The embedded Valkey's AOF fsync policy (REDIS_APPENDFSYNC). `always` by default: Redis
     then writes and fsyncs each round of commands before it replies, so a payment it has
     confirmed (the order sold and in its outbox) survives a crash of the machine, not only of
@@ -177,6 +217,5 @@ def reset_settings() -> None:
 
 def ticket_signing_key(settings: Settings) -> bytes:
     """HMAC key for ticket codes: TICKET_SIGNING_KEY, or derived from the JWT secret."""
-    explicit = _env("TICKET_SIGNING_KEY")
-    source = explicit or f"ticket-codes:{settings.jwt_secret}"
+    source = settings.ticket_signing_key or f"ticket-codes:{settings.jwt_secret}"
     return source.encode()

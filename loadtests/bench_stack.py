@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from engine.settings import ROOT, redis_appendfsync, reset_settings
+from engine.settings import ROOT, load_stack_settings, reset_settings
 from engine.store.migrate import apply_migrations
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent, free_port
 
@@ -62,13 +62,14 @@ class BenchStack:
         self.port = 0
 
     def start(self) -> None:
-        self.server_dsn = os.environ.get("DATABASE_URL", "")
+        given = load_stack_settings()
+        self.server_dsn = given.database_url or ""
         if not self.server_dsn:
             self.pg = EmbeddedPostgres(self.data / "pg")
             self.server_dsn = self.pg.start()
-        redis_url = os.environ.get("REDIS_URL", "")
+        redis_url = given.redis_url or ""
         if not redis_url:
-            self.redis = EmbeddedRedis(self.data / "redis", appendfsync=redis_appendfsync())
+            self.redis = EmbeddedRedis(self.data / "redis", appendfsync=given.redis_appendfsync)
             redis_url = self.redis.start()
         database_url = _with_path(self.server_dsn, f"/{self.database}")
         asyncio.run(self._create_database())

@@ -129,7 +129,7 @@ class EmbeddedPostgres:
 class EmbeddedRedis:
     data_dir: Path
     port: int = 0
-    appendfsync: str = "always"  # see engine.settings.redis_appendfsync
+    appendfsync: str = "always"  # see engine.settings.StackSettings
     _process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import asyncpg
-
 from engine.settings import SettingsError, get_settings
+from engine.store import pg_failures
 from engine.store.migrate import apply_migrations
 
 EXIT_FAILED = 1
@@ -26,8 +25,11 @@ def main() -> int:
         return EXIT_FAILED
     try:
         applied = asyncio.run(apply_migrations(database_url))
-    # OSError covers refused connections and timeouts; RuntimeError a broken migrations folder
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, RuntimeError) as exc:
+    except Exception as exc:
+        # a PostgreSQL failure of any kind (engine/store/pg_failures.py), or RuntimeError: a
+        # broken migrations folder
+        if pg_failures.classify(exc) is None and not isinstance(exc, RuntimeError):
+            raise
         print(f"migrate: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     for name in applied:

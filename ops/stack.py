@@ -23,7 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from engine.settings import ROOT, Settings, get_settings, redis_appendfsync
+from engine.settings import ROOT, Settings, StackSettings, get_settings, load_stack_settings
 from engine.store.migrate import apply_migrations
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent
 from ops.logs import configure_logging
@@ -33,21 +33,32 @@ log = logging.getLogger("boxoffice.stack")
 
 
 class Stack:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, settings: StackSettings | None = None) -> None:
         self.data_dir = data_dir
+        self._settings = settings
         self.embedded_pg: EmbeddedPostgres | None = None
         self.embedded_redis: EmbeddedRedis | None = None
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.supervisor = Supervisor()
 
+    @property
+    def settings(self) -> StackSettings:
+        """Read from the environment once, when first needed."""
+        if self._settings is None:
+            self._settings = load_stack_settings()
+        return self._settings
+
     def start_services(self) -> None:
-        if not os.environ.get("DATABASE_URL"):
+        """Start the servers the environment does not name. Their URLs go into the environment
+        (the plain names, which win over BOXOFFICE_ ones), where get_settings() and the child
+        processes read them."""
+        if not self.settings.database_url:
             self.embedded_pg = EmbeddedPostgres(self.data_dir / "pg")
             os.environ["DATABASE_URL"] = self.embedded_pg.start()
             log.info("embedded PostgreSQL started", extra={"url": os.environ["DATABASE_URL"]})
-        if not os.environ.get("REDIS_URL"):
+        if not self.settings.redis_url:
             self.embedded_redis = EmbeddedRedis(
-                self.data_dir / "redis", appendfsync=redis_appendfsync()
+                self.data_dir / "redis", appendfsync=self.settings.redis_appendfsync
             )
             os.environ["REDIS_URL"] = self.embedded_redis.start()
             log.info("embedded Valkey started", extra={"url": os.environ["REDIS_URL"]})
@@ -91,7 +102,7 @@ class Stack:
         )
 
     def start_processes(self) -> None:
-        self.spawn("api", *api_arguments(get_settings()))
+        self.spawn("api", *api_arguments(get_settings(), self.settings.web_concurrency))
         if (ROOT / "workers" / "settings.py").exists():
             self.spawn("worker", "-m", "workers")
 
@@ -126,7 +137,7 @@ class Stack:
         log.info("stack stopped")
 
 
-def api_arguments(settings: Settings) -> list[str]:
+def api_arguments(settings: Settings, workers: int = 1) -> list[str]:
     """The API's command line after `python`; `--no-server-header` drops `server: uvicorn`,
     which tells an attacker what to look up (the Dockerfile and docker-compose.yml match)."""
     return [
@@ -145,7 +156,7 @@ def api_arguments(settings: Settings) -> list[str]:
         "--no-access-log",
         "--no-server-header",
         "--workers",
-        os.environ.get("WEB_CONCURRENCY", "1"),
+        str(workers),
     ]
 
 
@@ -154,9 +165,10 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 
 
 def run() -> int:
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    launch = load_stack_settings()
+    configure_logging(launch.log_level)
     started = time.monotonic()
-    stack = Stack(Path(os.environ.get("BOXOFFICE_DATA_DIR", ROOT / ".data")))
+    stack = Stack(launch.data_dir, launch)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         stack.start_services()

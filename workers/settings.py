@@ -15,12 +15,12 @@ from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import open_resources
 from ops.logs import configure_logging
 from workers.job_claims import JobClaims
+from workers.persist_batcher import PersistBatcher
 from workers.tasks import (
     CLAIM_STALE_MS,
     IN_PROGRESS_MS,
     JOB_TIMEOUT_S,
     RECONCILE_TIMEOUT_S,
-    PersistBatcher,
     count_dead_letter,
     persist_order,
     reconcile,

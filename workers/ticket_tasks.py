@@ -7,8 +7,8 @@ draining a backlog of paid orders, mail waits (one round every MAIL_DEFER_S at m
 orders complete first and their tickets follow by mail once the burst is written: a
 message costs about as much CPU and PostgreSQL time as persisting its order.
 
-Configuration (environment): `SMTP_URL` (smtp://user:password@host:port, or smtps://) sends
-over SMTP; without it messages are written as `.eml` files under `<data dir>/mail`.
+Configuration (engine/settings.py): `SMTP_URL` (smtp://user:password@host:port, or smtps://)
+sends over SMTP; without it messages are written as `.eml` files under `<data dir>/mail`.
 `MAIL_FROM` sets the sender.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,14 +33,9 @@ BUSY_S = 0.2  # persistence has a backlog: look again after this
 MAIL_DEFER_S = 5.0  # but deliver one round at least this often
 
 
-def _env(name: str) -> str | None:
-    return os.environ.get(name) or os.environ.get(f"BOXOFFICE_{name}") or None
-
-
 def mail_transport(settings: Settings) -> MailTransport:
-    smtp_url = _env("SMTP_URL")
-    if smtp_url:
-        return SmtpTransport(smtp_url)
+    if settings.smtp_url:
+        return SmtpTransport(settings.smtp_url)
     return EmlDirectory(settings.data_dir / "mail")
 
 
@@ -49,7 +43,7 @@ def mail_delivery(resources: Any, transport: MailTransport | None = None) -> Mai
     return MailDelivery(
         PgMailOutbox(resources.pool),
         transport or mail_transport(resources.settings),
-        sender=_env("MAIL_FROM") or DEFAULT_SENDER,
+        sender=resources.settings.mail_from or DEFAULT_SENDER,
     )
 
 

@@ -12,6 +12,7 @@ from engine.live_tickets import LiveTicket
 from engine.orders import HistoryEntry, Order, OrderLine, document_of
 from engine.pagination import AfterOrder, encode_cursor, read_cursor
 from engine.persistence import DeadLetter, OrderRows
+from engine.store.pg_failures import classify, permanent_refusal
 from engine.store.pg_tickets import LIVE_TICKETS, live_ticket
 
 # Every write of a batch is one statement over arrays (unnest), not one per row: PostgreSQL
@@ -78,6 +79,10 @@ ON CONFLICT (order_id) DO UPDATE
 
 
 class PgOrderStore:
+    # how the Persister tells an unreachable PostgreSQL from an order it refuses, and why
+    classify_failure = staticmethod(classify)
+    refusal_reason = staticmethod(permanent_refusal)
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 

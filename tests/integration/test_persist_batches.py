@@ -25,8 +25,9 @@ from tests.conftest import Actor
 from tests.pg_refusals import TransientRefusal
 from tests.sale_setup import open_sale
 from workers.job_claims import JobClaims
+from workers.persist_batcher import PersistBatcher
 from workers.queue import ArqPersistQueue
-from workers.tasks import CLAIM_STALE_MS, IN_PROGRESS_MS, PersistBatcher
+from workers.tasks import CLAIM_STALE_MS, IN_PROGRESS_MS
 
 
 @pytest.fixture

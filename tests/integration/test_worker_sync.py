@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from engine import keys
+from engine.failures import REFUSED_BACKOFF
 from engine.orders import EventClaim
 from engine.persistence import Persister
 from engine.principal import Principal
@@ -189,7 +191,7 @@ async def test_a_change_postgres_refuses_is_put_off_longer_each_time_then_writte
         worker_ctx["order_log"],
         resources.order_store,
         ticket_signing_key(get_settings()),
-        park_first_s=0.4,
+        backoff=replace(REFUSED_BACKOFF, first_s=0.4),
     )
     ctx = {**worker_ctx, "persister": persister}
     sale = await open_sale(resources, partner.id, seats=3)

@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import os
 import stat
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from engine.settings import SettingsError, load_settings, redis_appendfsync
+from engine.settings import (
+    SettingsError,
+    load_settings,
+    load_stack_settings,
+    ticket_signing_key,
+)
+from engine.store.mail_transports import EmlDirectory, SmtpTransport
+from workers.ticket_tasks import mail_transport
 
 SECRET = "s" * 48
 _NAMES = (
     "ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "QUEUE_REDIS_URL", "HOST", "PORT",
     "JWT_SECRET", "JWT_TTL_SECONDS", "TICKET_SIGNING_KEY", "LOG_LEVEL", "REDIS_APPENDFSYNC",
-    "HSTS_SECONDS", "METRICS_TOKEN",
+    "HSTS_SECONDS", "METRICS_TOKEN", "SMTP_URL", "MAIL_FROM", "WEB_CONCURRENCY",
 )  # fmt: skip
 
 
@@ -118,12 +126,83 @@ def test_plain_names_win_over_prefixed_ones(monkeypatch: pytest.MonkeyPatch) -> 
 def test_the_embedded_redis_fsyncs_always_unless_a_known_policy_is_given(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert redis_appendfsync() == "always"
+    assert load_stack_settings().redis_appendfsync == "always"
     monkeypatch.setenv("BOXOFFICE_REDIS_APPENDFSYNC", "everysec")
-    assert redis_appendfsync() == "everysec"
+    assert load_stack_settings().redis_appendfsync == "everysec"
     monkeypatch.setenv("REDIS_APPENDFSYNC", "sometimes")
     with pytest.raises(SettingsError, match="REDIS_APPENDFSYNC must be one of always, everysec"):
-        redis_appendfsync()
+        load_stack_settings()
+
+
+def test_the_ticket_signing_key_is_given_or_derived_from_the_jwt_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    derived = load_settings()
+    assert derived.ticket_signing_key is None
+    assert ticket_signing_key(derived) == f"ticket-codes:{SECRET}".encode()
+
+    monkeypatch.setenv("BOXOFFICE_TICKET_SIGNING_KEY", "prefixed-key")
+    assert ticket_signing_key(load_settings()) == b"prefixed-key"
+    monkeypatch.setenv("TICKET_SIGNING_KEY", "plain-key")
+    assert ticket_signing_key(load_settings()) == b"plain-key"
+    monkeypatch.setenv("TICKET_SIGNING_KEY", "")  # empty: unset, as for every setting
+    assert ticket_signing_key(load_settings()) == f"ticket-codes:{SECRET}".encode()
+
+
+async def test_mail_goes_to_eml_files_unless_an_smtp_url_is_given(
+    monkeypatch: pytest.MonkeyPatch, environment: Path
+) -> None:
+    settings = load_settings()
+    assert settings.smtp_url is None
+    assert settings.mail_from is None
+    transport = mail_transport(settings)
+    assert isinstance(transport, EmlDirectory)
+    message = EmailMessage()
+    message["Subject"] = "tickets"
+    await transport.send(message, "order-1")
+    assert [p.name for p in (environment / "mail").iterdir()] == ["order-1.eml"]
+
+    monkeypatch.setenv("BOXOFFICE_SMTP_URL", "smtp://user:pw@mail.invalid:2525")
+    monkeypatch.setenv("MAIL_FROM", "tickets@example.org")
+    settings = load_settings()
+    assert settings.smtp_url == "smtp://user:pw@mail.invalid:2525"
+    assert settings.mail_from == "tickets@example.org"
+    assert isinstance(mail_transport(settings), SmtpTransport)
+
+
+def test_the_data_folder_has_one_value_under_either_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DATA_DIR")
+    monkeypatch.setenv("BOXOFFICE_DATA_DIR", str(tmp_path / "prefixed"))
+    assert load_settings().data_dir == tmp_path / "prefixed"
+    assert load_stack_settings().data_dir == tmp_path / "prefixed"
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "plain"))
+    assert load_settings().data_dir == tmp_path / "plain"
+    assert load_stack_settings().data_dir == tmp_path / "plain"
+
+
+def test_the_launcher_reads_its_settings_before_the_servers_exist(
+    monkeypatch: pytest.MonkeyPatch, environment: Path
+) -> None:
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.delenv("REDIS_URL")
+    launch = load_stack_settings()  # no SettingsError: missing URLs mean embedded servers
+    assert (launch.database_url, launch.redis_url) == (None, None)
+    assert (launch.data_dir, launch.log_level, launch.web_concurrency) == (environment, "INFO", 1)
+
+    monkeypatch.setenv("BOXOFFICE_DATABASE_URL", "postgresql://db.invalid/given")
+    monkeypatch.setenv("BOXOFFICE_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("BOXOFFICE_WEB_CONCURRENCY", "4")
+    launch = load_stack_settings()
+    assert launch.database_url == "postgresql://db.invalid/given"
+    assert (launch.log_level, launch.web_concurrency) == ("WARNING", 4)
+
+    monkeypatch.setenv("WEB_CONCURRENCY", "many")
+    with pytest.raises(SettingsError, match="WEB_CONCURRENCY must be an integer"):
+        load_stack_settings()
 
 
 def test_metrics_token_and_hsts_are_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
