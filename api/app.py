@@ -23,9 +23,9 @@ from api import events, inventory, lineup, orders, queue, reports, tickets
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.bodies import BodyRequest
-from api.fast_claims import serve_claim
 from api.hot_paths import BoxofficeApp
 from api.operations import count_dead_letters, health, metrics_guard, ready
+from api.orders import serve_claim
 from api.problems import EXCEPTION_HANDLERS
 from api.queue import serve_queue
 from api.security_headers import ResponseHeaders
