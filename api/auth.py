@@ -19,14 +19,24 @@ from engine.revocation import RevokedUsers
 from engine.tokens import read_access_token
 
 
-def _bearer(request: Request[Any, Any, Any]) -> str | None:
-    header = request.headers.get("authorization")
+def bearer_token(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, None when there is no header.
+
+    The one rule for the documented handlers and the hot paths (api/hot_paths.py): the scheme
+    is case-insensitive (RFC 7235) and separated from the token by a space; anything else is
+    refused (401)."""
     if not header:
         return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if not header.startswith("Bearer ") and header[:7].lower() != "bearer ":
         raise AuthenticationRequired("Authorization header must be 'Bearer <token>'")
-    return token.strip()
+    token = header[7:].strip()
+    if not token:
+        raise AuthenticationRequired("Authorization header must be 'Bearer <token>'")
+    return token
+
+
+def _bearer(request: Request[Any, Any, Any]) -> str | None:
+    return bearer_token(request.headers.get("authorization"))
 
 
 def _principal(request: Request[Any, Any, Any]) -> Principal:

@@ -4,13 +4,17 @@
 `POST /tickets/validate` (gate scans) arrive tens of thousands at once, and Litestar's
 per-request machinery (routing, the middleware stack, request parsing, dependency
 resolution, response building) costs more than the claim itself. `BoxofficeApp` hands these
-paths to their serve functions (api/fast_claims.py, api/queue.py, api/tickets.py) before any
-of that runs. A serve function answers the common case (a valid token of the right role, a
-well-formed body) by calling the engine and writing the response itself, and returns the
-status it sent; for anything else it passes the request on to Litestar with the body
-replayed and returns None, so those answers (401, 403, 422, idempotent replays, ...) come
-from the documented handlers. Requests answered here are counted in the same Prometheus
-metrics as the rest, under the same path templates.
+paths to their serve functions, which sit beside their documented handlers (api/orders.py,
+api/queue.py, api/tickets.py), before any of that runs. A serve function answers the common
+case (a valid token of the right role, a well-formed body) by calling the engine and writing
+the response itself, and returns the status it sent; for anything else it passes the
+request on to Litestar with the body replayed and returns None, so those answers (401, 403,
+422, idempotent replays, ...) come from the documented handlers.
+
+This module is the hot paths' whole HTTP layer, sharing its rules with the handlers': the
+Bearer token is read by api/auth.py's `bearer_token`, problem+json documents are built by
+api/problems.py, and every body is encoded by `encode_json`. Requests answered here are
+counted in the same Prometheus metrics as the rest, under the same path templates.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from litestar import Litestar
 from litestar.plugins.prometheus import PrometheusMiddleware
 from prometheus_client import Counter, Histogram
 
+from api.auth import bearer_token
 from api.bodies import is_json_media_type
-from api.problems import status_of
+from api.problems import PROBLEM_JSON, error_fields, status_of
 from engine.errors import BoxofficeError
 from engine.principal import Principal
 from engine.tokens import read_access_token
@@ -42,7 +47,9 @@ Serve = Callable[[Scope, Receive, Send, ASGIApp], Awaitable[int | None]]
 
 HOT_BODY_LIMIT = 64 * 1024  # claims and scans are tiny; larger bodies go the long way
 _QUEUE_PATH = re.compile(r"/events/([1-9][0-9]{0,17})/queue")
-_encode = msgspec.json.Encoder().encode
+encode_json = msgspec.json.Encoder().encode
+_JSON = b"application/json"
+_PROBLEM_JSON = PROBLEM_JSON.encode()
 T = TypeVar("T")
 
 
@@ -174,25 +181,34 @@ async def authenticated(
     request is passed on with its body replayed, and None returned. A body not declared
     JSON is passed on unread (415 there)."""
     headers = dict(scope["headers"])
-    token = headers.get(b"authorization", b"")
-    if not token.startswith(b"Bearer ") or not is_json_media_type(headers.get(b"content-type")):
+    token = headers.get(b"authorization")
+    if token is None or not is_json_media_type(headers.get(b"content-type")):
         await pass_on(scope, receive, send)
         return None
     body = await read_body(receive)
-    secret = scope["app"].state.resources.settings.jwt_secret
     try:
-        principal: Principal | None = read_access_token(token[7:].decode(), secret)
+        principal = caller(scope, token, roles)
         parsed = parse(body)
     except UNSERVED:
         principal = None
-    if (
-        principal is None
-        or principal.role not in roles
-        or not scope["app"].state.revoked_users.allows(principal)
-    ):
+    if principal is None:
         await pass_on(scope, replay(body), send)
         return None
     return principal, parsed
+
+
+def caller(scope: Scope, authorization: bytes | None, roles: tuple[str, ...]) -> Principal | None:
+    """The principal of an Authorization header (the rule of api/auth.py, on the header as
+    Litestar decodes it), when it is of one of `roles` and not disabled; None otherwise.
+    Raises what reading the token raises (a BoxofficeError) for a refused token."""
+    token = bearer_token(authorization.decode("latin-1")) if authorization else None
+    if token is None:
+        return None
+    state = scope["app"].state
+    principal = read_access_token(token, state.resources.settings.jwt_secret)
+    if principal.role not in roles or not state.revoked_users.allows(principal):
+        return None
+    return principal
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -218,24 +234,25 @@ def replay(body: bytes) -> Receive:
     return receive
 
 
-def problem_body(exc: BoxofficeError) -> bytes:
-    extra: dict[str, Any] = {k: v for k, v in exc.extra.items() if k != "retry_after"}
-    return _encode(
-        {
-            "type": f"https://boxoffice.dev/problems/{exc.code}",
-            "title": exc.title,
-            "status": status_of(exc),
-            "detail": exc.detail,
-            "code": exc.code,
-            **extra,
-        }
-    )
-
-
 def retry_after_header(exc: BoxofficeError) -> list[tuple[bytes, bytes]] | None:
     """Retry-After of a refusal that carries one (429 rate_limited, 409 in progress)."""
     retry_after = getattr(exc, "retry_after", None)
     return None if retry_after is None else [(b"retry-after", str(retry_after).encode())]
+
+
+async def respond_error(send: Send, exc: BoxofficeError) -> int:
+    """A domain error as the documented handlers answer it (api/problems.py)."""
+    status = status_of(exc)
+    body = encode_json(error_fields(exc, status))
+    return await respond(send, status, body, _PROBLEM_JSON, retry_after_header(exc))
+
+
+async def respond_json(
+    send: Send, status: int, document: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> int:
+    """`document` as JSON, or as problem+json when `status` is an error."""
+    media_type = _JSON if status < 400 else _PROBLEM_JSON
+    return await respond(send, status, encode_json(document), media_type, headers)
 
 
 async def respond(

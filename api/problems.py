@@ -56,6 +56,24 @@ def status_of(error: errors.BoxofficeError) -> int:
     return 400
 
 
+def problem_fields(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """The problem+json document; the one builder, for the handlers and the hot paths."""
+    return {
+        "type": f"https://boxoffice.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+
+
+def error_fields(exc: errors.BoxofficeError, status: int) -> dict[str, Any]:
+    """The problem+json document of a domain error (its Retry-After is a header, not a field)."""
+    extra = {k: v for k, v in exc.extra.items() if k != "retry_after"}
+    return problem_fields(status, exc.code, exc.title, exc.detail, **extra)
+
+
 def problem(
     status: int,
     code: str,
@@ -64,14 +82,7 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response[dict[str, Any]]:
-    body = {
-        "type": f"https://boxoffice.dev/problems/{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        **extra,
-    }
+    body = problem_fields(status, code, title, detail, **extra)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -80,8 +91,9 @@ def domain_error(_: Request[Any, Any, Any], exc: errors.BoxofficeError) -> Respo
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    extra = {k: v for k, v in exc.extra.items() if k != "retry_after"}
-    return problem(status_of(exc), exc.code, exc.title, exc.detail, headers or None, **extra)
+    status = status_of(exc)
+    body = error_fields(exc, status)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
 def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
@@ -137,4 +149,12 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     Exception: unexpected_error,
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType", "problem", "status_of"]
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "PROBLEM_JSON",
+    "MediaType",
+    "error_fields",
+    "problem",
+    "problem_fields",
+    "status_of",
+]

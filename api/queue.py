@@ -13,16 +13,23 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 
 from api.auth import AsCustomer
-from api.hot_paths import ASGIApp, Receive, Scope, Send, problem_body, read_body, respond
-from api.problems import PROBLEM_JSON, status_of
+from api.hot_paths import (
+    UNSERVED,
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    caller,
+    read_body,
+    respond_error,
+    respond_json,
+)
 from api.types import PathId
-from engine.errors import AuthenticationRequired, BoxofficeError, TooManyAttempts
+from engine.errors import BoxofficeError
 from engine.store.redis_queue import waiting_room
-from engine.tokens import read_access_token
 from engine.waiting_room import QueueStatus, RoomPolicy, WaitingRoom
 
 PAGE = Path(__file__).resolve().parent / "static" / "waiting_room.html"
@@ -34,11 +41,11 @@ _RAW_STATUS_HEADERS = [(k.lower().encode(), v.encode()) for k, v in STATUS_HEADE
 _RAW_ADMITTED_HEADERS = [(k.lower().encode(), v.encode()) for k, v in ADMITTED_HEADERS.items()]
 
 
+_CUSTOMER = ("customer",)
+
+
 def headers_of(status: QueueStatus) -> dict[str, str]:
     return STATUS_HEADERS if status.admission_token is None else ADMITTED_HEADERS
-
-
-_encode = msgspec.json.Encoder().encode
 
 
 def room_of(state: Any) -> WaitingRoom:
@@ -56,27 +63,15 @@ def client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
-_JSON = b"application/json"
-_PROBLEM = PROBLEM_JSON.encode()
-
-
 async def serve_queue(scope: Scope, receive: Receive, send: Send, pass_on: ASGIApp) -> int | None:
-    token = dict(scope["headers"]).get(b"authorization", b"")
-    state = scope["app"].state
-    principal = None
-    if token.startswith(b"Bearer "):
-        try:
-            principal = read_access_token(token[7:].decode(), state.resources.settings.jwt_secret)
-        except (AuthenticationRequired, UnicodeDecodeError):
-            principal = None
-    if (
-        principal is None
-        or principal.role != "customer"
-        or not state.revoked_users.allows(principal)
-    ):
+    try:
+        principal = caller(scope, dict(scope["headers"]).get(b"authorization"), _CUSTOMER)
+    except UNSERVED:
+        principal = None
+    if principal is None:
         await pass_on(scope, receive, send)
         return None
-    room = room_of(state)
+    room = room_of(scope["app"].state)
     event_id = scope["path_params"]["event_id"]
     try:
         if scope["method"] == "POST":
@@ -86,12 +81,9 @@ async def serve_queue(scope: Scope, receive: Receive, send: Send, pass_on: ASGIA
         else:
             status = await room.status(principal, event_id)
     except BoxofficeError as exc:
-        headers = []
-        if isinstance(exc, TooManyAttempts):
-            headers.append((b"retry-after", str(exc.retry_after).encode()))
-        return await respond(send, status_of(exc), problem_body(exc), _PROBLEM, headers)
+        return await respond_error(send, exc)
     raw = _RAW_STATUS_HEADERS if status.admission_token is None else _RAW_ADMITTED_HEADERS
-    return await respond(send, 200, _encode(status), _JSON, raw)
+    return await respond_json(send, 200, status, raw)
 
 
 class QueueController(Controller):

@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from api.auth import AsCustomer, AsGate, AsPartner
 from api.bodies import decode_body
-from api.hot_paths import ASGIApp, Receive, Scope, Send, authenticated, respond
-from api.problems import PROBLEM_JSON, problem
+from api.hot_paths import ASGIApp, Receive, Scope, Send, authenticated, respond_json
+from api.problems import PROBLEM_JSON, problem_fields
 from api.types import NO_NUL, Cursor, Limit, PathId, PathText
 from engine.gate import EventGateKeys, Gate, RevokedCode, Scan
 from engine.pagination import Page
@@ -68,14 +68,7 @@ def scan_answer(scan: Scan) -> tuple[int, dict[str, Any]]:
     if scan.result == "admitted":
         return 200, {"result": "admitted", "ticket": scan.ticket}
     status, code, title, detail = REFUSALS[scan.result]
-    body: dict[str, Any] = {
-        "type": f"https://boxoffice.dev/problems/{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "result": scan.result,
-    }
+    body = problem_fields(status, code, title, detail, result=scan.result)
     if scan.result == "already_used":
         body["used_at"] = scan.used_at
         at = scan.used_at.isoformat() if scan.used_at else "an unknown time"
@@ -87,18 +80,8 @@ def scan_answer(scan: Scan) -> tuple[int, dict[str, Any]]:
 
 def scan_response(scan: Scan) -> Response[Any]:
     status, body = scan_answer(scan)
-    if status == 200:
-        return Response(body, status_code=200)
-    fields = {k: v for k, v in body.items() if k not in ("type", "title", "status", "detail")}
-    code = fields.pop("code")
-    return problem(status, code, body["title"], body["detail"], **fields)
-
-
-_encode = msgspec.json.Encoder().encode
-
-
-_JSON = b"application/json"
-_PROBLEM = PROBLEM_JSON.encode()
+    media_type = MediaType.JSON if status == 200 else PROBLEM_JSON
+    return Response(body, status_code=status, media_type=media_type)
 
 
 async def serve_validate(
@@ -109,8 +92,7 @@ async def serve_validate(
         return None
     scanner, (code, gate) = served
     scanned = await _services_of(scope["app"].state)[1].validate(scanner, code, gate)
-    status, answer = scan_answer(scanned)
-    return await respond(send, status, _encode(answer), _JSON if status == 200 else _PROBLEM)
+    return await respond_json(send, *scan_answer(scanned))
 
 
 def _scan_of(body: bytes) -> tuple[str, str | None]:

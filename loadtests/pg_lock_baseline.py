@@ -14,7 +14,7 @@ writes an order document. The tables are not part of the product: the bench crea
 its private database (`create_baseline_tables`), never the migrations.
 
 A customer's well-formed claim is served before routing, registered as a hot path exactly as
-`POST /orders` is (api/hot_paths.py, api/fast_claims.py); the handlers answer the rest. A
+`POST /orders` is (api/hot_paths.py, api/orders.py); the handlers answer the rest. A
 plain Litestar POST handler that only authenticates and decodes runs at about half the rate
 of GET /health on this machine, so without that the baseline alone would pay Litestar's
 overhead and the comparison would flatter Redis.
@@ -42,11 +42,11 @@ from api.hot_paths import (
     Send,
     Serve,
     authenticated,
-    problem_body,
-    respond,
+    encode_json,
+    respond_error,
+    respond_json,
 )
 from api.orders import OrderIn, split_items
-from api.problems import PROBLEM_JSON, status_of
 from engine import errors
 from engine.orders import HistoryEntry, Order, OrderLine
 
@@ -217,7 +217,6 @@ def _order(
 
 
 _decode_order = msgspec.json.Decoder(OrderIn).decode
-_encode = msgspec.json.Encoder().encode
 
 
 def _seats_of(body: bytes) -> list[tuple[int, list[int]]]:
@@ -269,8 +268,8 @@ def served_directly(kind: ClaimKind) -> Serve:
         try:
             order = await kind.place(scope["app"].state, customer.user_id, items)
         except errors.BoxofficeError as exc:
-            return await respond(send, status_of(exc), problem_body(exc), PROBLEM_JSON.encode())
-        return await respond(send, 201, _encode(order), b"application/json")
+            return await respond_error(send, exc)
+        return await respond_json(send, 201, order)
 
     return serve
 
@@ -279,7 +278,7 @@ async def _answer(request: Request[Any, Any, Any], kind: ClaimKind) -> Response[
     customer = provide_customer(request)
     items = kind.parse(await request.body())
     order = await kind.place(request.app.state, customer.user_id, items)
-    return Response(_encode(order), status_code=201, media_type=MediaType.JSON)
+    return Response(encode_json(order), status_code=201, media_type=MediaType.JSON)
 
 
 @post(SEAT_PATH, include_in_schema=False)

@@ -12,13 +12,27 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.settings import ROOT
 from ops.embedded import die_with_parent, free_port
 
+if TYPE_CHECKING:
+    from litestar import Litestar
+
+
+def create_documented_app() -> Litestar:
+    """The app without its hot paths (see api/hot_paths.py), for `running_api(app=...)`."""
+    from api.app import create_app
+
+    return create_app(hot_paths=False)
+
+
+DOCUMENTED_APP = "tests.api_server:create_documented_app"
+
 
 @contextmanager
-def running_api(**env: str) -> Iterator[str]:
+def running_api(app: str = "api.app:create_app", **env: str) -> Iterator[str]:
     """The server's base URL; `env` is added to the test run's environment."""
     port = free_port()
     log_path = ROOT / ".data" / "test" / f"api-{os.getpid()}-{port}.log"
@@ -26,7 +40,7 @@ def running_api(**env: str) -> Iterator[str]:
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
             [
-                *(sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory"),
+                *(sys.executable, "-m", "uvicorn", app, "--factory"),
                 *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
             ],
             cwd=ROOT,

@@ -68,6 +68,16 @@ async def client(services: TestServices, redis: Redis) -> AsyncIterator[AsyncTes
         yield test_client
 
 
+@pytest.fixture(scope="session")
+async def documented(services: TestServices, redis: Redis) -> AsyncIterator[AsyncTestClient[Any]]:
+    """A client of the app built without hot paths: every request takes the documented
+    handlers, to compare their answers with the hot paths' (api/hot_paths.py)."""
+    from api.app import create_app
+
+    async with AsyncTestClient(app=create_app(hot_paths=False)) as test_client:
+        yield test_client
+
+
 def unique_email(prefix: str = "user") -> str:
     return f"{prefix}{next(_ids)}-{os.getpid()}@example.com"
 

@@ -186,9 +186,18 @@ def problem_code(response: Any, context: Any) -> str:
 
 
 def lowercase_bearer(headers: dict[str, str]) -> dict[str, str]:
-    """The same token under `bearer`: the hot paths pass it on, so the documented handler
-    answers (Litestar's scheme check is case-insensitive)."""
+    """The same token under `bearer` (the scheme is case-insensitive, on every path)."""
     return {"Authorization": "bearer " + headers["Authorization"].removeprefix("Bearer ")}
+
+
+def hot_and_documented(
+    client: AsyncTestClient[Any], documented: AsyncTestClient[Any], headers: dict[str, str]
+) -> list[tuple[AsyncTestClient[Any], dict[str, str]]]:
+    """The app (hot paths first, under either spelling of the scheme) and the app without
+    hot paths (the documented handlers), with `headers`."""
+    if not headers:
+        return [(client, headers), (documented, headers)]
+    return [(client, headers), (client, lowercase_bearer(headers)), (documented, headers)]
 
 
 # (who, path, a JSON body with a string that is not UTF-8); hot paths and documented handlers
@@ -209,13 +218,16 @@ NON_UTF8: list[tuple[str, str, bytes]] = [
 
 @pytest.mark.parametrize(("who", "path", "raw"), NON_UTF8)
 async def test_bodies_that_are_not_utf8_are_400(
-    client: AsyncTestClient[Any], world: World, who: str, path: str, raw: bytes
+    client: AsyncTestClient[Any],
+    documented: AsyncTestClient[Any],
+    world: World,
+    who: str,
+    path: str,
+    raw: bytes,
 ) -> None:
     raw = raw.replace(b"%s", FUTURE.encode())
-    headers = actor_headers(world, who)
-    variants = [headers, lowercase_bearer(headers)] if headers else [headers]
-    for auth in variants:
-        response = await client.post(
+    for app, auth in hot_and_documented(client, documented, actor_headers(world, who)):
+        response = await app.post(
             path, headers={**auth, "content-type": "application/json"}, content=raw
         )
         assert problem_code(response, (path, auth)) == "malformed_json"
@@ -284,18 +296,18 @@ DEEP_GATE = b'{"code": "1", "gate": ' + b"[" * 2000 + b"]" * 2000 + b"}"
 
 
 async def test_deeply_nested_bodies_are_4xx_problems(
-    client: AsyncTestClient[Any], world: World
+    client: AsyncTestClient[Any], documented: AsyncTestClient[Any], world: World
 ) -> None:
     """Deep nesting on the scan hot path and on its documented handler alike."""
     json_type = {"content-type": "application/json"}
-    for auth in (world.staff.headers, lowercase_bearer(world.staff.headers)):
-        response = await client.post(
+    for app, auth in hot_and_documented(client, documented, world.staff.headers):
+        response = await app.post(
             "/tickets/validate", headers={**auth, **json_type}, content=DEEP_GATE
         )
         problem_code(response, auth)
     deep_items = b'{"items": ' + b"[" * 3000 + b"]" * 3000 + b"}"
-    for auth in (world.customer.headers, lowercase_bearer(world.customer.headers)):
-        response = await client.post("/orders", headers={**auth, **json_type}, content=deep_items)
+    for app, auth in hot_and_documented(client, documented, world.customer.headers):
+        response = await app.post("/orders", headers={**auth, **json_type}, content=deep_items)
         problem_code(response, auth)
 
 
@@ -333,20 +345,20 @@ STRICT_ENDPOINTS = [
 @pytest.mark.parametrize(("who", "method", "path", "valid"), STRICT_ENDPOINTS)
 async def test_numbers_and_booleans_are_strict(
     client: AsyncTestClient[Any],
+    documented: AsyncTestClient[Any],
     world: World,
     who: str,
     method: str,
     path: str,
     valid: dict[str, Any],
 ) -> None:
-    """`"quantity": "2"` or `2.0` is 422 naming the field, on the hot paths (a Bearer token)
-    and the documented handlers (`bearer`) alike."""
+    """`"quantity": "2"` or `2.0` is 422 naming the field, on the hot paths
+    and the documented handlers alike."""
     url = path.format(**world.ids)
-    headers = actor_headers(world, who)
-    variants = [headers, lowercase_bearer(headers)] if headers else [headers]
+    variants = hot_and_documented(client, documented, actor_headers(world, who))
     for field, body in loose_numbers(valid):
-        for auth in variants:
-            response = await client.request(method, url, headers=auth, json=body)
+        for app, auth in variants:
+            response = await app.request(method, url, headers=auth, json=body)
             context = (method, path, field, body, auth)
             assert problem_code(response, context) == "validation_error"
             assert response.status_code == 422, context
@@ -375,6 +387,7 @@ ACCEPTED_TYPES = ["application/json; charset=UTF-8", "Application/JSON", "applic
 @pytest.mark.parametrize(("who", "method", "path", "valid"), MEDIA_ENDPOINTS)
 async def test_bodies_not_declared_json_are_415(
     client: AsyncTestClient[Any],
+    documented: AsyncTestClient[Any],
     world: World,
     who: str,
     method: str,
@@ -382,18 +395,17 @@ async def test_bodies_not_declared_json_are_415(
     valid: dict[str, Any],
 ) -> None:
     url = path.format(**world.ids)
-    headers = actor_headers(world, who)
     raw = json.dumps(valid).encode()
-    for auth in [headers, lowercase_bearer(headers)] if headers else [headers]:
+    for app, auth in hot_and_documented(client, documented, actor_headers(world, who)):
         for content_type in REFUSED_TYPES:
             sent = {**auth, "content-type": content_type} if content_type else auth
-            response = await client.request(method, url, headers=sent, content=raw)
+            response = await app.request(method, url, headers=sent, content=raw)
             context = (method, path, content_type, auth)
             assert problem_code(response, context) == "unsupported_media_type"
             assert response.status_code == 415, context
         for content_type in ACCEPTED_TYPES:
             sent = {**auth, "content-type": content_type}
-            response = await client.request(method, url, headers=sent, content=raw)
+            response = await app.request(method, url, headers=sent, content=raw)
             assert response.status_code not in (415,) and response.status_code < 500, (
                 method,
                 path,

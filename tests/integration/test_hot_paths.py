@@ -11,6 +11,8 @@ from litestar.testing import AsyncTestClient
 from api.hot_paths import HOT_BODY_LIMIT, _small_body
 from engine.store.resources import Resources
 from tests.conftest import Actor
+from tests.integration.test_tickets import issue_tickets
+from tests.integration.test_waiting_room import room_sale
 from tests.sale_setup import open_sale, seat_item
 
 
@@ -56,6 +58,48 @@ async def test_hot_and_documented_paths_answer_alike(
     assert hot.headers["content-type"] == documented.headers["content-type"]
     assert hot.json() == documented.json()
     assert hot.json()["code"] == "seat_unavailable"
+
+
+async def test_every_spelling_of_the_bearer_scheme_takes_the_hot_paths(
+    client: AsyncTestClient[Any],
+    resources: Resources,
+    partner: Actor,
+    customer: Actor,
+    staff: Actor,
+) -> None:
+    """The scheme is case-insensitive (RFC 7235) on the hot paths as in the handlers: a
+    `bearer` token is served, not passed on to Litestar."""
+    sale = await open_sale(resources, partner.id, seats=4)
+    _, (ticket,) = await issue_tickets(client, resources, customer, sale)
+    queue = f"/events/{(await room_sale(resources, partner.id, seats=1)).event_id}/queue"
+    app: Any = client.app
+    passed_on: list[tuple[str, str]] = []
+    route = app._route
+
+    async def recorded(scope: Any, receive: Any, send: Any) -> None:
+        passed_on.append((scope["method"], scope["path"]))
+        await route(scope, receive, send)
+
+    app._route = recorded
+    try:
+        for n, scheme in enumerate(("Bearer", "bearer", "BEARER"), start=1):
+            as_customer = {"Authorization": f"{scheme} {customer.token}"}
+            claim = {"items": [seat_item(sale, sale.seat_ids[n])]}
+            placed = await client.post("/orders", headers=as_customer, json=claim)
+            assert placed.status_code == 201, placed.text
+            assert (await client.post(queue, headers=as_customer)).status_code == 200
+            assert (await client.get(queue, headers=as_customer)).status_code == 200
+            as_staff = {"Authorization": f"{scheme} {staff.token}"}
+            scanned = await client.post(
+                "/tickets/validate", headers=as_staff, json={"code": ticket["code"]}
+            )
+            assert scanned.status_code in (200, 409), scanned.text
+        assert passed_on == []
+        keyed = {**customer.headers, "Idempotency-Key": "k-scheme"}
+        await client.post("/orders", headers=keyed, json={"items": []})
+        assert passed_on == [("POST", "/orders")]  # the recording sees what is passed on
+    finally:
+        del app._route
 
 
 async def test_large_bodies_go_to_litestar(
