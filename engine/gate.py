@@ -32,10 +32,9 @@ from engine.live_tickets import (
     LiveTicket,
     TicketLoader,
     decode_info,
-    from_ms,
     parse_state,
 )
-from engine.moments import check_moment
+from engine.moments import check_moment, from_ms
 from engine.pagination import Page
 from engine.principal import Principal
 from engine.ticket_codes import TicketCode, code_digest

@@ -17,24 +17,18 @@ ran, the first scan or cancel does it, once): until then every script that needs
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Literal, Protocol
 
 import msgspec
 
+from engine.moments import from_ms, to_ms
+from engine.order_document import DocumentLine
 from engine.ticket_codes import code_digest, ticket_ref
 
 TicketStatus = Literal["valid", "used", "void"]
 LOAD_CHUNK = 5_000  # tickets per load script call: a big event does not block Redis for long
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_ms(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
-
-
-def from_ms(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
 
 
 class LiveTicket(msgspec.Struct, frozen=True):
@@ -93,13 +87,13 @@ def parse_state(state: str) -> tuple[TicketStatus, datetime | None]:
     return ("used" if state[0] == "u" else "void"), from_ms(int(state[2:]))
 
 
-def order_refs(order_id: str, items: list[dict[str, object]], event_id: int) -> list[str]:
+def order_refs(order_id: str, items: Sequence[DocumentLine], event_id: int) -> list[str]:
     """The refs of an order document's tickets in one event (line numbers are the items'
     positions, as engine/persistence.py numbers the lines)."""
     return [
         ticket_ref(order_id, line_no).hex()
         for line_no, item in enumerate(items)
-        if int(str(item["event_id"])) == event_id
+        if int(item.event_id) == event_id
     ]
 
 

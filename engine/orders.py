@@ -12,19 +12,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, NoReturn, Protocol
+from datetime import datetime
+from typing import Any, NoReturn, Protocol
 
 import msgspec
 
 from engine import errors
 from engine.admission import Admission
 from engine.live_tickets import order_refs
+from engine.moments import from_ms, to_ms
+from engine.order_document import DocumentLine, DocumentStatusChange, OrderDocument, OrderStatus
 from engine.order_ids import home_event_of, new_order_id
 from engine.principal import Principal
 from engine.rate_limits import OFF, Rate, RateLimiter, enforce, retry_after_seconds
 
-OrderStatus = Literal["reserved", "paid", "completed", "expired", "payment_failed", "cancelled"]
 MAX_UNITS_PER_ORDER = 100
 PAYMENT_GRACE_MS = 600_000
 CANCEL_LEASE_MS = 30_000  # a cancellation spanning events holds its lease at most this long
@@ -82,7 +83,7 @@ class ClaimOutcome(msgspec.Struct):
     detail: Any = None
     expires_ms: int = 0
     lines: list[OrderLine] = msgspec.field(default_factory=list)
-    document: dict[str, Any] | None = None  # the new order, when this event is its home
+    document: OrderDocument | None = None  # the new order, when this event is its home
 
 
 class SaleStore(Protocol):
@@ -100,9 +101,9 @@ class SaleStore(Protocol):
 
     async def add_lines(self, order_id: str, lines: list[OrderLine], expires_ms: int) -> None: ...
 
-    async def order_document(self, order_id: str) -> dict[str, Any] | None: ...
+    async def order_document(self, order_id: str) -> OrderDocument | None: ...
 
-    async def restore_document(self, order_id: str, document: dict[str, Any]) -> str: ...
+    async def restore_document(self, order_id: str, document: OrderDocument) -> str: ...
 
     async def pay_begin(self, event_id: int, order_id: str) -> str: ...
 
@@ -149,7 +150,7 @@ class CatalogueLookups(Protocol):
 class OrderArchive(Protocol):
     async def order(self, order_id: str) -> Order | None: ...
 
-    async def document(self, order_id: str) -> dict[str, Any] | None:
+    async def document(self, order_id: str) -> OrderDocument | None:
         """The order as a Redis order document (as lua/claim.lua and the scripts after it
         write it), from what PostgreSQL holds."""
 
@@ -176,88 +177,58 @@ REFUSAL_ERRORS: dict[str, type[errors.PurchaseRefused]] = {
 }
 
 
-def from_ms(ms: int | float) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_ms(moment: datetime) -> int:
-    """Milliseconds since the epoch, exactly (a float timestamp times 1000 can lose one)."""
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
-
-
-def document_of(order: Order, payment_ref: str | None, paid_at: datetime | None) -> dict[str, Any]:
+def document_of(order: Order, payment_ref: str | None, paid_at: datetime | None) -> OrderDocument:
     """The Redis document of an order PostgreSQL holds, as lua/claim.lua and the scripts after
-    it write one (ids as strings, times in ms): the inverse of order_from_document."""
-
-    def text(value: int | None) -> str | None:
-        return None if value is None else str(value)
-
+    it write one: the inverse of order_from_document."""
     home = str(home_event_of(order.id))
-    document: dict[str, Any] = {
-        "id": order.id,
-        "customer_id": str(order.customer_id),
-        "status": order.status,
-        "items": [
-            {
-                "event_id": str(line.event_id),
-                "seat_id": text(line.seat_id),
-                "ticket_type_id": text(line.ticket_type_id),
-                "label": line.label,
-                "price_cents": line.price_cents,
-            }
-            for line in order.items
-        ],
-        "total_cents": order.total_cents,
-        "expires_at": to_ms(order.expires_at),
-        "created_at": to_ms(order.created_at),
-        "events": list(dict.fromkeys([home, *(str(line.event_id) for line in order.items)])),
-        "history": [
-            {"status": h.status, "at": to_ms(h.at), "reason": h.reason} for h in order.history
-        ],
-    }
-    if payment_ref is not None:
-        document["payment_ref"] = payment_ref
-    if paid_at is not None:
-        document["paid_at"] = to_ms(paid_at)
-    return document
-
-
-def order_from_document(doc: dict[str, Any]) -> Order:
-    items = doc["items"] if isinstance(doc["items"], list) else []
-    return Order(
-        id=doc["id"],
-        customer_id=int(doc["customer_id"]),
-        status=doc["status"],
-        items=[
-            OrderLine(
-                event_id=int(item["event_id"]),
-                seat_id=int(item["seat_id"]) if item.get("seat_id") is not None else None,
-                ticket_type_id=int(item["ticket_type_id"])
-                if item.get("ticket_type_id") is not None
-                else None,
-                label=item["label"],
-                price_cents=int(item["price_cents"]),
-            )
-            for item in items
-        ],
-        total_cents=int(doc["total_cents"]),
-        expires_at=from_ms(doc["expires_at"]),
-        created_at=from_ms(doc["created_at"]),
-        history=[
-            HistoryEntry(status=h["status"], at=from_ms(h["at"]), reason=h.get("reason"))
-            for h in doc["history"]
-        ],
-        dead_letter=_dead_letter_note(doc.get("dead_letter")),
+    return OrderDocument(
+        id=order.id,
+        customer_id=str(order.customer_id),
+        status=order.status,
+        items=[document_line(line) for line in order.items],
+        total_cents=order.total_cents,
+        expires_at=to_ms(order.expires_at),
+        created_at=to_ms(order.created_at),
+        events=list(dict.fromkeys([home, *(str(line.event_id) for line in order.items)])),
+        history=[DocumentStatusChange(h.status, to_ms(h.at), h.reason) for h in order.history],
+        payment_ref=payment_ref,
+        paid_at=None if paid_at is None else to_ms(paid_at),
     )
 
 
-def _dead_letter_note(note: Any) -> DeadLetterNote | None:
-    if not isinstance(note, dict):
-        return None
-    return DeadLetterNote(reason=str(note["reason"]), at=from_ms(note["at"]))
+def document_line(line: OrderLine) -> DocumentLine:
+    return DocumentLine(
+        event_id=str(line.event_id),
+        seat_id=None if line.seat_id is None else str(line.seat_id),
+        ticket_type_id=None if line.ticket_type_id is None else str(line.ticket_type_id),
+        label=line.label,
+        price_cents=line.price_cents,
+    )
+
+
+def order_line(item: DocumentLine) -> OrderLine:
+    return OrderLine(
+        event_id=int(item.event_id),
+        seat_id=None if item.seat_id is None else int(item.seat_id),
+        ticket_type_id=None if item.ticket_type_id is None else int(item.ticket_type_id),
+        label=item.label,
+        price_cents=item.price_cents,
+    )
+
+
+def order_from_document(doc: OrderDocument) -> Order:
+    note = doc.dead_letter
+    return Order(
+        id=doc.id,
+        customer_id=int(doc.customer_id),
+        status=doc.status,
+        items=[order_line(item) for item in doc.items],
+        total_cents=doc.total_cents,
+        expires_at=from_ms(doc.expires_at),
+        created_at=from_ms(doc.created_at),
+        history=[HistoryEntry(h.status, from_ms(h.at), h.reason) for h in doc.history],
+        dead_letter=None if note is None else DeadLetterNote(note.reason, from_ms(note.at)),
+    )
 
 
 def refusal_error(outcome: ClaimOutcome) -> errors.BoxofficeError:
@@ -339,7 +310,7 @@ class Orders:
         gated = await self._admission.check(customer, events, admission_token, requested)
         order = await self._claim_all(customer, claims, requested, address)
         if gated:
-            expires_ms = int(order.expires_at.timestamp() * 1000)
+            expires_ms = to_ms(order.expires_at)
             try:
                 await self._admission.placed(customer, gated, order.id, expires_ms, requested)
             except errors.AdmissionRequired:
@@ -358,7 +329,7 @@ class Orders:
         taken: list[EventClaim] = []
         extra_lines: list[OrderLine] = []
         expires_ms = 0
-        document: dict[str, Any] | None = None
+        document: OrderDocument | None = None
         for index, claim in enumerate(claims):
             outcome = await self._store.claim(
                 order_id, customer.user_id, claim, index == 0, requested, address
@@ -394,16 +365,16 @@ class Orders:
             raise errors.NotFound("No such order")
         return order
 
-    async def _document(self, customer: Principal, order_id: str) -> dict[str, Any]:
+    async def _document(self, customer: Principal, order_id: str) -> OrderDocument:
         home_event_of(order_id)
         doc = await self._store.order_document(order_id)
-        if doc is not None and int(doc["customer_id"]) == customer.user_id:
+        if doc is not None and int(doc.customer_id) == customer.user_id:
             return doc
         archived = None if doc else await self._archive.document(order_id)
-        if archived is not None and int(archived["customer_id"]) == customer.user_id:
+        if archived is not None and int(archived.customer_id) == customer.user_id:
             # after Redis lost its data, a completed order of an event still on sale goes
             # back into Redis (hydration restored what it bought): it can be cancelled again
-            if archived["status"] == "completed" and (
+            if archived.status == "completed" and (
                 await self._store.restore_document(order_id, archived) != "gone"
             ):
                 restored = await self._store.order_document(order_id)
@@ -416,11 +387,11 @@ class Orders:
         if self._limiter is not None:
             await enforce(self._limiter, "pay", str(customer.user_id), self._pay_rate)
         doc = await self._document(customer, order_id)
-        events = [int(e) for e in doc["events"]]
-        if doc["status"] != "reserved":
+        events = [int(e) for e in doc.events]
+        if doc.status != "reserved":
             if hold_lapsed(doc):
-                await self._refuse_lapsed(events, order_id, int(doc["customer_id"]))
-            raise errors.InvalidState(f"Order is {doc['status']}")
+                await self._refuse_lapsed(events, order_id, int(doc.customer_id))
+            raise errors.InvalidState(f"Order is {doc.status}")
         home = home_event_of(order_id)
         locked: list[int] = []
         for event_id in events:
@@ -458,11 +429,11 @@ class Orders:
         is gone: the order's document says why) or 'invalid_state:<state>'."""
         doc = await self._store.order_document(order_id)
         if result == "hold_expired" or (result == "missing" and doc and hold_lapsed(doc)):
-            await self._refuse_lapsed(events, order_id, int(doc["customer_id"]) if doc else 0)
+            await self._refuse_lapsed(events, order_id, int(doc.customer_id) if doc else 0)
         for event_id in locked:  # give back the locks this attempt took
             await self._store.release(event_id, order_id, "expire", "hold_expired")
         if result == "missing":
-            status = doc["status"] if doc else "gone"
+            status = doc.status if doc else "gone"
             raise errors.InvalidState(f"Order is {status}")
         raise errors.InvalidState("A payment for this order is already in progress")
 
@@ -490,8 +461,8 @@ class Orders:
         them void until the customer cancels again."""
         doc = await self._document(customer, order_id)
         home = home_event_of(order_id)
-        items = doc["items"] if isinstance(doc["items"], list) else []
-        others = [event_id for event_id in (int(e) for e in doc["events"]) if event_id != home]
+        items = doc.items
+        others = [event_id for event_id in (int(e) for e in doc.events) if event_id != home]
         if not others:
             await self._commit_cancel(home, order_id, items)
             return await self.get(customer, order_id)
@@ -515,7 +486,7 @@ class Orders:
             await self._store.end_cancel(order_id)
         return await self.get(customer, order_id)
 
-    async def _commit_cancel(self, home: int, order_id: str, items: list[dict[str, Any]]) -> None:
+    async def _commit_cancel(self, home: int, order_id: str, items: list[DocumentLine]) -> None:
         result = await self._release_cancelled(home, order_id, items)
         if result == "started":
             raise errors.InvalidState("The event has started; the order can no longer be cancelled")
@@ -531,7 +502,7 @@ class Orders:
         return "" if result == "not_loaded" else result  # not live: nothing to give back
 
     async def _release_cancelled(
-        self, event_id: int, order_id: str, items: list[dict[str, Any]]
+        self, event_id: int, order_id: str, items: list[DocumentLine]
     ) -> str:
         refs = order_refs(order_id, items, event_id)
         reason = "cancelled_by_customer"
@@ -551,7 +522,7 @@ class Orders:
         return await self._archive.customer_orders(customer.user_id, limit, cursor)
 
 
-def hold_lapsed(doc: dict[str, Any]) -> bool:
+def hold_lapsed(doc: OrderDocument) -> bool:
     """Whether an order that cannot be paid lost its hold to time (410 hold_expired) rather
     than to another request (409 invalid_state). Called when the order is not `reserved`, or
     when a part of it is gone from one of its events. An order is `expired` only when its hold
@@ -559,7 +530,7 @@ def hold_lapsed(doc: dict[str, Any]) -> bool:
     home event before it releases the other events, and a declined payment needs the home
     part locked; so an order still `reserved` whose part is gone lost that part to its
     event's sweep."""
-    return doc["status"] in ("expired", "reserved")
+    return doc.status in ("expired", "reserved")
 
 
 def check_claims(claims: list[EventClaim]) -> None:

@@ -16,8 +16,9 @@ import msgspec
 
 from engine.failures import REFUSED_BACKOFF, Backoff, Failure
 from engine.gate_keys import TicketSigner
+from engine.moments import from_ms, to_ms
+from engine.order_document import OrderDocument
 from engine.order_ids import home_event_of
-from engine.orders import from_ms
 
 log = logging.getLogger(__name__)
 
@@ -59,28 +60,29 @@ class OrderRows(msgspec.Struct):
     completed_ms: int | None
 
 
-def rows_for(doc: dict[str, Any], now_ms: int, signer: TicketSigner) -> OrderRows:
+def rows_for(doc: OrderDocument, now_ms: int, signer: TicketSigner) -> OrderRows:
     """What PostgreSQL must hold for this order document; a paid order is completed here."""
-    order_id = doc["id"]
-    items = doc["items"] if isinstance(doc["items"], list) else []
+    order_id = doc.id
     lines = [
         LineRow(
             order_id,
             no,
-            int(item["event_id"]),
-            int(item["seat_id"]) if item.get("seat_id") is not None else None,
-            int(item["ticket_type_id"]) if item.get("ticket_type_id") is not None else None,
-            item["label"],
-            int(item["price_cents"]),
+            int(item.event_id),
+            None if item.seat_id is None else int(item.seat_id),
+            None if item.ticket_type_id is None else int(item.ticket_type_id),
+            item.label,
+            item.price_cents,
         )
-        for no, item in enumerate(items)
+        for no, item in enumerate(doc.items)
     ]
-    history = [(h["status"], from_ms(h["at"]), h.get("reason")) for h in doc["history"]]
-    was_paid = any(status == "paid" for status, _, _ in history)
-    status = doc["status"]
+    history: list[tuple[str, datetime, str | None]] = [
+        (h.status, from_ms(h.at), h.reason) for h in doc.history
+    ]
+    was_paid = doc.was_paid()
+    status: str = doc.status
     completed_ms = None
     if status == "paid":
-        status, completed_ms = "completed", max(now_ms, int(doc["history"][-1]["at"]) + 1)
+        status, completed_ms = "completed", max(now_ms, doc.history[-1].at + 1)
         history.append(("completed", from_ms(completed_ms), None))
     tickets = (
         [
@@ -101,13 +103,13 @@ def rows_for(doc: dict[str, Any], now_ms: int, signer: TicketSigner) -> OrderRow
     )
     return OrderRows(
         order_id=order_id,
-        customer_id=int(doc["customer_id"]),
+        customer_id=int(doc.customer_id),
         status=status,
-        total_cents=int(doc["total_cents"]),
-        payment_ref=doc.get("payment_ref"),
-        expires_at=from_ms(doc["expires_at"]),
-        created_at=from_ms(doc["created_at"]),
-        paid_at=from_ms(doc["paid_at"]) if doc.get("paid_at") else None,
+        total_cents=doc.total_cents,
+        payment_ref=doc.payment_ref,
+        expires_at=from_ms(doc.expires_at),
+        created_at=from_ms(doc.created_at),
+        paid_at=from_ms(doc.paid_at) if doc.paid_at else None,
         lines=lines,
         history=history,
         tickets=tickets,
@@ -126,7 +128,7 @@ class DeadLetter(msgspec.Struct, frozen=True):
     reason: str
     sqlstate: str | None
     detail: str
-    document: dict[str, Any]
+    document: OrderDocument
 
 
 PARK_MEMORY = 100_000  # refused orders whose delay is remembered
@@ -187,30 +189,27 @@ class Persister:
     ) -> tuple[set[str], set[str]]:
         """(orders written, orders with nothing to write)."""
         order_ids = list(dict.fromkeys(order_ids))
-        pending: list[tuple[str, dict[str, Any], str | None]] = []
+        pending: list[tuple[str, OrderDocument, str | None]] = []
         untouched: set[str] = set()
         for order_id, (doc, score) in zip(
             order_ids, await self._log.documents(order_ids), strict=True
         ):
-            if not doc or (doc["status"] == "completed" and score is None):
+            if not doc or (doc.status == "completed" and score is None):
                 untouched.add(order_id)
-            elif include_paid or doc["status"] != "paid":
+            elif include_paid or doc.status != "paid":
                 pending.append((order_id, doc, score))
         pending.sort(key=lambda entry: entry[0])  # batches that overlap lock rows in one order
         now = int(time.time() * 1000)  # orders are 'completed' after their last change
         await self._signer.prepare(
-            int(item["event_id"])
-            for _, doc, _ in pending
-            if isinstance(doc["items"], list) and _was_paid(doc)
-            for item in doc["items"]
+            int(item.event_id) for _, doc, _ in pending if doc.was_paid() for item in doc.items
         )
         batch = [rows_for(doc, now, self._signer) for _, doc, _ in pending]
         written, completed_at, refused = await self._write(batch)
         # completed here, and paid orders that moved on (cancelled, say) before they were
         # written: either way PostgreSQL has them now, so they leave the outbox
-        settled = {order_id: int(at.timestamp() * 1000) for order_id, at in completed_at.items()}
+        settled = {order_id: to_ms(at) for order_id, at in completed_at.items()}
         for order_id, doc, _ in pending:
-            moved_on = doc["status"] != "paid" and _was_paid(doc)
+            moved_on = doc.status != "paid" and doc.was_paid()
             if moved_on and order_id in written and order_id not in settled:
                 settled[order_id] = 0
         if settled:
@@ -249,17 +248,17 @@ class Persister:
         return written, untouched
 
     async def _dead_letter(
-        self, refused: list[tuple[dict[str, Any], str | None, tuple[str, BaseException]]]
+        self, refused: list[tuple[OrderDocument, str | None, tuple[str, BaseException]]]
     ) -> set[str]:
         """Keep orders PostgreSQL refuses for good in order_dead_letters (its own
         transaction), then take them out of the outbox and the changes in Redis and mark
         their documents, so nothing retries them. Returns their ids."""
         letters = [
             DeadLetter(
-                order_id=doc["id"],
-                event_id=home_event_of(doc["id"]),
-                customer_id=int(doc["customer_id"]),
-                status=doc["status"],
+                order_id=doc.id,
+                event_id=home_event_of(doc.id),
+                customer_id=int(doc.customer_id),
+                status=doc.status,
                 reason=reason,
                 sqlstate=getattr(exc, "sqlstate", None),
                 detail=str(exc)[:1000],
@@ -269,7 +268,7 @@ class Persister:
         ]
         await self._store.record_dead_letters(letters)
         first_time = await self._log.dead_letter(
-            [(doc["id"], reason, score) for doc, score, (reason, _) in refused]
+            [(doc.id, reason, score) for doc, score, (reason, _) in refused]
         )
         for letter in letters:
             self._parked.pop(letter.order_id, None)
@@ -330,7 +329,3 @@ class Persister:
                 completed.update(half_completed)
                 refused.update(half_refused)
             return written, completed, refused
-
-
-def _was_paid(doc: dict[str, Any]) -> bool:
-    return any(h["status"] == "paid" for h in doc["history"])

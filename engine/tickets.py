@@ -15,7 +15,8 @@ import msgspec
 
 from engine.errors import NotFound
 from engine.live_tickets import parse_state
-from engine.orders import Order, OrderStatus
+from engine.order_document import OrderStatus
+from engine.orders import Order
 from engine.principal import Principal
 from engine.ticket_codes import parse
 from engine.ticket_qr import render_qr

@@ -38,6 +38,7 @@ from redis.asyncio import Redis
 
 from engine import keys
 from engine.reconcile import reconcile_event
+from engine.store.lua_json import decode_document
 from engine.store.pg_orders import PgOrderRepair
 from engine.store.resources import Resources
 from loadtests.setup import PlanEvent
@@ -298,7 +299,7 @@ async def check_orders(
     for event_id in ids:
         documents = resources.redis.hvals(keys.event_key(event_id, "orders"))
         for raw in await cast(Awaitable[list[bytes]], documents):
-            if json.loads(raw)["status"] == "paid":
+            if decode_document(raw).status == "paid":
                 result.breach(f"order of event {event_id} still paid in Redis")
     found = {
         r["id"]: (r["status"], r["lines"], r["tickets"])

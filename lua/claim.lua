@@ -97,6 +97,8 @@ local function claim_one(claim)
   redis.call('ZADD', K_HOLDS, expires, claim.o)
   save_part(claim.o, {c = claim.c, s = claim.s, g = claim.g, n = wanted, st = 'held'})
   if claim.h == 1 then
+    -- the order document: its fields are engine/order_document.py's OrderDocument, and
+    -- tests/integration/test_order_document.py holds every script that writes one to them
     local items, total = {}, 0
     for _, line in ipairs(lines) do
       total = total + line[4]

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-import msgspec
 
 from engine.live_tickets import LiveTicket
+from engine.order_document import OrderDocument
 from engine.orders import HistoryEntry, Order, OrderLine, document_of
 from engine.pagination import AfterOrder, encode_cursor, read_cursor
 from engine.persistence import DeadLetter, OrderRows
+from engine.store.lua_json import encode
 from engine.store.pg_failures import classify, permanent_refusal
 from engine.store.pg_tickets import LIVE_TICKETS, live_ticket
 
@@ -133,7 +134,7 @@ class PgOrderStore:
                 [
                     (
                         *(getattr(letter, name) for name in DeadLetter.__struct_fields__[:7]),
-                        msgspec.json.encode(letter.document).decode(),
+                        encode(letter.document).decode(),
                     )
                     for letter in letters
                 ],
@@ -206,7 +207,7 @@ class PgOrderStore:
             orders = await self._assemble(conn, rows)
         return orders[0] if orders else None
 
-    async def document(self, order_id: str) -> dict[str, Any] | None:
+    async def document(self, order_id: str) -> OrderDocument | None:
         """The order in the shape of its Redis document (engine.orders.document_of)."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch("SELECT * FROM orders WHERE id = $1", order_id)

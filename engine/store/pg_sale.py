@@ -9,7 +9,7 @@ import asyncpg
 
 from engine.gate_keys import EventKeyCopy, GateKey
 from engine.hydration import EventSnapshot
-from engine.orders import to_ms
+from engine.moments import to_ms
 from engine.store.pg_tickets import LIVE_TICKETS, live_ticket
 from engine.waiting_room import RoomSettings
 

@@ -3,14 +3,13 @@ indexes, due holds, and refused-purchase streams."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import msgspec
 from redis.asyncio import Redis
 
 from engine import keys
 from engine.live_tickets import LiveTicket
+from engine.order_document import OrderDocument
 from engine.order_ids import home_event_of
+from engine.store.lua_json import decode_document
 from engine.store.redis_tickets import RedisTickets
 from engine.store.scripts import EventScripts
 
@@ -22,7 +21,7 @@ class RedisOrderLog:
 
     async def documents(
         self, order_ids: list[str]
-    ) -> list[tuple[dict[str, Any] | None, str | None]]:
+    ) -> list[tuple[OrderDocument | None, str | None]]:
         """Each order's document and the score of its pending change (None if none)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for order_id in order_ids:
@@ -35,7 +34,7 @@ class RedisOrderLog:
             raw, score = replies[i], replies[i + 1]
             result.append(
                 (
-                    msgspec.json.decode(raw) if raw else None,
+                    decode_document(raw) if raw else None,
                     None if score is None else str(int(score)),
                 )
             )

@@ -6,14 +6,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
 from redis.asyncio import Redis
 
 from engine import keys
 from engine.live_tickets import TicketLoader
+from engine.order_document import OrderDocument
 from engine.order_ids import home_event_of
-from engine.orders import PAYMENT_GRACE_MS, ClaimOutcome, EventClaim, OrderLine
-from engine.store.claim_batcher import ClaimBatcher
+from engine.orders import PAYMENT_GRACE_MS, ClaimOutcome, EventClaim, OrderLine, document_line
+from engine.store.claim_batcher import ClaimBatcher, ClaimedLine
+from engine.store.lua_json import decode_document, encode
 from engine.store.scripts import EventScripts
 
 MAX_KNOWN_TYPES = 100_000
@@ -23,23 +24,15 @@ def _decode(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
-def _line(event_id: int, raw: list[Any]) -> OrderLine:
-    kind, item_id, label, price = raw
+def _line(event_id: int, claimed: ClaimedLine) -> OrderLine:
+    kind, item_id, label, price = claimed
     return OrderLine(
         event_id=event_id,
         seat_id=int(item_id) if kind == "s" else None,
         ticket_type_id=int(item_id) if kind == "g" else None,
         label=label,
-        price_cents=int(price),
+        price_cents=price,
     )
-
-
-def _document(raw: str | None) -> dict[str, Any] | None:
-    """The new order's document, which claim.lua hands back as the JSON it stored."""
-    if raw is None:
-        return None
-    document: dict[str, Any] = msgspec.json.decode(raw)
-    return document
 
 
 class RedisSaleStore:
@@ -77,45 +70,32 @@ class RedisSaleStore:
         if address:
             payload["a"] = address[: keys.MAX_ADDRESS]
         result = await self._batcher.claim(claim.event_id, payload)
-        if "err" in result:
-            return ClaimOutcome(ok=False, code=result["err"], detail=result.get("x"))
-        lines = result["l"] if isinstance(result["l"], list) else []
+        if result.err is not None:
+            return ClaimOutcome(ok=False, code=result.err, detail=result.x)
         return ClaimOutcome(
             ok=True,
-            expires_ms=int(result["e"]),
-            lines=[_line(claim.event_id, raw) for raw in lines],
-            document=_document(result.get("d")),
+            expires_ms=result.e,
+            lines=[_line(claim.event_id, line) for line in result.l],
+            # the new order's document, which claim.lua hands back as the JSON it stored
+            document=None if result.d is None else decode_document(result.d),
         )
 
     async def add_lines(self, order_id: str, lines: list[OrderLine], expires_ms: int) -> None:
         payload = {
-            "items": [
-                {
-                    "event_id": str(line.event_id),
-                    "seat_id": None if line.seat_id is None else str(line.seat_id),
-                    "ticket_type_id": None
-                    if line.ticket_type_id is None
-                    else str(line.ticket_type_id),
-                    "label": line.label,
-                    "price_cents": line.price_cents,
-                }
-                for line in lines
-            ],
+            "items": [document_line(line) for line in lines],
             "events": sorted({str(line.event_id) for line in lines}),
             "expires_at": expires_ms,
         }
-        await self._scripts.run(
-            "add_lines", home_event_of(order_id), order_id, msgspec.json.encode(payload)
-        )
+        await self._scripts.run("add_lines", home_event_of(order_id), order_id, encode(payload))
 
-    async def order_document(self, order_id: str) -> dict[str, Any] | None:
+    async def order_document(self, order_id: str) -> OrderDocument | None:
         home = home_event_of(order_id)
         raw = await self._redis.hget(keys.event_key(home, "orders"), order_id)
-        return msgspec.json.decode(raw) if raw else None
+        return decode_document(raw) if raw else None
 
-    async def restore_document(self, order_id: str, document: dict[str, Any]) -> str:
+    async def restore_document(self, order_id: str, document: OrderDocument) -> str:
         """lua/restore_document.lua in the order's home event: 'ok', 'exists' or 'gone'."""
-        encoded = msgspec.json.encode(document)
+        encoded = encode(document)
         return _decode(
             await self._scripts.run("restore_document", home_event_of(order_id), order_id, encoded)
         )

@@ -9,7 +9,8 @@ import msgspec
 from redis.asyncio import Redis
 
 from engine import keys
-from engine.live_tickets import LiveTicket, LoggedScan, from_ms, info_of, state_of
+from engine.live_tickets import LiveTicket, LoggedScan, info_of, state_of
+from engine.moments import from_ms
 from engine.store.coalescing import Coalescer
 from engine.store.scripts import EventScripts
 

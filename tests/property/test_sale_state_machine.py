@@ -179,9 +179,7 @@ class SaleMachine(RuleBasedStateMachine):
             "SELECT id, status FROM orders WHERE id = ANY($1)", self.all_orders
         )
         docs = await RedisOrderLog(resources.redis, resources.scripts).documents(self.all_orders)
-        redis_status = {
-            o: d["status"] for o, (d, _) in zip(self.all_orders, docs, strict=True) if d
-        }
+        redis_status = {o: d.status for o, (d, _) in zip(self.all_orders, docs, strict=True) if d}
         assert {r["id"]: r["status"] for r in statuses} == redis_status
 
 
