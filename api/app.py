@@ -130,8 +130,7 @@ def create_app(hot_paths: bool = True) -> Litestar:
         app_name="boxoffice", prefix="boxoffice", group_path=True, exclude=["/metrics"]
     )
     app = BoxofficeApp(
-        app_name=prometheus.app_name,
-        prefix=prometheus.prefix,
+        prometheus=prometheus,
         response_headers=ResponseHeaders(settings.hsts_seconds),
         route_handlers=[*ROUTE_HANDLERS, MetricsController, STATIC_FILES],
         dependencies=AUTH_DEPENDENCIES,

@@ -26,8 +26,7 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Litestar
-from litestar.plugins.prometheus import PrometheusMiddleware
-from prometheus_client import Counter, Histogram
+from litestar.plugins.prometheus import PrometheusConfig
 
 from api.auth import bearer_token
 from api.bodies import is_json_media_type
@@ -59,8 +58,7 @@ class BoxofficeApp(Litestar):
     def __init__(
         self,
         *args: Any,
-        app_name: str,
-        prefix: str,
+        prometheus: PrometheusConfig,
         response_headers: Callable[[Scope, Receive, Send, ASGIApp], Awaitable[None]],
         **kwargs: Any,
     ) -> None:
@@ -68,7 +66,7 @@ class BoxofficeApp(Litestar):
         self._response_headers = response_headers  # api/security_headers.py
         self._routes: dict[tuple[str, str], tuple[str, Serve]] = {}
         self._queue: dict[str, Serve] = {}
-        self._metrics = HotMetrics(prefix, app_name)
+        self._metrics = HotMetrics(prometheus)
 
     def hot_path(self, method: str, template: str, serve: Serve) -> None:
         if template == "/events/{event_id:int}/queue":
@@ -127,29 +125,25 @@ def _small_body(scope: Scope) -> bool:
 class HotMetrics:
     """The Prometheus metrics Litestar's middleware keeps, for requests answered here.
 
-    The metric objects are shared with PrometheusMiddleware (its registry of them), so
-    /metrics shows one `boxoffice_requests_total` whoever answered; the labelled children
-    are looked up once per (method, path, status)."""
+    The metric objects are the middleware's own, reached through its public accessors
+    (`request_count`, `request_time`, `requests_error_count`) on an instance built from the
+    app's PrometheusConfig, so /metrics shows one `boxoffice_requests_total` whoever
+    answered, with the same labels and buckets; the labelled children are looked up once per
+    (method, path, status)."""
 
-    LABELS = ("method", "path", "status_code", "app_name")
-
-    def __init__(self, prefix: str, app_name: str) -> None:
-        self._app_name = app_name
-        self._count = self._metric(Counter, f"{prefix}_requests_total", "Total requests")
-        self._time = self._metric(
-            Histogram, f"{prefix}_request_duration_seconds", "Request duration, in seconds"
-        )
-        self._errors = self._metric(
-            Counter, f"{prefix}_requests_error_total", "Total errors in requests"
-        )
+    def __init__(self, config: PrometheusConfig) -> None:
+        self._app_name = config.app_name
+        middleware = config.middleware_class(app=_never_called, config=config)
+        labels: dict[str, str | int | float] = {
+            "method": "",
+            "path": "",
+            "status_code": 0,
+            "app_name": config.app_name,
+        }  # the middleware's label names, in its order
+        self._count = middleware.request_count(labels)
+        self._time = middleware.request_time(labels)
+        self._errors = middleware.requests_error_count(labels)
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-    @classmethod
-    def _metric(cls, kind: Any, name: str, documentation: str) -> Any:
-        registry = PrometheusMiddleware._metrics
-        if name not in registry:
-            registry[name] = kind(name=name, documentation=documentation, labelnames=cls.LABELS)
-        return registry[name]
 
     def observe(self, method: str, template: str, status: int, started: float) -> None:
         key = (method, template, status)
@@ -162,6 +156,12 @@ class HotMetrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(time.perf_counter() - started)
+
+
+async def _never_called(scope: Any, receive: Any, send: Any) -> None:
+    """The next app of the middleware instance HotMetrics reads its metrics from: that
+    instance only hands out metric objects and never serves a request."""
+    raise RuntimeError("HotMetrics' middleware instance does not serve requests")
 
 
 # a token or body the hot path will not serve: the documented handler answers it

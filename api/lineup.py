@@ -1,4 +1,4 @@
-"""Lineup (seed 003): attractions, and the attractions performing at an event."""
+"""Lineup: attractions, and the attractions performing at an event."""
 
 from __future__ import annotations
 

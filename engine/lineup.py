@@ -1,4 +1,4 @@
-"""Lineup (seed 003): attractions partners create, and which of them perform at an event.
+"""Lineup: attractions partners create, and which of them perform at an event.
 
 Attractions form one public list that anyone may read; only the partner who created an
 attraction may book it into its events, rename or delete it (another partner's is 404, as

@@ -6,7 +6,7 @@ writes its tickets (lua/issue_tickets.lua), the script that cancels it voids the
 step that releases the seats, or refuses when one was used (lua/release.lua), and a gate
 scan is one script (lua/scan.lua) that uses a valid ticket and logs the scan. A worker
 writes the logged scans to PostgreSQL in batches (`write_scans`); voids reach PostgreSQL
-with the order's cancellation, as before.
+with the order's cancellation.
 
 The Redis states are authoritative only once the event's tickets were loaded from
 PostgreSQL (hydration does it; after an upgrade, or for an event hydrated before this code

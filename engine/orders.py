@@ -424,7 +424,7 @@ class Orders:
 
     async def _undo_payment(
         self, events: list[int], locked: list[int], order_id: str, result: str
-    ) -> None:
+    ) -> NoReturn:
         """A part refused the payment lock: 'hold_expired' (it lapsed just now), 'missing' (it
         is gone: the order's document says why) or 'invalid_state:<state>'."""
         doc = await self._store.order_document(order_id)

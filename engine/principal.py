@@ -14,10 +14,3 @@ class Principal(msgspec.Struct, frozen=True):
     role: Role
     # the partner whose events this user manages: itself for a partner, the employer for staff
     partner_id: int | None = None
-
-    @property
-    def is_partner(self) -> bool:
-        return self.role == "partner"
-
-    def owns_partner_scope(self, partner_id: int) -> bool:
-        return self.role in ("partner", "staff") and self.partner_id == partner_id

@@ -1,6 +1,6 @@
 """QR images of ticket codes, rendered once (off the claim and pay paths) and cached.
 
-Measured by `loadtests/bench_qr.py` on this machine: the `qrcode` package spends most of its
+As `loadtests/bench_qr.py` measures it, the `qrcode` package spends most of its
 time choosing the best of 8 masks and drawing module by module through PIL. A fixed mask
 (any of the 8 is valid to every reader) and a raster built at one pixel a module, then scaled,
 render a ticket code 3-5 times faster at the same size. Error correction M (15% of the

@@ -231,11 +231,11 @@ async def product_runs(
     gate_token, codes = await staff_and_codes(resources, 20_000 + int(seconds * 8_000))
     print(f"{len(polls)} customers queued, {len(codes)} tickets issued", flush=True)
     seats = [{"event_id": sales.seated.event_id, "seat_ids": [s]} for s in sales.seated.seat_ids]
-    # Not the claim rounds' event: they leave ~400,000 orders in it, and measured there the
-    # GA figure fell to 0.7 of /health in the rounds where its tables (orders, parts, holds,
-    # changes: one entry each per claim, so they grow in step) outgrew 2^19 entries and Redis
-    # rehashed them all at once: 61-66 us of Lua per claim instead of 26-29 (seats: 28-34).
-    # A sale's own claims pay its rehashing as it grows, as the seat run's do.
+    # Not the claim rounds' event: they leave ~400,000 orders in it, and in the round where
+    # its tables (orders, parts, holds, changes: one entry each per claim, so they grow in
+    # step) outgrow 2^19 entries Redis rehashes them all at once and each claim's Lua takes
+    # about twice as long (README: measured figures). A sale's own claims pay its rehashing
+    # as it grows, as the seat run's do.
     ga = [{"ticket_type_id": sales.ga_http.pool_ids[0], "quantity": 1}] * len(tokens)
     return [
         HttpRun("http_trivial_rps", HEALTH, True),
@@ -281,10 +281,10 @@ def run_all(
     ports: dict[str, int], runs: list[HttpRun], seconds: float, rounds: int
 ) -> dict[str, dict[str, Any]]:
     """A warm-up round (every run in turn, `warm_up` seconds each, not counted), then every
-    run `rounds` times in turn, seconds / rounds each time. This machine's speed drifts by up
-    to 2x over seconds (other tenants), so each figure is measured across the whole span
-    instead of in one window of its own; and the first seconds after start-up ran at up to
-    half speed for every process, hence the warm-up. A figure's totals are summed over its
+    run `rounds` times in turn, seconds / rounds each time. A shared machine's speed drifts
+    over seconds (other tenants), so each figure is measured across the whole span instead
+    of in one window of its own; and every process runs slower in its first seconds after
+    start-up, hence the warm-up. A figure's totals are summed over its
     rounds; `round_rps` keeps each round's rate to show the spread."""
     results: dict[str, dict[str, Any]] = {}
     used = {run.name: 0 for run in runs}  # requests consumed, for runs that never repeat one
@@ -339,8 +339,7 @@ async def claim_rounds(
 async def settle(resources: Resources) -> None:
     """Let what the set-up (or a run) left behind finish before the next figures: the
     autovacuum of tables just filled, the checkpoint of their writes, Redis compacting its
-    append-only file. Measured without this, the first rounds ran at up to half speed while
-    those ran beside them."""
+    append-only file: while those run beside them, the first rounds run slower."""
     started = time.perf_counter()
     await resources.pool.execute("VACUUM ANALYZE")
     # without the privilege, the server's own checkpoints come when they come

@@ -219,7 +219,7 @@ async def measure(stack: BenchStack, customers: int, seconds: float, rounds: int
 
         # warm up: every token verified once, as it is after a poller's first request
         await asyncio.to_thread(http_load, stack.port, polls, 2, True)
-        # alternate the two, so both meet the same background load on this machine
+        # alternate the two, so both meet the same background load
         health_runs, queue_runs = [], []
         for _ in range(rounds):
             health_runs.append(await load([{"path": "/health"}]))

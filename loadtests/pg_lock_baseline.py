@@ -16,7 +16,7 @@ its private database (`create_baseline_tables`), never the migrations.
 A customer's well-formed claim is served before routing, registered as a hot path exactly as
 `POST /orders` is (api/hot_paths.py, api/orders.py); the handlers answer the rest. A
 plain Litestar POST handler that only authenticates and decodes runs at about half the rate
-of GET /health on this machine, so without that the baseline alone would pay Litestar's
+of GET /health, so without that the baseline alone would pay Litestar's
 overhead and the comparison would flatter Redis.
 """
 

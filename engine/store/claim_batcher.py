@@ -18,8 +18,8 @@ from engine.store.lua_json import LuaJsonDecoder
 from engine.store.scripts import EventScripts
 
 MAX_BATCH = 128
-# calls per event at once: with one, the server and Redis take turns idling (measured at 64
-# connections: ~32 claims a call, the API at 0.5 of a core); four overlap them
+# calls per event at once: with one, the server and Redis take turns idling (each waits for
+# the other's answer); four overlap them
 MAX_IN_FLIGHT = 4
 
 ClaimedLine = tuple[str, str, str, int]  # 's' (seat) or 'g' (ticket type), its id, label, price

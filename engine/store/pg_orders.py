@@ -52,7 +52,7 @@ UPDATE tickets SET status = 'void'
  WHERE order_id = ANY($1::text[]) AND status <> 'void'
 RETURNING id, order_id, seat_id, ticket_type_id"""
 
-# now() is the transaction's start: every row of a batch gets the same time, as before
+# now() is the transaction's start: every row of a batch gets the same time
 _TICKET_HISTORY = """
 INSERT INTO ticket_status_history (ticket_id, status, at, reason)
 SELECT t, s, now(), $3 FROM unnest($1::bigint[], $2::text[]) AS u (t, s)

@@ -40,6 +40,3 @@ class EventScripts:
 
     async def run(self, name: str, event_id: int, *args: Any) -> Any:
         return await self._scripts[name](keys=keys.event_keys(event_id), args=list(args))
-
-    def sha(self, name: str) -> str:
-        return str(self._scripts[name].sha)
