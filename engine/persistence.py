@@ -175,7 +175,7 @@ class Persister:
         self,
         log: Any,
         store: Any,
-        signer: TicketSigner | bytes,
+        signer: TicketSigner,
         park_first_s: float = PARK_FIRST_S,
         on_dead_letter: Callable[[DeadLetter], None] | None = None,
     ) -> None:
@@ -186,11 +186,7 @@ class Persister:
         # each refusal, up to PARK_MAX_S, forgotten once written
         self._parked: dict[str, float] = {}
         self._park_first_s = park_first_s
-        if isinstance(signer, bytes):  # the bare secret: event keys beside the orders
-            from engine.store.pg_tickets import gate_keys_beside
-
-            signer = gate_keys_beside(store, log, signer)
-        self._signer: TicketSigner = signer
+        self._signer = signer
 
     async def persist(self, order_ids: list[str], include_paid: bool = True) -> int:
         """Write these orders; return how many were written.
