@@ -24,8 +24,9 @@ from api.hot_paths import (
 )
 from api.orders import OrderIn, split_items
 from api.problems import PROBLEM_JSON, status_of
+from api.services import services_of
 from engine.errors import BoxofficeError
-from engine.orders import Orders, requested_items
+from engine.orders import requested_items
 
 _encode = msgspec.json.Encoder().encode
 _JSON = b"application/json"
@@ -41,7 +42,7 @@ async def serve_claim(scope: Scope, receive: Receive, send: Send, pass_on: ASGIA
     if served is None:
         return None
     customer, (seats, pools) = served
-    orders: Orders = scope["app"].state.orders
+    orders = services_of(scope["app"]).orders
     try:
         claims = await orders.group_by_event(seats, pools)
         admission = headers.get(b"x-admission-token")

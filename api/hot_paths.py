@@ -27,6 +27,7 @@ from prometheus_client import Counter, Histogram
 
 from api.bodies import is_json_media_type
 from api.problems import status_of
+from api.services import services_of
 from engine.errors import BoxofficeError
 from engine.principal import Principal
 from engine.tokens import read_access_token
@@ -179,7 +180,8 @@ async def authenticated(
         await pass_on(scope, receive, send)
         return None
     body = await read_body(receive)
-    secret = scope["app"].state.resources.settings.jwt_secret
+    services = services_of(scope["app"])
+    secret = services.resources.settings.jwt_secret
     try:
         principal: Principal | None = read_access_token(token[7:].decode(), secret)
         parsed = parse(body)
@@ -188,7 +190,7 @@ async def authenticated(
     if (
         principal is None
         or principal.role not in roles
-        or not scope["app"].state.revoked_users.allows(principal)
+        or not services.revoked_users.allows(principal)
     ):
         await pass_on(scope, replay(body), send)
         return None

@@ -10,9 +10,10 @@ from litestar.params import JSONBody
 
 from api.auth import AsCustomer
 from api.idempotency import idempotent
+from api.services import services_of
 from api.types import Cursor, Id, Limit, PathText
 from engine import errors
-from engine.orders import Order, Orders, requested_items
+from engine.orders import Order, requested_items
 from engine.pagination import Page
 
 Qty = Annotated[int, msgspec.Meta(ge=1, le=100)]
@@ -53,13 +54,6 @@ def split_items(
     return seats, pools
 
 
-def orders_of(request: Request[Any, Any, Any]) -> Orders:
-    # not a dependency: a second dependency beside `customer` makes Litestar resolve them in
-    # an anyio task group on every request, which costs more than the claim itself
-    orders: Orders = request.app.state.orders
-    return orders
-
-
 class OrderController(Controller):
     tags = ["orders"]
 
@@ -71,7 +65,7 @@ class OrderController(Controller):
         customer: AsCustomer,
         data: JSONBody[OrderIn],
     ) -> Response[Any]:
-        orders = orders_of(request)
+        orders = services_of(request.app).orders
 
         async def place() -> Order:
             claims = await orders.group_by_event(*split_items(data.items))
@@ -85,7 +79,7 @@ class OrderController(Controller):
     async def read(
         self, request: Request[Any, Any, Any], customer: AsCustomer, order_id: PathText
     ) -> Order:
-        return await orders_of(request).get(customer, order_id)
+        return await services_of(request.app).orders.get(customer, order_id)
 
     @post("/orders/{order_id:str}/pay", status_code=202)
     async def pay(
@@ -95,7 +89,7 @@ class OrderController(Controller):
         order_id: PathText,
         data: JSONBody[PayIn],
     ) -> Response[Any]:
-        orders = orders_of(request)
+        orders = services_of(request.app).orders
         return await idempotent(
             request,
             customer.user_id,
@@ -107,7 +101,7 @@ class OrderController(Controller):
     async def cancel(
         self, request: Request[Any, Any, Any], customer: AsCustomer, order_id: PathText
     ) -> Order:
-        return await orders_of(request).cancel(customer, order_id)
+        return await services_of(request.app).orders.cancel(customer, order_id)
 
     @get("/me/orders")
     async def history(
@@ -117,7 +111,7 @@ class OrderController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[Order]:
-        items, next_cursor = await orders_of(request).history(customer, limit, cursor)
+        items, next_cursor = await services_of(request.app).orders.history(customer, limit, cursor)
         return Page(items=items, next_cursor=next_cursor)
 
 

@@ -19,11 +19,11 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from api.auth import AsCustomer
 from api.hot_paths import ASGIApp, Receive, Scope, Send, problem_body, read_body, respond
 from api.problems import PROBLEM_JSON, status_of
+from api.services import services_of
 from api.types import PathId
 from engine.errors import AuthenticationRequired, BoxofficeError, TooManyAttempts
-from engine.store.redis_queue import waiting_room
 from engine.tokens import read_access_token
-from engine.waiting_room import QueueStatus, RoomPolicy, WaitingRoom
+from engine.waiting_room import QueueStatus
 
 PAGE = Path(__file__).resolve().parent / "static" / "waiting_room.html"
 # a poll may be answered from a cache for a second: the page polls every few seconds anyway
@@ -41,17 +41,6 @@ def headers_of(status: QueueStatus) -> dict[str, str]:
 _encode = msgspec.json.Encoder().encode
 
 
-def room_of(state: Any) -> WaitingRoom:
-    """One per process, built on first use."""
-    if "waiting_room" not in state:
-        resources = state.resources
-        settings = resources.settings
-        policy = RoomPolicy(visits_per_customer=settings.rate_limits.queue_per_customer)
-        state.waiting_room = waiting_room(resources.redis, settings.jwt_secret, policy)
-    room: WaitingRoom = state.waiting_room
-    return room
-
-
 def client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -62,21 +51,23 @@ _PROBLEM = PROBLEM_JSON.encode()
 
 async def serve_queue(scope: Scope, receive: Receive, send: Send, pass_on: ASGIApp) -> int | None:
     token = dict(scope["headers"]).get(b"authorization", b"")
-    state = scope["app"].state
+    services = services_of(scope["app"])
     principal = None
     if token.startswith(b"Bearer "):
         try:
-            principal = read_access_token(token[7:].decode(), state.resources.settings.jwt_secret)
+            principal = read_access_token(
+                token[7:].decode(), services.resources.settings.jwt_secret
+            )
         except (AuthenticationRequired, UnicodeDecodeError):
             principal = None
     if (
         principal is None
         or principal.role != "customer"
-        or not state.revoked_users.allows(principal)
+        or not services.revoked_users.allows(principal)
     ):
         await pass_on(scope, receive, send)
         return None
-    room = room_of(state)
+    room = services.waiting_room
     event_id = scope["path_params"]["event_id"]
     try:
         if scope["method"] == "POST":
@@ -103,7 +94,7 @@ class QueueController(Controller):
     async def join(
         self, request: Request[Any, Any, Any], customer: AsCustomer, event_id: PathId
     ) -> Response[QueueStatus]:
-        room = room_of(request.app.state)
+        room = services_of(request.app).waiting_room
         status = await room.join(customer, event_id, client_address(request))
         return Response(status, headers=headers_of(status))
 
@@ -111,7 +102,7 @@ class QueueController(Controller):
     async def status(
         self, request: Request[Any, Any, Any], customer: AsCustomer, event_id: PathId
     ) -> Response[QueueStatus]:
-        status = await room_of(request.app.state).status(customer, event_id)
+        status = await services_of(request.app).waiting_room.status(customer, event_id)
         return Response(status, headers=headers_of(status))
 
     @get("/waiting-room", media_type=MediaType.HTML, include_in_schema=False)
