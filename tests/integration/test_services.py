@@ -1,6 +1,7 @@
 """An API process builds each engine service once, at start-up (engine/store/services.py),
 and every handler and hot path uses that one: one waiting room, one gate key cache, one
-rate limiter, never one object per request."""
+rate limiter, never one object per request. A worker builds its persister and gate keys
+with the same function, once."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from arq.connections import RedisSettings, create_pool
 from litestar.testing import AsyncTestClient
 
 from engine.accounts import Accounts
@@ -22,7 +24,9 @@ from engine.orders import Orders
 from engine.persistence import Persister
 from engine.reports import Reports
 from engine.revocation import RevokedUsers
+from engine.settings import get_settings
 from engine.store.redis_idempotency import RedisIdempotencyStore
+from engine.store.redis_order_log import RedisOrderLog
 from engine.store.redis_queue import RedisQueueStore
 from engine.store.redis_rate_limit import RedisRateLimiter
 from engine.store.resources import Resources
@@ -124,3 +128,21 @@ async def test_an_api_process_builds_each_service_once(
             me = await client.get("/me", headers=customer.headers)
             assert me.json()["id"] == customer.id, me.text
     assert built == dict.fromkeys((kind.__name__ for kind in SERVICES), 1)
+
+
+async def test_a_worker_builds_its_persister_and_gate_keys_once(
+    resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workers.settings import shutdown, startup
+
+    built = Counter[str]()
+    for kind in (GateKeys, Persister, RedisOrderLog):
+        monkeypatch.setattr(kind, "__init__", _counted(kind.__init__, kind.__name__, built))
+    arq = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
+    ctx: dict[str, Any] = {"redis": arq}
+    try:
+        await startup(ctx)
+        assert built == {"GateKeys": 1, "Persister": 1, "RedisOrderLog": 1}
+    finally:
+        await shutdown(ctx)
+        await arq.aclose()
