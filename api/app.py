@@ -29,16 +29,12 @@ from api.orders import serve_claim
 from api.problems import EXCEPTION_HANDLERS
 from api.queue import serve_queue
 from api.security_headers import ResponseHeaders
+from api.services import services_of
 from api.tickets import serve_validate
-from engine.orders import Orders
-from engine.revocation import RevokedUsers
 from engine.settings import get_settings
-from engine.store.pg_accounts import PgAccountStore
 from engine.store.redis_durability import durability_gaps
-from engine.store.redis_queue import admission_gate
-from engine.store.redis_rate_limit import RedisRateLimiter
-from engine.store.redis_revocation import RedisRevocationCopy
 from engine.store.resources import open_resources
+from engine.store.services import build_services
 from ops.logs import configure_logging
 from workers.queue import ArqPersistQueue
 
@@ -73,7 +69,7 @@ class MetricsController(PrometheusController):
 
     @get()
     async def get(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        await count_dead_letters(request.app.state.resources)
+        await count_dead_letters(services_of(request.app).resources)
         return await super().get.fn(self)  # type: ignore[no-any-return]
 
 
@@ -84,23 +80,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     for gap in await durability_gaps(resources.redis):
         log.warning(gap)
     queue = await ArqPersistQueue.connect(settings.queue_redis_url)
-    resources.persist_queue = queue
-    app.state.resources = resources
-    app.state.orders = Orders(
-        resources.sale_store,
-        resources.sale_reads,
-        resources.order_store,
-        queue,
-        admission=admission_gate(resources),
-        limiter=RedisRateLimiter(resources.redis),
-        pay_rate=settings.rate_limits.pay_per_customer,
-    )
-    revoked = RevokedUsers(RedisRevocationCopy(resources.redis), PgAccountStore(resources.pool))
+    services = build_services(resources, queue)
+    app.state.services = services
+    revoked = services.revoked_users
     try:
         await revoked.refresh()
     except Exception as exc:  # the background refresh keeps trying
         log.warning("revoked users not loaded at start: %r", exc)
-    app.state.revoked_users = revoked
     refresher = asyncio.create_task(revoked.keep_fresh())
     settle_heap()
     try:

@@ -13,9 +13,9 @@ from typing import Any
 from litestar import Request
 from litestar.di import NamedDependency, Provide
 
+from api.services import services_of
 from engine.errors import AuthenticationRequired, PermissionDenied
 from engine.principal import Principal
-from engine.revocation import RevokedUsers
 from engine.tokens import read_access_token
 
 
@@ -43,9 +43,9 @@ def _principal(request: Request[Any, Any, Any]) -> Principal:
     token = _bearer(request)
     if token is None:
         raise AuthenticationRequired("Log in and send 'Authorization: Bearer <token>'")
-    state = request.app.state
-    revoked: RevokedUsers = state.revoked_users
-    return revoked.check(read_access_token(token, state.resources.settings.jwt_secret))
+    services = services_of(request.app)
+    secret = services.resources.settings.jwt_secret
+    return services.revoked_users.check(read_access_token(token, secret))
 
 
 def _with_role(request: Request[Any, Any, Any], *roles: str) -> Principal:

@@ -7,15 +7,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 
 from api.auth import AsPartner, AsViewer
+from api.services import services_of
 from api.types import NO_NUL, Cursor, Limit, LongText, Name, PathId, Timestamp, Url
 from engine.catalogue import (
     DEFAULT_HOLD_SECONDS,
     DEFAULT_MAX_TICKETS_PER_CUSTOMER,
-    Catalogue,
     Event,
     EventChanges,
     EventDetail,
@@ -27,8 +26,6 @@ from engine.catalogue import (
     WaitingRoomChanges,
 )
 from engine.pagination import Page
-from engine.store.pg_catalogue import PgCatalogueStore
-from engine.store.pg_lineup import PgLineupStore
 
 Venue = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=NO_NUL)]
 HoldSeconds = Annotated[int, msgspec.Meta(ge=1, le=86_400)]
@@ -105,30 +102,14 @@ class SalePatch(msgspec.Struct, forbid_unknown_fields=True):
         return SaleChanges(**fields)
 
 
-def provide_catalogue(request: Request[Any, Any, Any]) -> Catalogue:
-    resources = request.app.state.resources
-    return Catalogue(
-        PgCatalogueStore(resources.pool),
-        resources.inventory,
-        resources.sale_reads,
-        PgLineupStore(resources.pool),
-        resources.event_orders,
-    )
-
-
-CatalogueDep = NamedDependency[Catalogue]
-_DEPENDENCIES = {"catalogue": Provide(provide_catalogue, sync_to_thread=False)}
-
-
 class EventController(Controller):
     path = "/events"
-    dependencies = _DEPENDENCIES
     tags = ["events"]
 
     @get("/")
     async def list_events(
         self,
-        catalogue: CatalogueDep,
+        request: Request[Any, Any, Any],
         q: SearchText = None,
         starts_from: StartsFrom = None,
         starts_to: StartsTo = None,
@@ -136,70 +117,77 @@ class EventController(Controller):
         cursor: Cursor = None,
     ) -> Page[Event]:
         query = EventQuery(text=q, starts_from=starts_from, starts_to=starts_to)
-        return await catalogue.list_events(query, limit, cursor)
+        return await services_of(request.app).catalogue.list_events(query, limit, cursor)
 
     @post("/", status_code=201)
     async def create(
-        self, partner: AsPartner, data: JSONBody[EventIn], catalogue: CatalogueDep
+        self, request: Request[Any, Any, Any], partner: AsPartner, data: JSONBody[EventIn]
     ) -> Event:
-        return await catalogue.create(partner, NewEvent(**msgspec.structs.asdict(data)))
+        return await services_of(request.app).catalogue.create(
+            partner, NewEvent(**msgspec.structs.asdict(data))
+        )
 
     @get("/{event_id:int}")
     async def detail(
-        self, viewer: AsViewer, event_id: PathId, catalogue: CatalogueDep
+        self, request: Request[Any, Any, Any], viewer: AsViewer, event_id: PathId
     ) -> EventDetail:
-        return await catalogue.detail(viewer, event_id)
+        return await services_of(request.app).catalogue.detail(viewer, event_id)
 
     @patch("/{event_id:int}")
     async def update(
         self,
+        request: Request[Any, Any, Any],
         partner: AsPartner,
         event_id: PathId,
         data: JSONBody[EventPatch],
-        catalogue: CatalogueDep,
     ) -> Event:
         changes = EventChanges(**msgspec.structs.asdict(data))
-        return await catalogue.update(partner, event_id, changes)
+        return await services_of(request.app).catalogue.update(partner, event_id, changes)
 
     @delete("/{event_id:int}", status_code=204)
-    async def remove(self, partner: AsPartner, event_id: PathId, catalogue: CatalogueDep) -> None:
-        await catalogue.delete(partner, event_id)
+    async def remove(
+        self, request: Request[Any, Any, Any], partner: AsPartner, event_id: PathId
+    ) -> None:
+        await services_of(request.app).catalogue.delete(partner, event_id)
 
     @post("/{event_id:int}/publish", status_code=200)
-    async def publish(self, partner: AsPartner, event_id: PathId, catalogue: CatalogueDep) -> Event:
-        return await catalogue.publish(partner, event_id)
+    async def publish(
+        self, request: Request[Any, Any, Any], partner: AsPartner, event_id: PathId
+    ) -> Event:
+        return await services_of(request.app).catalogue.publish(partner, event_id)
 
     @put("/{event_id:int}/sale")
     async def open_sale(
         self,
+        request: Request[Any, Any, Any],
         partner: AsPartner,
         event_id: PathId,
         data: JSONBody[SaleIn],
-        catalogue: CatalogueDep,
     ) -> Event:
-        return await catalogue.open_sale(partner, event_id, data.window())
+        return await services_of(request.app).catalogue.open_sale(partner, event_id, data.window())
 
     @patch("/{event_id:int}/sale")
     async def change_sale(
         self,
+        request: Request[Any, Any, Any],
         partner: AsPartner,
         event_id: PathId,
         data: JSONBody[SalePatch],
-        catalogue: CatalogueDep,
     ) -> Event:
-        return await catalogue.change_sale(partner, event_id, data.changes())
+        return await services_of(request.app).catalogue.change_sale(
+            partner, event_id, data.changes()
+        )
 
 
 class PartnerEventController(Controller):
     path = "/partner/events"
-    dependencies = _DEPENDENCIES
     tags = ["events"]
 
     @get("/")
     async def own_events(
         self,
+        request: Request[Any, Any, Any],
         partner: AsPartner,
-        catalogue: CatalogueDep,
         q: SearchText = None,
         starts_from: StartsFrom = None,
         starts_to: StartsTo = None,
@@ -210,7 +198,9 @@ class PartnerEventController(Controller):
         query = EventQuery(
             text=q, starts_from=starts_from, starts_to=starts_to, archived=status == "archived"
         )
-        return await catalogue.list_own_events(partner, query, limit, cursor)
+        return await services_of(request.app).catalogue.list_own_events(
+            partner, query, limit, cursor
+        )
 
 
 ROUTES: list[object] = [EventController, PartnerEventController]

@@ -31,6 +31,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 from api.auth import bearer_token
 from api.bodies import is_json_media_type
 from api.problems import PROBLEM_JSON, error_fields, status_of
+from api.services import services_of
 from engine.errors import BoxofficeError
 from engine.principal import Principal
 from engine.tokens import read_access_token
@@ -204,9 +205,9 @@ def caller(scope: Scope, authorization: bytes | None, roles: tuple[str, ...]) ->
     token = bearer_token(authorization.decode("latin-1")) if authorization else None
     if token is None:
         return None
-    state = scope["app"].state
-    principal = read_access_token(token, state.resources.settings.jwt_secret)
-    if principal.role not in roles or not state.revoked_users.allows(principal):
+    services = services_of(scope["app"])
+    principal = read_access_token(token, services.resources.settings.jwt_secret)
+    if principal.role not in roles or not services.revoked_users.allows(principal):
         return None
     return principal
 

@@ -10,6 +10,7 @@ import msgspec
 from litestar import Request, Response
 
 from api.problems import domain_error
+from api.services import services_of
 from engine.errors import BoxofficeError, TooManyAttempts
 from engine.idempotency import (
     KEEP_SECONDS,
@@ -18,7 +19,6 @@ from engine.idempotency import (
     replay_or_reserve,
     request_fingerprint,
 )
-from engine.store.redis_idempotency import RedisIdempotencyStore
 
 
 async def idempotent(
@@ -30,7 +30,7 @@ async def idempotent(
     key = request.headers.get("idempotency-key")
     if key is None:
         return Response(await run(), status_code=status)
-    store = RedisIdempotencyStore(request.app.state.resources.redis)
+    store = services_of(request.app).idempotency
     fingerprint = request_fingerprint(request.method, request.scope["path"], await request.body())
     replay = await replay_or_reserve(store, user_id, key, fingerprint)
     if replay is not None:

@@ -6,17 +6,16 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 
 from api.auth import AsPartner, AsViewer
+from api.services import services_of
 from api.types import Cents, Cursor, Limit, PathId, Quantity
 from engine.errors import InvalidInput
 from engine.inventory import (
     MAX_LABEL_LENGTH,
     MAX_SEATS_PER_REQUEST,
     Created,
-    Inventory,
     NewSeat,
     NewTicketType,
     Seat,
@@ -28,7 +27,6 @@ from engine.inventory import (
     seats_from_rows,
 )
 from engine.pagination import Page
-from engine.store.pg_inventory import PgInventoryStore
 
 # printable text without surrounding blanks: PostgreSQL refuses NUL, and " A1" vs "A1" would
 # be two seats nobody can tell apart
@@ -93,103 +91,107 @@ class TicketTypePatch(msgspec.Struct, forbid_unknown_fields=True):
     quantity: Quantity | msgspec.UnsetType = msgspec.UNSET
 
 
-def provide_inventory(request: Request[Any, Any, Any]) -> Inventory:
-    resources = request.app.state.resources
-    return Inventory(PgInventoryStore(resources.pool), resources.inventory, resources.sale_reads)
-
-
-InventoryDep = NamedDependency[Inventory]
-_DEPENDENCIES = {"inventory": Provide(provide_inventory, sync_to_thread=False)}
-
-
 class EventInventoryController(Controller):
     path = "/events/{event_id:int}"
-    dependencies = _DEPENDENCIES
     tags = ["inventory"]
 
     @post("/seats", status_code=201)
     async def create_seats(
-        self, partner: AsPartner, event_id: PathId, data: JSONBody[SeatsIn], inventory: InventoryDep
+        self,
+        request: Request[Any, Any, Any],
+        partner: AsPartner,
+        event_id: PathId,
+        data: JSONBody[SeatsIn],
     ) -> Created:
-        return await inventory.create_seats(partner, event_id, data.new_seats())
+        return await services_of(request.app).inventory.create_seats(
+            partner, event_id, data.new_seats()
+        )
 
     @get("/seats")
     async def list_seats(
         self,
+        request: Request[Any, Any, Any],
         viewer: AsViewer,
         event_id: PathId,
-        inventory: InventoryDep,
         status: StatusFilter = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[Seat]:
-        return await inventory.list_seats(viewer, event_id, status, limit, cursor)
+        return await services_of(request.app).inventory.list_seats(
+            viewer, event_id, status, limit, cursor
+        )
 
     @post("/ticket-types", status_code=201)
     async def create_ticket_type(
         self,
+        request: Request[Any, Any, Any],
         partner: AsPartner,
         event_id: PathId,
         data: JSONBody[TicketTypeIn],
-        inventory: InventoryDep,
     ) -> TicketType:
         new = NewTicketType(data.name, data.price_cents, data.quantity)
-        return await inventory.create_ticket_type(partner, event_id, new)
+        return await services_of(request.app).inventory.create_ticket_type(partner, event_id, new)
 
     @get("/ticket-types")
     async def list_ticket_types(
         self,
+        request: Request[Any, Any, Any],
         viewer: AsViewer,
         event_id: PathId,
-        inventory: InventoryDep,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[TicketType]:
-        return await inventory.list_ticket_types(viewer, event_id, limit, cursor)
+        return await services_of(request.app).inventory.list_ticket_types(
+            viewer, event_id, limit, cursor
+        )
 
 
 class SeatController(Controller):
     path = "/seats/{seat_id:int}"
-    dependencies = _DEPENDENCIES
     tags = ["inventory"]
 
     @patch("/")
     async def update(
         self,
+        request: Request[Any, Any, Any],
         partner: AsPartner,
         seat_id: PathId,
         data: JSONBody[SeatPatch],
-        inventory: InventoryDep,
     ) -> Seat:
         changes = SeatChanges(price_cents=data.price_cents, section=data.section)
-        return await inventory.update_seat(partner, seat_id, changes)
+        return await services_of(request.app).inventory.update_seat(partner, seat_id, changes)
 
     @delete("/", status_code=204)
-    async def remove(self, partner: AsPartner, seat_id: PathId, inventory: InventoryDep) -> None:
-        await inventory.delete_seat(partner, seat_id)
+    async def remove(
+        self, request: Request[Any, Any, Any], partner: AsPartner, seat_id: PathId
+    ) -> None:
+        await services_of(request.app).inventory.delete_seat(partner, seat_id)
 
 
 class TicketTypeController(Controller):
     path = "/ticket-types/{type_id:int}"
-    dependencies = _DEPENDENCIES
     tags = ["inventory"]
 
     @patch("/")
     async def update(
         self,
+        request: Request[Any, Any, Any],
         partner: AsPartner,
         type_id: PathId,
         data: JSONBody[TicketTypePatch],
-        inventory: InventoryDep,
     ) -> TicketType:
         changes = TicketTypeChanges(
             name=data.name, price_cents=data.price_cents, quantity=data.quantity
         )
-        return await inventory.update_ticket_type(partner, type_id, changes)
+        return await services_of(request.app).inventory.update_ticket_type(
+            partner, type_id, changes
+        )
 
     @delete("/", status_code=204)
-    async def remove(self, partner: AsPartner, type_id: PathId, inventory: InventoryDep) -> None:
-        await inventory.delete_ticket_type(partner, type_id)
+    async def remove(
+        self, request: Request[Any, Any, Any], partner: AsPartner, type_id: PathId
+    ) -> None:
+        await services_of(request.app).inventory.delete_ticket_type(partner, type_id)
 
 
 ROUTES: list[object] = [EventInventoryController, SeatController, TicketTypeController]

@@ -14,6 +14,7 @@ from litestar.handlers import BaseRouteHandler
 from prometheus_client import Gauge
 
 from api.problems import problem
+from api.services import services_of
 from engine.failures import PERMANENT_REASONS
 
 log = logging.getLogger("boxoffice.api")
@@ -32,7 +33,7 @@ def health() -> dict[str, str]:
 
 @get("/ready", tags=["operations"])
 async def ready(request: Request[Any, Any, Any]) -> Response[Any]:
-    resources = request.app.state.resources
+    resources = services_of(request.app).resources
     checks: dict[str, str] = {}
     try:
         await resources.pool.fetchval("SELECT 1", timeout=2)
@@ -65,7 +66,7 @@ async def count_dead_letters(resources: Any) -> None:
 def metrics_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """/metrics asks for `Authorization: Bearer <METRICS_TOKEN>` when a token is configured;
     in production without one it is not served at all (404); in development it is open."""
-    settings = connection.app.state.resources.settings
+    settings = services_of(connection.app).resources.settings
     token: str | None = settings.metrics_token
     if token is None:
         if settings.production:

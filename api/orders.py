@@ -28,9 +28,10 @@ from api.hot_paths import (
     respond_json,
 )
 from api.idempotency import idempotent
+from api.services import services_of
 from api.types import Cursor, Id, Limit, PathText
 from engine import errors
-from engine.orders import Order, Orders, requested_items
+from engine.orders import Order, requested_items
 from engine.pagination import Page
 
 Qty = Annotated[int, msgspec.Meta(ge=1, le=100)]
@@ -71,13 +72,6 @@ def split_items(
     return seats, pools
 
 
-def orders_of(request: Request[Any, Any, Any]) -> Orders:
-    # not a dependency: a second dependency beside `customer` makes Litestar resolve them in
-    # an anyio task group on every request, which costs more than the claim itself
-    orders: Orders = request.app.state.orders
-    return orders
-
-
 _CUSTOMER = ("customer",)
 
 
@@ -90,7 +84,7 @@ async def serve_claim(scope: Scope, receive: Receive, send: Send, pass_on: ASGIA
     if served is None:
         return None
     customer, (seats, pools) = served
-    orders: Orders = scope["app"].state.orders
+    orders = services_of(scope["app"]).orders
     try:
         claims = await orders.group_by_event(seats, pools)
         admission = headers.get(b"x-admission-token")
@@ -119,7 +113,7 @@ class OrderController(Controller):
         customer: AsCustomer,
         data: JSONBody[OrderIn],
     ) -> Response[Any]:
-        orders = orders_of(request)
+        orders = services_of(request.app).orders
 
         async def place() -> Order:
             claims = await orders.group_by_event(*split_items(data.items))
@@ -133,7 +127,7 @@ class OrderController(Controller):
     async def read(
         self, request: Request[Any, Any, Any], customer: AsCustomer, order_id: PathText
     ) -> Order:
-        return await orders_of(request).get(customer, order_id)
+        return await services_of(request.app).orders.get(customer, order_id)
 
     @post("/orders/{order_id:str}/pay", status_code=202)
     async def pay(
@@ -143,7 +137,7 @@ class OrderController(Controller):
         order_id: PathText,
         data: JSONBody[PayIn],
     ) -> Response[Any]:
-        orders = orders_of(request)
+        orders = services_of(request.app).orders
         return await idempotent(
             request,
             customer.user_id,
@@ -155,7 +149,7 @@ class OrderController(Controller):
     async def cancel(
         self, request: Request[Any, Any, Any], customer: AsCustomer, order_id: PathText
     ) -> Order:
-        return await orders_of(request).cancel(customer, order_id)
+        return await services_of(request.app).orders.cancel(customer, order_id)
 
     @get("/me/orders")
     async def history(
@@ -165,7 +159,7 @@ class OrderController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[Order]:
-        items, next_cursor = await orders_of(request).history(customer, limit, cursor)
+        items, next_cursor = await services_of(request.app).orders.history(customer, limit, cursor)
         return Page(items=items, next_cursor=next_cursor)
 
 

@@ -27,10 +27,10 @@ from api.hot_paths import (
     respond_error,
     respond_json,
 )
+from api.services import services_of
 from api.types import PathId
 from engine.errors import BoxofficeError
-from engine.store.redis_queue import waiting_room
-from engine.waiting_room import QueueStatus, RoomPolicy, WaitingRoom
+from engine.waiting_room import QueueStatus
 
 PAGE = Path(__file__).resolve().parent / "static" / "waiting_room.html"
 # a poll may be answered from a cache for a second: the page polls every few seconds anyway
@@ -48,17 +48,6 @@ def headers_of(status: QueueStatus) -> dict[str, str]:
     return STATUS_HEADERS if status.admission_token is None else ADMITTED_HEADERS
 
 
-def room_of(state: Any) -> WaitingRoom:
-    """One per process, built on first use."""
-    if "waiting_room" not in state:
-        resources = state.resources
-        settings = resources.settings
-        policy = RoomPolicy(visits_per_customer=settings.rate_limits.queue_per_customer)
-        state.waiting_room = waiting_room(resources.redis, settings.jwt_secret, policy)
-    room: WaitingRoom = state.waiting_room
-    return room
-
-
 def client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -71,7 +60,7 @@ async def serve_queue(scope: Scope, receive: Receive, send: Send, pass_on: ASGIA
     if principal is None:
         await pass_on(scope, receive, send)
         return None
-    room = room_of(scope["app"].state)
+    room = services_of(scope["app"]).waiting_room
     event_id = scope["path_params"]["event_id"]
     try:
         if scope["method"] == "POST":
@@ -95,7 +84,7 @@ class QueueController(Controller):
     async def join(
         self, request: Request[Any, Any, Any], customer: AsCustomer, event_id: PathId
     ) -> Response[QueueStatus]:
-        room = room_of(request.app.state)
+        room = services_of(request.app).waiting_room
         status = await room.join(customer, event_id, client_address(request))
         return Response(status, headers=headers_of(status))
 
@@ -103,7 +92,7 @@ class QueueController(Controller):
     async def status(
         self, request: Request[Any, Any, Any], customer: AsCustomer, event_id: PathId
     ) -> Response[QueueStatus]:
-        status = await room_of(request.app.state).status(customer, event_id)
+        status = await services_of(request.app).waiting_room.status(customer, event_id)
         return Response(status, headers=headers_of(status))
 
     @get("/waiting-room", media_type=MediaType.HTML, include_in_schema=False)

@@ -21,10 +21,11 @@ from api.auth import AsCustomer, AsGate, AsPartner
 from api.bodies import decode_body
 from api.hot_paths import ASGIApp, Receive, Scope, Send, authenticated, respond_json
 from api.problems import PROBLEM_JSON, problem_fields
+from api.services import services_of
 from api.types import NO_NUL, Cursor, Limit, PathId, PathText
-from engine.gate import EventGateKeys, Gate, RevokedCode, Scan
+from engine.gate import EventGateKeys, RevokedCode, Scan
 from engine.pagination import Page
-from engine.tickets import OrderTickets, Tickets
+from engine.tickets import OrderTickets
 
 MAX_CODE_LENGTH = 1000  # genuine codes are about 180 digits; longer is refused as input
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_CODE_LENGTH, pattern=NO_NUL)]
@@ -44,23 +45,6 @@ class ValidateIn(msgspec.Struct):
     code: Code
     # a typed field (not Any) also refuses a deeply nested `gate` at its first bracket
     gate: GateName | None = None
-
-
-def _services(request: Request[Any, Any, Any]) -> tuple[Tickets, Gate]:
-    return _services_of(request.app.state)
-
-
-def _services_of(state: Any) -> tuple[Tickets, Gate]:
-    """Built once per process on first use: the gate keeps its key cache between requests."""
-    if "ticket_services" not in state:
-        resources = state.resources
-        keys = resources.gate_keys()
-        store = resources.ticket_store
-        gate = Gate(store, keys, resources.live_tickets, resources.ticket_loader)
-        tickets = Tickets(store, state.orders, live=resources.live_tickets)
-        state.ticket_services = (tickets, gate)
-    services: tuple[Tickets, Gate] = state.ticket_services
-    return services
 
 
 def scan_answer(scan: Scan) -> tuple[int, dict[str, Any]]:
@@ -91,7 +75,7 @@ async def serve_validate(
     if served is None:
         return None
     scanner, (code, gate) = served
-    scanned = await _services_of(scope["app"].state)[1].validate(scanner, code, gate)
+    scanned = await services_of(scope["app"]).gate.validate(scanner, code, gate)
     return await respond_json(send, *scan_answer(scanned))
 
 
@@ -108,7 +92,7 @@ class TicketController(Controller):
     async def order_tickets(
         self, request: Request[Any, Any, Any], customer: AsCustomer, order_id: PathText
     ) -> OrderTickets:
-        return await _services(request)[0].of_order(customer, order_id)
+        return await services_of(request.app).tickets.of_order(customer, order_id)
 
     @get(
         "/orders/{order_id:str}/ticket",
@@ -118,13 +102,13 @@ class TicketController(Controller):
     async def order_ticket(
         self, request: Request[Any, Any, Any], customer: AsCustomer, order_id: PathText
     ) -> OrderTickets:
-        return await _services(request)[0].of_order(customer, order_id)
+        return await services_of(request.app).tickets.of_order(customer, order_id)
 
     @get("/tickets/{ticket_id:int}/qr.png", media_type="image/png")
     async def qr_png(
         self, request: Request[Any, Any, Any], customer: AsCustomer, ticket_id: PathId
     ) -> Response[bytes]:
-        png = await _services(request)[0].qr_png(customer, ticket_id)
+        png = await services_of(request.app).tickets.qr_png(customer, ticket_id)
         return Response(
             png, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"}
         )
@@ -138,26 +122,26 @@ class GateController(Controller):
     async def validate(
         self, request: Request[Any, Any, Any], gate: AsGate, data: JSONBody[ValidateIn]
     ) -> Response[Any]:
-        scanned = await _services(request)[1].validate(gate, data.code, data.gate)
+        scanned = await services_of(request.app).gate.validate(gate, data.code, data.gate)
         return scan_response(scanned)
 
     @post("/tickets/{code:str}/validate", status_code=200)
     async def validate_in_path(
         self, request: Request[Any, Any, Any], gate: AsGate, code: PathCode
     ) -> Response[Any]:
-        return scan_response(await _services(request)[1].validate(gate, code, None))
+        return scan_response(await services_of(request.app).gate.validate(gate, code, None))
 
     @get("/events/{event_id:int}/gate-keys")
     async def gate_keys(
         self, request: Request[Any, Any, Any], gate: AsGate, event_id: PathId
     ) -> EventGateKeys:
-        return await _services(request)[1].gate_keys(gate, event_id)
+        return await services_of(request.app).gate.gate_keys(gate, event_id)
 
     @post("/events/{event_id:int}/gate-keys/rotate", status_code=201)
     async def rotate_gate_keys(
         self, request: Request[Any, Any, Any], partner: AsPartner, event_id: PathId
     ) -> EventGateKeys:
-        return await _services(request)[1].rotate_keys(partner, event_id)
+        return await services_of(request.app).gate.rotate_keys(partner, event_id)
 
     @get("/events/{event_id:int}/revoked")
     async def revoked(
@@ -171,7 +155,7 @@ class GateController(Controller):
     ) -> Page[RevokedCode]:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
-        return await _services(request)[1].revoked(gate, event_id, since, limit, cursor)
+        return await services_of(request.app).gate.revoked(gate, event_id, since, limit, cursor)
 
 
 ROUTES: list[object] = [TicketController, GateController]

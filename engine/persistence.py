@@ -146,7 +146,7 @@ class Persister:
         self,
         log: Any,
         store: Any,
-        signer: TicketSigner | bytes,
+        signer: TicketSigner,
         backoff: Backoff = REFUSED_BACKOFF,
         on_dead_letter: Callable[[DeadLetter], None] | None = None,
     ) -> None:
@@ -157,11 +157,7 @@ class Persister:
         # each refusal (the backoff), forgotten once written
         self._parked: dict[str, float] = {}
         self._backoff = backoff
-        if isinstance(signer, bytes):  # the bare secret: event keys beside the orders
-            from engine.store.pg_tickets import gate_keys_beside
-
-            signer = gate_keys_beside(store, log, signer)
-        self._signer: TicketSigner = signer
+        self._signer = signer
 
     async def persist(self, order_ids: list[str], include_paid: bool = True) -> int:
         """Write these orders; return how many were written.

@@ -247,7 +247,7 @@ class ClaimKind:
 
     async def place(self, state: Any, customer_id: int, items: Any) -> Order:
         if "row_lock_claims" not in state:
-            state.row_lock_claims = RowLockClaims(state.resources.pool)
+            state.row_lock_claims = RowLockClaims(state.services.resources.pool)
         return await self.claim(state.row_lock_claims, customer_id, items)
 
 

@@ -53,7 +53,7 @@ async def resources(services: TestServices, redis: Redis) -> AsyncIterator[Resou
     """Connections in the test's own event loop, for direct SQL and Redis in tests.
 
     The app under AsyncTestClient runs in another thread and loop: never use
-    `client.app.state.resources` from a test.
+    `client.app.state.services.resources` from a test.
     """
     opened = await open_resources(get_settings(), pool_size=5)
     yield opened

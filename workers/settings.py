@@ -9,10 +9,9 @@ from typing import Any, ClassVar
 from arq import cron
 from arq.connections import RedisSettings
 
-from engine.persistence import Persister
 from engine.settings import get_settings
-from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import open_resources
+from engine.store.services import build_persistence
 from ops.logs import configure_logging
 from workers.job_claims import JobClaims
 from workers.persist_batcher import PersistBatcher
@@ -33,18 +32,14 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
     resources = await open_resources(settings, pool_size=8)
-    order_log = RedisOrderLog(resources.redis, resources.scripts)
-    gate_keys = resources.gate_keys()
-    persister = Persister(
-        order_log, resources.order_store, gate_keys, on_dead_letter=count_dead_letter
-    )
+    persistence = build_persistence(resources, on_dead_letter=count_dead_letter)
     claims = JobClaims(ctx["redis"], IN_PROGRESS_MS, CLAIM_STALE_MS)
-    batcher = PersistBatcher(persister, order_log, claims)
+    batcher = PersistBatcher(persistence.persister, persistence.order_log, claims)
     batcher.start()
     ctx.update(
         resources=resources,
-        order_log=order_log,
-        persister=persister,
+        order_log=persistence.order_log,
+        persister=persistence.persister,
         persist_batcher=batcher,
     )
     ctx["sync_task"] = asyncio.create_task(sync_loop(ctx))

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from engine.gate import RevokedCode, Scan, ScanBy, ScanEntry, ScannedTicket
-from engine.gate_keys import GateKey, GateKeys
+from engine.gate_keys import GateKey
 from engine.live_tickets import LiveTicket, LoggedScan
 from engine.pagination import AfterMoment, Page, page_of, read_cursor
 from engine.ticket_codes import ticket_ref
@@ -55,15 +55,6 @@ class PgGateKeyStore:
             "SELECT partner_id FROM events WHERE id = $1", event_id
         )
         return partner_id
-
-
-def gate_keys_beside(order_store: Any, order_log: Any, secret: bytes) -> GateKeys:
-    """Gate keys in the same database as an order store, copied for live events into the
-    order log's Redis, for callers of Persister that still hand it the bare ticket signing
-    secret."""
-    from engine.store.redis_gate_keys import RedisGateKeys
-
-    return GateKeys(PgGateKeyStore(order_store._pool), secret, live=RedisGateKeys(order_log._redis))
 
 
 _SCANNED = "id, event_id, order_id, label, seat_id, ticket_type_id, status, used_at"

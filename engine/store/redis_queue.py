@@ -17,9 +17,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from engine import keys
-from engine.admission import Admission
 from engine.store.coalescing import Coalescer
-from engine.store.resources import Resources
 from engine.store.scripts import script_source
 from engine.waiting_room import RoomPolicy, RoomSettings, Visit, VisitMode, WaitingRoom
 
@@ -183,10 +181,3 @@ class RedisQueueStore:
 
 def waiting_room(redis: Redis, secret: str, policy: RoomPolicy | None = None) -> WaitingRoom:
     return WaitingRoom(RedisQueueStore(redis), secret, policy)
-
-
-def admission_gate(resources: Resources) -> Admission:
-    """The admission check `Orders` makes on claims (see engine/admission.py)."""
-    secret = resources.settings.jwt_secret
-    room = waiting_room(resources.redis, secret)
-    return Admission(room, resources.sale_store, secret)

@@ -10,18 +10,14 @@ from redis.asyncio import Redis
 
 from engine.gate_keys import GateKeys
 from engine.live_tickets import TicketLoader
-from engine.orders import PersistQueue
 from engine.passwords import Passwords
-from engine.persistence import Persister
 from engine.settings import Settings, ticket_signing_key
 from engine.store.claim_batcher import ClaimBatcher
-from engine.store.event_orders import RedisEventOrders
 from engine.store.pg_orders import PgOrderStore
 from engine.store.pg_sale import PgSaleReads
 from engine.store.pg_tickets import PgGateKeyStore, PgTicketStore
 from engine.store.redis_gate_keys import RedisGateKeys
 from engine.store.redis_inventory import RedisInventory
-from engine.store.redis_order_log import RedisOrderLog
 from engine.store.redis_sale import RedisSaleStore
 from engine.store.redis_tickets import RedisTickets
 from engine.store.scripts import EventScripts
@@ -39,14 +35,10 @@ class Resources:
     sale_reads: PgSaleReads = field(init=False)
     order_store: PgOrderStore = field(init=False)
     inventory: RedisInventory = field(init=False)
-    # an event's orders, written to PostgreSQL before the event leaves Redis
-    event_orders: RedisEventOrders = field(init=False)
     live_tickets: RedisTickets = field(init=False)
     ticket_store: PgTicketStore = field(init=False)
     ticket_loader: TicketLoader = field(init=False)
     live_gate_keys: RedisGateKeys = field(init=False)
-    # set by the process: the API enqueues ARQ jobs through it; workers persist directly
-    persist_queue: PersistQueue | None = None
 
     def __post_init__(self) -> None:
         self.scripts = EventScripts(self.redis)
@@ -60,17 +52,10 @@ class Resources:
         self.sale_reads = PgSaleReads(self.pool)
         self.order_store = PgOrderStore(self.pool)
         self.inventory = RedisInventory(self.redis, self.scripts, self.live_tickets)
-        order_log = RedisOrderLog(self.redis, self.scripts)
-        gate_keys = self.gate_keys()
-        self.event_orders = RedisEventOrders(
-            order_log,
-            Persister(order_log, self.order_store, gate_keys),
-            self.inventory,
-            self.pool,
-        )
 
     def gate_keys(self) -> GateKeys:
-        """Gate keys kept in PostgreSQL, with live events' copies in Redis."""
+        """Gate keys kept in PostgreSQL, with live events' copies in Redis. Each call builds
+        one with caches of its own: a process builds it once (engine/store/services.py)."""
         return GateKeys(
             PgGateKeyStore(self.pool),
             ticket_signing_key(self.settings),

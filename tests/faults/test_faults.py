@@ -141,13 +141,12 @@ async def test_redis_flushed_then_rehydrated_from_postgres(
         await queue_orders.pay(Principal(customer, "customer"), order_id, "tok_visa")
     held = await claim(queue_orders, customers[2], [EventClaim(sale.event_id, [sale.seat_ids[5]])])
     from engine.persistence import Persister
-    from engine.settings import ticket_signing_key
     from engine.store.redis_order_log import RedisOrderLog
 
     persister = Persister(
         RedisOrderLog(resources.redis, resources.scripts),
         resources.order_store,
-        ticket_signing_key(get_settings()),
+        resources.gate_keys(),
     )
     await persister.persist([*bought, held])
     await resources.redis.flushdb()
@@ -184,7 +183,6 @@ async def test_a_completed_order_is_cancelled_as_before_after_redis_lost_its_dat
     PostgreSQL when the customer cancels, so the cancellation frees the seat at once and the
     worker writes it (tickets void, payment kept) as it would have before the loss."""
     from engine.persistence import Persister
-    from engine.settings import ticket_signing_key
     from engine.store.redis_order_log import RedisOrderLog
 
     sale = await open_sale(resources, partner.id, seats=2)
@@ -194,7 +192,7 @@ async def test_a_completed_order_is_cancelled_as_before_after_redis_lost_its_dat
     order_id = await claim(orders, customer, [EventClaim(sale.event_id, sale.seat_ids[:1])])
     await orders.pay(buyer, order_id, "tok_visa")
     order_log = RedisOrderLog(resources.redis, resources.scripts)
-    persister = Persister(order_log, resources.order_store, ticket_signing_key(get_settings()))
+    persister = Persister(order_log, resources.order_store, resources.gate_keys())
     assert await persister.persist([order_id]) == 1
     before = await resources.pool.fetchrow(
         "SELECT status, payment_ref, paid_at FROM orders WHERE id = $1", order_id

@@ -17,7 +17,7 @@ from engine.orders import EventClaim
 from engine.persistence import Persister
 from engine.principal import Principal
 from engine.reconcile import reconcile_event, report
-from engine.settings import get_settings, ticket_signing_key
+from engine.settings import get_settings
 from engine.store.pg_orders import PgOrderRepair
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
@@ -178,9 +178,7 @@ async def test_a_change_of_a_deleted_customer_is_not_put_off_for_ever(
     ctx = {
         "resources": resources,
         "order_log": order_log,
-        "persister": Persister(
-            order_log, resources.order_store, ticket_signing_key(get_settings())
-        ),
+        "persister": Persister(order_log, resources.order_store, resources.gate_keys()),
         "redis": arq,
     }
     try:

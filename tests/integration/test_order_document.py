@@ -17,7 +17,6 @@ from engine.order_ids import home_event_of, new_order_id
 from engine.orders import EventClaim, order_from_document
 from engine.persistence import Persister
 from engine.principal import Principal
-from engine.settings import get_settings, ticket_signing_key
 from engine.store.lua_json import decode_document, encode
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
@@ -57,7 +56,7 @@ async def test_every_document_the_scripts_write_is_an_order_document(
     buyer = Principal(buyer_id, "customer")
     orders = engine_orders(resources)
     order_log = RedisOrderLog(resources.redis, resources.scripts)
-    persister = Persister(order_log, resources.order_store, ticket_signing_key(get_settings()))
+    persister = Persister(order_log, resources.order_store, resources.gate_keys())
 
     # lua/claim.lua: a seat and a general-admission unit; the reply carries the stored JSON
     claim_one = EventClaim(first.event_id, first.seat_ids[:1], {first.pool_ids[0]: 1})

@@ -5,7 +5,6 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 
 from engine.persistence import Persister
-from engine.settings import get_settings, ticket_signing_key
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
 from tests.conftest import Actor
@@ -16,7 +15,7 @@ def persister(resources: Resources) -> Persister:
     return Persister(
         RedisOrderLog(resources.redis, resources.scripts),
         resources.order_store,
-        ticket_signing_key(get_settings()),
+        resources.gate_keys(),
     )
 
 

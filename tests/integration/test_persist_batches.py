@@ -17,7 +17,7 @@ from engine import keys
 from engine.orders import EventClaim
 from engine.persistence import Persister
 from engine.principal import Principal
-from engine.settings import get_settings, ticket_signing_key
+from engine.settings import get_settings
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
 from tests.concurrency.engine_client import claim, create_customers, engine_orders
@@ -40,7 +40,7 @@ async def arq() -> AsyncIterator[ArqRedis]:
 @pytest.fixture
 async def batcher(resources: Resources, arq: ArqRedis) -> AsyncIterator[PersistBatcher]:
     order_log = RedisOrderLog(resources.redis, resources.scripts)
-    persister = Persister(order_log, resources.order_store, ticket_signing_key(get_settings()))
+    persister = Persister(order_log, resources.order_store, resources.gate_keys())
     claims = JobClaims(arq, IN_PROGRESS_MS, CLAIM_STALE_MS)
     batcher = PersistBatcher(persister, order_log, claims, max_batch=40, first_batch=10)
     batcher.start()

@@ -128,7 +128,7 @@ async def test_an_unexpected_error_on_a_hot_path_is_a_logged_500_problem(
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the engine broke")
 
-    monkeypatch.setattr(client.app.state.orders, "place", broken)
+    monkeypatch.setattr(client.app.state.services.orders, "place", broken)
     response = await client.post(
         "/orders",
         headers={**customer.headers, "X-Request-ID": "claim-500"},

@@ -17,7 +17,7 @@ from engine.orders import EventClaim
 from engine.persistence import Persister
 from engine.principal import Principal
 from engine.reconcile import reconcile_all
-from engine.settings import get_settings, ticket_signing_key
+from engine.settings import get_settings
 from engine.store.pg_orders import PgOrderRepair
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
@@ -32,7 +32,7 @@ from workers.tasks import sync_round
 async def worker_ctx(resources: Resources) -> AsyncIterator[dict[str, Any]]:
     arq: ArqRedis = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
     order_log = RedisOrderLog(resources.redis, resources.scripts)
-    persister = Persister(order_log, resources.order_store, ticket_signing_key(get_settings()))
+    persister = Persister(order_log, resources.order_store, resources.gate_keys())
     yield {"resources": resources, "order_log": order_log, "persister": persister, "redis": arq}
     await arq.aclose()
 
@@ -190,7 +190,7 @@ async def test_a_change_postgres_refuses_is_put_off_longer_each_time_then_writte
     persister = Persister(
         worker_ctx["order_log"],
         resources.order_store,
-        ticket_signing_key(get_settings()),
+        resources.gate_keys(),
         backoff=replace(REFUSED_BACKOFF, first_s=0.4),
     )
     ctx = {**worker_ctx, "persister": persister}

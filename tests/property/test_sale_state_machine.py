@@ -22,7 +22,7 @@ from engine.orders import EventClaim
 from engine.persistence import Persister
 from engine.principal import Principal
 from engine.reconcile import reconcile_event
-from engine.settings import get_settings, ticket_signing_key
+from engine.settings import get_settings
 from engine.store.pg_orders import PgOrderRepair
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources, open_resources
@@ -156,7 +156,7 @@ class SaleMachine(RuleBasedStateMachine):
         persister = Persister(
             RedisOrderLog(resources.redis, resources.scripts),
             resources.order_store,
-            ticket_signing_key(get_settings()),
+            resources.gate_keys(),
         )
         await persister.persist(self.all_orders)
         drift = await reconcile_event(
