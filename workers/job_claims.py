@@ -16,18 +16,16 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from engine import keys as redis_keys
-
-QUEUE_LUA = Path(__file__).resolve().parents[1] / "lua" / "queue"
+from engine.store.scripts import load_script
 
 
 def _script(redis: Redis, name: str) -> AsyncScript:
-    return redis.register_script((QUEUE_LUA / f"{name}.lua").read_text())
+    return load_script(redis, f"queue/{name}", ())
 
 
 class JobClaims:

@@ -36,8 +36,7 @@ class RedisInventory:
                     keys.TICKET_TYPE_EVENTS, mapping={pool[0]: event for pool in snapshot.pools}
                 )
             await pipe.execute()
-        available, held, sold = await self._scripts.run(
-            "hydrate",
+        available, held, sold = await self._scripts.hydrate(
             event_id,
             msgspec.json.encode(snapshot.meta),
             msgspec.json.encode(snapshot.seats),
@@ -53,12 +52,12 @@ class RedisInventory:
 
     async def withdraw_seat(self, event_id: int, seat_id: int) -> bool:
         """Take an available seat off sale; False if it is held or sold."""
-        result = await self._scripts.run("withdraw", event_id, str(seat_id))
+        result = await self._scripts.withdraw(event_id, str(seat_id))
         return bytes(result) == b"ok"
 
     async def close_unsold(self, event_id: int) -> bool:
         """Stop claims on an event about to be deleted; False if anything is held or sold."""
-        return bytes(await self._scripts.run("close_unsold", event_id)) == b"ok"
+        return bytes(await self._scripts.close_unsold(event_id)) == b"ok"
 
     async def forget(self, event_id: int) -> None:
         pool_fields = await self._redis.hkeys(keys.event_key(event_id, "pools"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable
-from pathlib import Path
 from typing import Any, cast
 
 import msgspec
@@ -18,10 +17,10 @@ from redis.asyncio import Redis
 
 from engine import keys
 from engine.store.coalescing import Coalescer
-from engine.store.scripts import script_source
+from engine.store.scripts import load_script
 from engine.waiting_room import RoomPolicy, RoomSettings, Visit, VisitMode, WaitingRoom
 
-LUA_DIR = Path(__file__).resolve().parents[2] / "lua"
+VISIT_HELPERS = ("_bucket",)  # the visit charges a rate bucket; the others need no helper
 OPENING_LOCK_MS = 60_000
 STAGING_CHUNK = 5_000
 
@@ -92,9 +91,9 @@ async def _done(result: Awaitable[Any] | Any) -> Any:
 class RedisQueueStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._visit = redis.register_script(script_source("queue_visit", ("_bucket",)))
-        self._slot = redis.register_script((LUA_DIR / "queue_slot.lua").read_text())
-        self._open = redis.register_script((LUA_DIR / "queue_open.lua").read_text())
+        self._visit = load_script(redis, "queue_visit", VISIT_HELPERS)
+        self._slot = load_script(redis, "queue_slot", ())
+        self._open = load_script(redis, "queue_open", ())
         # polls of one event go to Redis together: one script call, one round trip and one
         # admission step serve them all (about 26 polls a call at 5,000 a second)
         self._polls: Coalescer[tuple[int, RoomPolicy], int, Visit] = Coalescer(

@@ -21,8 +21,9 @@ from redis.asyncio import Redis
 from engine import keys
 from engine.principal import Principal
 from engine.settings import get_settings
-from engine.store.redis_queue import LUA_DIR, join_keys, visit_args
+from engine.store.redis_queue import VISIT_HELPERS, join_keys, visit_args
 from engine.store.resources import Resources
+from engine.store.scripts import load_script, script_source
 from engine.waiting_room import RoomPolicy
 from tests.concurrency.engine_client import create_customers
 from tests.conftest import Actor
@@ -47,7 +48,7 @@ CONSTANT_OR_LOG = {
     "PEXPIRE", "PEXPIREAT", "ZSCORE", "ZRANK", "ZADD", "ZREM", "ZCARD",
 }  # fmt: skip
 BOUNDED_RANGES = {"ZRANGEBYSCORE", "ZRANGE", "ZPOPMIN"}
-VISIT_SCRIPTS = ("queue_visit.lua", "queue_slot.lua")
+VISIT_SCRIPTS = ("queue_visit", "queue_slot")
 
 
 def address(n: int) -> str:
@@ -67,7 +68,7 @@ def range_length(command: list[str]) -> int:
 
 def test_visit_scripts_call_no_command_that_walks_a_whole_key() -> None:
     for name in VISIT_SCRIPTS:
-        source = (LUA_DIR / name).read_text()
+        source = script_source(name, ())
         called = set(re.findall(r"redis\.call\('([A-Z]+)'", source))
         assert called, name
         assert called <= CONSTANT_OR_LOG | BOUNDED_RANGES, (name, called - CONSTANT_OR_LOG)
@@ -77,7 +78,7 @@ def test_visit_scripts_call_no_command_that_walks_a_whole_key() -> None:
 async def fill(redis: Redis, event_id: int, policy: RoomPolicy, first: int, last: int) -> None:
     """Joins of customers first..last-1 (each from an address of its own), pipelined: the
     same script call with the same KEYS and ARGV the store sends for a join."""
-    script = redis.register_script((LUA_DIR / "queue_visit.lua").read_text())
+    script = load_script(redis, "queue_visit", VISIT_HELPERS)
     await redis.script_load(script.script)
     for start in range(first, last, CHUNK):
         room_keys = join_keys(event_id)
