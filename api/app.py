@@ -36,7 +36,7 @@ from engine.store.redis_durability import durability_gaps
 from engine.store.resources import open_resources
 from engine.store.services import build_services
 from ops.logs import configure_logging
-from workers.queue import ArqPersistQueue
+from workers.job_queue import ArqJobQueue
 
 log = logging.getLogger("boxoffice.api")
 
@@ -79,7 +79,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     resources = await open_resources(settings)
     for gap in await durability_gaps(resources.redis):
         log.warning(gap)
-    queue = await ArqPersistQueue.connect(settings.queue_redis_url)
+    queue = await ArqJobQueue.connect(settings.queue_redis_url)
     services = build_services(resources, queue)
     app.state.services = services
     revoked = services.revoked_users

@@ -169,7 +169,7 @@ def queue_opening_lock(event_id: int) -> str:
 
 
 # -- ARQ's keys ------------------------------------------------------------------------------
-# The persist queue is ARQ's, and workers/job_claims.py claims its jobs the way ARQ itself
+# The persist job queue is ARQ's, and workers/job_leases.py leases its jobs the way ARQ itself
 # does, so these follow ARQ's storage layout (arq.constants). engine/ does not import ARQ;
 # tests/unit/test_keys.py checks that they agree with the installed ARQ.
 ARQ_QUEUE = "arq:queue"

@@ -48,7 +48,7 @@ from loadtests.pg_lock_baseline import (
     create_baseline_tables,
 )
 from loadtests.setup_data import OnSale, create_customers, create_partner, open_sale
-from workers.queue import ArqPersistQueue
+from workers.job_queue import ArqJobQueue
 
 
 async def redis_raw_claim(
@@ -144,7 +144,7 @@ def order_requests(
 async def paid_backlog(
     resources: Resources, customers: list[int], event_id: int, pool_id: int, count: int
 ) -> list[str]:
-    queue = await ArqPersistQueue.connect(resources.settings.queue_redis_url)
+    queue = await ArqJobQueue.connect(resources.settings.queue_redis_url)
     orders = Orders(resources.sale_store, resources.sale_reads, resources.order_store, queue)
     ids: list[str] = []
     tickets = iter(range(count))

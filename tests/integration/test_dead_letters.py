@@ -26,7 +26,7 @@ from tests.concurrency.engine_client import claim, create_customers, engine_orde
 from tests.conftest import Actor
 from tests.faults.worker_process import kill, start_worker, wait_for_status
 from tests.sale_setup import open_sale
-from workers.queue import ArqPersistQueue
+from workers.job_queue import ArqJobQueue
 from workers.tasks import sync_round
 
 
@@ -67,7 +67,7 @@ async def test_paid_order_of_a_deleted_customer_becomes_a_dead_letter(
 ) -> None:
     sale = await open_sale(resources, partner.id, seats=6)
     customers = await create_customers(resources.pool, 6)
-    queue = await ArqPersistQueue.connect(get_settings().queue_redis_url)
+    queue = await ArqJobQueue.connect(get_settings().queue_redis_url)
     orders = engine_orders(resources, queue)  # type: ignore[arg-type]
     ids = []
     for customer, seat in zip(customers, sale.seat_ids, strict=True):
