@@ -27,7 +27,7 @@ class RedisInventory:
         # pause, resume or new rate applies at the next visit), each ticket type's event and
         # the gate keys (added to, never replaced: a key added meanwhile stays)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(keys.queue_settings(event_id), msgspec.json.encode(snapshot.room))
+            pipe.set(keys.waiting_room_settings(event_id), msgspec.json.encode(snapshot.room))
             if snapshot.gate_keys is not None:
                 pipe.hset(keys.gate_keys(event_id), mapping=copy_fields(snapshot.gate_keys))
             if snapshot.pools:
@@ -63,7 +63,9 @@ class RedisInventory:
         pool_fields = await self._redis.hkeys(keys.event_key(event_id, "pools"))
         await self._redis.srem(keys.HYDRATED_EVENTS, str(event_id))
         await self._redis.delete(
-            *keys.event_keys(event_id), keys.queue_settings(event_id), keys.gate_keys(event_id)
+            *keys.event_keys(event_id),
+            keys.waiting_room_settings(event_id),
+            keys.gate_keys(event_id),
         )
         types = {field.decode().partition(":")[0] for field in pool_fields}
         if types:

@@ -30,10 +30,10 @@ from engine.store.pg_lineup import PgLineupStore
 from engine.store.pg_reports import PgReportStore
 from engine.store.redis_idempotency import RedisIdempotencyStore
 from engine.store.redis_order_log import RedisOrderLog
-from engine.store.redis_queue import waiting_room
 from engine.store.redis_rate_limit import RedisRateLimiter
 from engine.store.redis_revocation import RedisRevocationCopy
 from engine.store.redis_throttle import RedisLoginThrottle
+from engine.store.redis_waiting_room import waiting_room
 from engine.store.resources import Resources
 from engine.tickets import Tickets
 from engine.waiting_room import RoomPolicy, WaitingRoom

@@ -13,7 +13,7 @@ from engine import errors
 from engine.orders import EventClaim, Orders, requested_items
 from engine.principal import Principal
 from engine.settings import get_settings, reset_settings
-from engine.store.redis_queue import RedisQueueStore
+from engine.store.redis_waiting_room import RedisWaitingRoomStore
 from engine.store.resources import Resources, open_resources
 from engine.waiting_room import RoomPolicy, WaitingRoom
 from loadtests.setup_data import create_customers
@@ -91,7 +91,7 @@ async def _poll_room(event_id: int, customer_ids: Sequence[int], until: float) -
     resources = await open_resources(get_settings(), pool_size=1)
     policy = RoomPolicy(joins_per_address=10**9)
     secret = get_settings().jwt_secret
-    room = WaitingRoom(RedisQueueStore(resources.redis), secret, policy)
+    room = WaitingRoom(RedisWaitingRoomStore(resources.redis), secret, policy)
     polls = 0
     try:
         while time.time() < until:

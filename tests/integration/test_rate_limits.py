@@ -1,7 +1,7 @@
 """Request-rate limits (engine/rate_limits.py): token buckets per customer and per client
 address, 429 `rate_limited` with Retry-After. The claims' buckets are checked by
 lua/claim.lua in the call that claims (no extra round trip), the waiting room's by
-lua/queue_visit.lua; registrations, logins and payments take one small call.
+lua/waiting_room_visit.lua; registrations, logins and payments take one small call.
 
 The HTTP tests run a real server with tight limits of their own (the suite's in-process
 client sends every request from one address and one at a time); addresses are given by

@@ -27,8 +27,8 @@ from engine.revocation import RevokedUsers
 from engine.settings import get_settings
 from engine.store.redis_idempotency import RedisIdempotencyStore
 from engine.store.redis_order_log import RedisOrderLog
-from engine.store.redis_queue import RedisQueueStore
 from engine.store.redis_rate_limit import RedisRateLimiter
+from engine.store.redis_waiting_room import RedisWaitingRoomStore
 from engine.store.resources import Resources
 from engine.tickets import Tickets
 from engine.waiting_room import WaitingRoom
@@ -37,7 +37,7 @@ from tests.sale_setup import open_sale, seat_item
 
 SERVICES: list[type] = [
     WaitingRoom,
-    RedisQueueStore,
+    RedisWaitingRoomStore,
     Admission,
     Orders,
     Catalogue,
