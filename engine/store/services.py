@@ -18,7 +18,7 @@ from engine.gate import Gate
 from engine.gate_keys import GateKeys
 from engine.inventory import Inventory
 from engine.lineup import Lineup
-from engine.orders import Orders, PersistQueue
+from engine.orders import Orders, PersistJobQueue
 from engine.persistence import DeadLetter, Persister
 from engine.reports import Reports
 from engine.revocation import RevokedUsers
@@ -77,7 +77,7 @@ class Services:
     idempotency: RedisIdempotencyStore
 
 
-def build_services(resources: Resources, persist_queue: PersistQueue) -> Services:
+def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Services:
     """The API's services; `persist_queue` enqueues the paid orders' persist jobs."""
     settings = resources.settings
     persistence = build_persistence(resources)

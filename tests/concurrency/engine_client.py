@@ -19,7 +19,7 @@ from engine.waiting_room import RoomPolicy, WaitingRoom
 from loadtests.setup_data import create_customers
 
 
-class RecordingQueue:
+class RecordingJobQueue:
     """The ARQ boundary, faked: remembers which paid orders were handed to the workers."""
 
     def __init__(self) -> None:
@@ -29,9 +29,12 @@ class RecordingQueue:
         self.paid.append(order_id)
 
 
-def engine_orders(resources: Resources, queue: RecordingQueue | None = None) -> Orders:
+def engine_orders(resources: Resources, queue: RecordingJobQueue | None = None) -> Orders:
     return Orders(
-        resources.sale_store, resources.sale_reads, resources.order_store, queue or RecordingQueue()
+        resources.sale_store,
+        resources.sale_reads,
+        resources.order_store,
+        queue or RecordingJobQueue(),
     )
 
 
@@ -142,7 +145,7 @@ def counts(values: Any) -> dict[str, int]:
 
 
 __all__ = [
-    "RecordingQueue",
+    "RecordingJobQueue",
     "claim",
     "claims_from_processes",
     "counts",

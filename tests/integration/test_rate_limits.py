@@ -28,7 +28,7 @@ from engine.tokens import issue_access_token
 from loadtests.setup_data import create_customers, create_partner
 from tests import services as test_services
 from tests.api_server import running_api
-from tests.concurrency.engine_client import RecordingQueue
+from tests.concurrency.engine_client import RecordingJobQueue
 from tests.conftest import unique_email
 from tests.integration.test_waiting_room import set_room
 from tests.sale_setup import open_sale
@@ -194,7 +194,7 @@ async def test_queue_joins_and_polls_per_customer(
 def limited_orders(resources: Resources, per_customer: Rate, per_address: Rate = OFF) -> Orders:
     batcher = ClaimBatcher(resources.scripts, per_customer, per_address)
     store = RedisSaleStore(resources.redis, resources.scripts, batcher)
-    return Orders(store, resources.sale_reads, resources.order_store, RecordingQueue())
+    return Orders(store, resources.sale_reads, resources.order_store, RecordingJobQueue())
 
 
 async def attempt(orders: Orders, customer: int, claims: list[EventClaim]) -> Order | str:

@@ -42,7 +42,11 @@ from engine.settings import get_settings
 from engine.store.redis_waiting_room import RedisWaitingRoomStore
 from engine.store.resources import Resources
 from engine.waiting_room import QueueStatus, RoomPolicy, WaitingRoom, eta_seconds, fair_order
-from tests.concurrency.engine_client import RecordingQueue, create_customers, polls_from_processes
+from tests.concurrency.engine_client import (
+    RecordingJobQueue,
+    create_customers,
+    polls_from_processes,
+)
 from tests.conftest import Actor, make_actor
 from tests.sale_setup import OnSale, open_sale
 
@@ -132,7 +136,7 @@ def gated_orders(resources: Resources, room: WaitingRoom) -> Orders:
         resources.sale_store,
         resources.sale_reads,
         resources.order_store,
-        RecordingQueue(),
+        RecordingJobQueue(),
         admission=admission,
     )
 
@@ -620,7 +624,7 @@ async def test_a_turn_that_ends_during_the_claim_gives_the_claim_back(
         resources.sale_store,
         resources.sale_reads,
         resources.order_store,
-        RecordingQueue(),
+        RecordingJobQueue(),
         admission=admission,
     )
     (customer_id,) = await create_customers(resources.pool, 1)
