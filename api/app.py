@@ -79,7 +79,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     resources = await open_resources(settings)
     for gap in await durability_gaps(resources.redis):
         log.warning(gap)
-    job_queue = await ArqJobQueue.connect(settings.queue_redis_url)
+    job_queue = await ArqJobQueue.connect(settings.job_queue_redis_url)
     services = build_services(resources, job_queue)
     app.state.services = services
     revoked = services.revoked_users

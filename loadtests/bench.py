@@ -144,7 +144,7 @@ def order_requests(
 async def paid_backlog(
     resources: Resources, customers: list[int], event_id: int, pool_id: int, count: int
 ) -> list[str]:
-    queue = await ArqJobQueue.connect(resources.settings.queue_redis_url)
+    queue = await ArqJobQueue.connect(resources.settings.job_queue_redis_url)
     orders = Orders(resources.sale_store, resources.sale_reads, resources.order_store, queue)
     ids: list[str] = []
     tickets = iter(range(count))

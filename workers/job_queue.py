@@ -12,8 +12,8 @@ class ArqJobQueue:
         self._pool = pool
 
     @classmethod
-    async def connect(cls, queue_redis_url: str) -> ArqJobQueue:
-        return cls(await create_pool(RedisSettings.from_dsn(queue_redis_url)))
+    async def connect(cls, job_queue_redis_url: str) -> ArqJobQueue:
+        return cls(await create_pool(RedisSettings.from_dsn(job_queue_redis_url)))
 
     async def persist_paid(self, order_id: str) -> None:
         # a job with this id already queued means the order is already on its way

@@ -75,4 +75,4 @@ class WorkerSettings:
     keep_result = 0  # the outbox reconciler may enqueue the same order id again
     job_timeout = JOB_TIMEOUT_S
     poll_delay = 0.05
-    redis_settings = RedisSettings.from_dsn(get_settings().queue_redis_url)
+    redis_settings = RedisSettings.from_dsn(get_settings().job_queue_redis_url)

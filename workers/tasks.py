@@ -134,12 +134,12 @@ async def _recover_outbox(ctx: dict[str, Any], event_id: int, now: int) -> None:
 
 
 async def enqueue_missing(
-    queue: ArqRedis, order_ids: list[str], order_log: RedisOrderLog, event_id: int
+    job_queue: ArqRedis, order_ids: list[str], order_log: RedisOrderLog, event_id: int
 ) -> None:
     """Enqueue persist_order for paid orders whose job is gone (e.g. never enqueued)."""
     if not order_ids:
         return
-    async with queue.pipeline(transaction=False) as pipe:
+    async with job_queue.pipeline(transaction=False) as pipe:
         for order_id in order_ids:
             pipe.exists(keys.arq_job(order_id))
         queued = await pipe.execute()
@@ -152,7 +152,7 @@ async def enqueue_missing(
         missing, await order_log.in_outbox(event_id, missing), strict=True
     ):
         if waiting:
-            await queue.enqueue_job("persist_order", order_id, _job_id=order_id)
+            await job_queue.enqueue_job("persist_order", order_id, _job_id=order_id)
 
 
 async def reconcile(ctx: dict[str, Any]) -> dict[str, Any]:

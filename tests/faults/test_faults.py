@@ -31,7 +31,7 @@ async def paid_orders(resources: Resources, partner_id: int, count: int) -> list
     """`count` single-seat orders, claimed and paid, with persist_order jobs enqueued."""
     sale = await open_sale(resources, partner_id, seats=count)
     customers = await create_customers(resources.pool, count)
-    queue = await ArqJobQueue.connect(get_settings().queue_redis_url)
+    queue = await ArqJobQueue.connect(get_settings().job_queue_redis_url)
     orders = engine_orders(resources, queue)  # type: ignore[arg-type]
     ids = await asyncio.gather(
         *(

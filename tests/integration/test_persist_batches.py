@@ -32,7 +32,7 @@ from workers.tasks import IN_PROGRESS_MS, LEASE_STALE_MS
 
 @pytest.fixture
 async def arq() -> AsyncIterator[ArqRedis]:
-    pool: ArqRedis = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
+    pool: ArqRedis = await create_pool(RedisSettings.from_dsn(get_settings().job_queue_redis_url))
     yield pool
     await pool.aclose()
 
@@ -54,7 +54,7 @@ async def paid_with_jobs(
     """`count` one-seat orders, paid, each with its persist_order job enqueued."""
     sale = await open_sale(resources, partner_id, seats=count)
     customers = await create_customers(resources.pool, count)
-    queue = await ArqJobQueue.connect(get_settings().queue_redis_url)
+    queue = await ArqJobQueue.connect(get_settings().job_queue_redis_url)
     orders = engine_orders(resources, queue)  # type: ignore[arg-type]
     ids = []
     for customer, seat in zip(customers, sale.seat_ids, strict=True):

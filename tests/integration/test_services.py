@@ -138,7 +138,7 @@ async def test_a_worker_builds_its_persister_and_gate_keys_once(
     built = Counter[str]()
     for kind in (GateKeys, Persister, RedisOrderLog):
         monkeypatch.setattr(kind, "__init__", _counted(kind.__init__, kind.__name__, built))
-    arq = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
+    arq = await create_pool(RedisSettings.from_dsn(get_settings().job_queue_redis_url))
     ctx: dict[str, Any] = {"redis": arq}
     try:
         await startup(ctx)

@@ -35,7 +35,7 @@ from workers.tasks import sync_round
 
 @pytest.fixture
 async def worker_ctx(resources: Resources) -> AsyncIterator[dict[str, Any]]:
-    arq: ArqRedis = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
+    arq: ArqRedis = await create_pool(RedisSettings.from_dsn(get_settings().job_queue_redis_url))
     order_log = RedisOrderLog(resources.redis, resources.scripts)
     persister = Persister(order_log, resources.order_store, resources.gate_keys())
     yield {"resources": resources, "order_log": order_log, "persister": persister, "redis": arq}
