@@ -19,7 +19,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
 
-from api import events, inventory, lineup, orders, queue, reports, tickets
+from api import events, inventory, lineup, orders, reports, tickets, waiting_room
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.bodies import BodyRequest
@@ -27,16 +27,16 @@ from api.hot_paths import BoxofficeApp
 from api.operations import count_dead_letters, health, metrics_guard, ready
 from api.orders import serve_claim
 from api.problems import EXCEPTION_HANDLERS
-from api.queue import serve_queue
 from api.security_headers import ResponseHeaders
 from api.services import services_of
 from api.tickets import serve_validate
+from api.waiting_room import serve_queue
 from engine.settings import get_settings
 from engine.store.redis_durability import durability_gaps
 from engine.store.resources import open_resources
 from engine.store.services import build_services
 from ops.logs import configure_logging
-from workers.queue import ArqPersistQueue
+from workers.job_queue import ArqJobQueue
 
 log = logging.getLogger("boxoffice.api")
 
@@ -48,7 +48,7 @@ ROUTE_HANDLERS: list[object] = [
     *inventory.ROUTES,
     *lineup.ROUTES,
     *orders.ROUTES,
-    *queue.ROUTES,
+    *waiting_room.ROUTES,
     *reports.ROUTES,
     *tickets.ROUTES,
 ]
@@ -79,8 +79,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     resources = await open_resources(settings)
     for gap in await durability_gaps(resources.redis):
         log.warning(gap)
-    queue = await ArqPersistQueue.connect(settings.queue_redis_url)
-    services = build_services(resources, queue)
+    job_queue = await ArqJobQueue.connect(settings.job_queue_redis_url)
+    services = build_services(resources, job_queue)
     app.state.services = services
     revoked = services.revoked_users
     try:
@@ -95,7 +95,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         refresher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await refresher
-        await queue.close()
+        await job_queue.close()
         await resources.close()
 
 

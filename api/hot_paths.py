@@ -5,7 +5,7 @@
 per-request machinery (routing, the middleware stack, request parsing, dependency
 resolution, response building) costs more than the claim itself. `BoxofficeApp` hands these
 paths to their serve functions, which sit beside their documented handlers (api/orders.py,
-api/queue.py, api/tickets.py), before any of that runs. A serve function answers the common
+api/waiting_room.py, api/tickets.py), before any of that runs. A serve function answers the common
 case (a valid token of the right role, a well-formed body) by calling the engine and writing
 the response itself, and returns the status it sent; for anything else it passes the
 request on to Litestar with the body replayed and returns None, so those answers (401, 403,

@@ -38,7 +38,9 @@ _TURN_OVER = (
 )
 
 
-class AdmissionClaims(msgspec.Struct, frozen=True):
+class AdmissionGrant(msgspec.Struct, frozen=True):
+    """What a valid admission token grants: this customer, on this event, until then."""
+
     customer_id: int
     event_id: int
     expires_at: int  # unix seconds
@@ -47,33 +49,33 @@ class AdmissionClaims(msgspec.Struct, frozen=True):
 @lru_cache(maxsize=65536)
 def issue_admission_token(customer_id: int, event_id: int, expires_ms: int, secret: str) -> str:
     """Deterministic for one admission, so every poll of an admitted customer returns it again."""
-    claims = {
+    payload = {
         "sub": str(customer_id),
         "ev": str(event_id),
         "aud": AUDIENCE,
         "exp": expires_ms // 1000,
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
-def read_admission_token(token: str, secret: str, now: float | None = None) -> AdmissionClaims:
-    claims = _verified(token, secret)
-    if claims is None or claims.expires_at <= (time.time() if now is None else now):
+def read_admission_token(token: str, secret: str, now: float | None = None) -> AdmissionGrant:
+    grant = _verified(token, secret)
+    if grant is None or grant.expires_at <= (time.time() if now is None else now):
         raise AdmissionRequired("The admission token is missing, invalid or expired")
-    return claims
+    return grant
 
 
 @lru_cache(maxsize=65536)
-def _verified(token: str, secret: str) -> AdmissionClaims | None:
+def _verified(token: str, secret: str) -> AdmissionGrant | None:
     try:
-        claims = jwt.decode(
+        payload = jwt.decode(
             token,
             secret,
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
             options={"require": ["sub", "ev", "exp"], "verify_exp": False},
         )
-        return AdmissionClaims(int(claims["sub"]), int(claims["ev"]), int(claims["exp"]))
+        return AdmissionGrant(int(payload["sub"]), int(payload["ev"]), int(payload["exp"]))
     except (jwt.PyJWTError, TypeError, ValueError):
         return None
 
@@ -154,10 +156,10 @@ class Admission:
         if not token:
             return False
         try:
-            claims = read_admission_token(token, self._secret)
+            grant = read_admission_token(token, self._secret)
         except AdmissionRequired:
             return False
-        return claims.customer_id == customer_id and claims.event_id == event_id
+        return grant.customer_id == customer_id and grant.event_id == event_id
 
     async def _is_on(self, event_id: int) -> bool:
         now = self._clock()

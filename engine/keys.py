@@ -123,9 +123,10 @@ def event_key(event_id: int, name: str) -> str:
 
 
 # The waiting room of one event (engine/waiting_room.py), under the event's hash tag too.
-# The order of these names is the KEYS order of lua/queue_visit.lua and lua/queue_slot.lua;
-# the last three are the sale engine's own keys, read to see stock and holds.
-QUEUE_KEY_NAMES = (
+# The order of these names is the KEYS order of lua/waiting_room_visit.lua and
+# lua/waiting_room_slot.lua; the last three are the sale engine's own keys, read to see stock
+# and holds.
+WAITING_ROOM_KEY_NAMES = (
     "wr:cfg",  # STRING JSON of the room's settings, written by hydration (no expiry)
     "wr:state",  # HASH opened, pre-queue size, join sequence, admission credit, rate window
     "wr:pre",  # ZSET customer -> arrival number, joins before the sale opened
@@ -135,41 +136,41 @@ QUEUE_KEY_NAMES = (
 )
 
 
-def queue_keys(event_id: int) -> list[str]:
+def waiting_room_keys(event_id: int) -> list[str]:
     tag = event_tag(event_id)
-    own = [f"{tag}:{name}" for name in QUEUE_KEY_NAMES]
+    own = [f"{tag}:{name}" for name in WAITING_ROOM_KEY_NAMES]
     return [*own, event_key(event_id, "counts"), event_key(event_id, "holds")]
 
 
-def queue_settings(event_id: int) -> str:
-    """The room's settings (the first of `queue_keys`), rewritten when the sale changes."""
-    return f"{event_tag(event_id)}:{QUEUE_KEY_NAMES[0]}"
+def waiting_room_settings(event_id: int) -> str:
+    """The room's settings (the first of `waiting_room_keys`), rewritten when the sale changes."""
+    return f"{event_tag(event_id)}:{WAITING_ROOM_KEY_NAMES[0]}"
 
 
-def queue_joins(event_id: int) -> str:
+def waiting_room_joins(event_id: int) -> str:
     """HASH client address -> joins of this event's queue in the current fixed time window,
-    which queue_visit.lua picks by Redis's clock (so every API process counts in the same
+    which waiting_room_visit.lua picks by Redis's clock (so every API process counts in the same
     one, whatever its own clock says) and at whose end the hash expires."""
     return f"{event_tag(event_id)}:wr:joins"
 
 
-def queue_rate(event_id: int) -> str:
+def waiting_room_rate(event_id: int) -> str:
     """HASH customer id -> "<tokens>|<ms>": joins and polls of this event's queue
-    (lua/_bucket.lua), charged by lua/queue_visit.lua in the call that visits."""
+    (lua/_bucket.lua), charged by lua/waiting_room_visit.lua in the call that visits."""
     return f"{event_tag(event_id)}:wr:rate"
 
 
-def queue_shuffle(event_id: int) -> str:
+def waiting_room_shuffle(event_id: int) -> str:
     """The pre-queue in its shuffled order while the opening is being written."""
     return f"{event_tag(event_id)}:wr:shuffled"
 
 
-def queue_opening_lock(event_id: int) -> str:
+def waiting_room_opening_lock(event_id: int) -> str:
     return f"{event_tag(event_id)}:wr:opening"
 
 
 # -- ARQ's keys ------------------------------------------------------------------------------
-# The persist queue is ARQ's, and workers/job_claims.py claims its jobs the way ARQ itself
+# The persist job queue is ARQ's, and workers/job_leases.py leases its jobs the way ARQ itself
 # does, so these follow ARQ's storage layout (arq.constants). engine/ does not import ARQ;
 # tests/unit/test_keys.py checks that they agree with the installed ARQ.
 ARQ_QUEUE = "arq:queue"

@@ -159,7 +159,7 @@ class OrderArchive(Protocol):
     ) -> tuple[list[Order], str | None]: ...
 
 
-class PersistQueue(Protocol):
+class PersistJobQueue(Protocol):
     async def persist_paid(self, order_id: str) -> None: ...
 
 
@@ -262,7 +262,7 @@ class Orders:
         store: SaleStore,
         lookups: CatalogueLookups,
         archive: OrderArchive,
-        queue: PersistQueue,
+        job_queue: PersistJobQueue,
         admission: Admission | None = None,
         limiter: RateLimiter | None = None,
         pay_rate: Rate = OFF,
@@ -270,7 +270,7 @@ class Orders:
         self._store = store
         self._lookups = lookups
         self._archive = archive
-        self._queue = queue
+        self._job_queue = job_queue
         self._admission = admission  # waiting rooms; None: no event has one
         self._limiter = limiter  # payments per customer; claims' limits are the store's
         self._pay_rate = pay_rate
@@ -408,7 +408,7 @@ class Orders:
         # the home confirm is the commit point: it marks the order paid and writes the outbox
         for event_id in sorted(events, key=lambda e: e != home):
             await self._store.confirm(event_id, order_id, payment_ref)
-        await self._queue.persist_paid(order_id)
+        await self._job_queue.persist_paid(order_id)
         order = await self.get(customer, order_id)
         if order.status == "cancelled":
             await self._finish_cancel(events, order_id)

@@ -53,7 +53,7 @@ class RateLimits:
     pay_per_customer: Rate = OFF
     claims_per_customer: Rate = OFF  # per event: checked in lua/claim.lua
     claims_per_address: Rate = OFF  # per event: checked in lua/claim.lua
-    queue_per_customer: Rate = OFF  # joins and polls per event: lua/queue_visit.lua
+    queue_per_customer: Rate = OFF  # joins and polls per event: lua/waiting_room_visit.lua
 
 
 class RateLimiter(Protocol):

@@ -32,7 +32,7 @@ class Settings:
     env: str
     database_url: str
     redis_url: str
-    queue_redis_url: str
+    job_queue_redis_url: str
     host: str
     port: int
     jwt_secret: str
@@ -137,7 +137,7 @@ def load_settings() -> Settings:
         env=env,
         database_url=database_url,
         redis_url=redis_url,
-        queue_redis_url=_env("QUEUE_REDIS_URL", redis_url) or redis_url,
+        job_queue_redis_url=_env("QUEUE_REDIS_URL", redis_url) or redis_url,
         host=_env("HOST", "127.0.0.1") or "127.0.0.1",
         port=_int("PORT", 8000),
         jwt_secret=_jwt_secret(env, data_dir),

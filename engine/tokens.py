@@ -1,4 +1,4 @@
-"""Signed access tokens (JWT, HS256) carrying the user's role in their claims."""
+"""Signed access tokens (JWT, HS256) carrying the user's role in their payload."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ AUDIENCE = "boxoffice"
 
 def issue_access_token(principal: Principal, secret: str, ttl_seconds: int) -> str:
     now = int(time.time())
-    claims: dict[str, object] = {
+    payload: dict[str, object] = {
         "sub": str(principal.user_id),
         "role": principal.role,
         "aud": AUDIENCE,
@@ -24,8 +24,8 @@ def issue_access_token(principal: Principal, secret: str, ttl_seconds: int) -> s
         "exp": now + ttl_seconds,
     }
     if principal.partner_id is not None:
-        claims["pid"] = principal.partner_id
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+        payload["pid"] = principal.partner_id
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
 def read_access_token(token: str, secret: str) -> Principal:
@@ -40,7 +40,7 @@ def read_access_token(token: str, secret: str) -> Principal:
 @lru_cache(maxsize=65536)
 def _verified(token: str, secret: str) -> tuple[Principal, int]:
     try:
-        claims = jwt.decode(
+        payload = jwt.decode(
             token,
             secret,
             algorithms=[ALGORITHM],
@@ -51,12 +51,12 @@ def _verified(token: str, secret: str) -> tuple[Principal, int]:
         raise AuthenticationRequired("Access token expired") from exc
     except jwt.PyJWTError as exc:
         raise AuthenticationRequired("Invalid access token") from exc
-    role = claims.get("role")
+    role = payload.get("role")
     if role not in ("partner", "customer", "staff", "admin"):
         raise AuthenticationRequired("Invalid access token")
     try:
-        user_id = int(claims["sub"])
+        user_id = int(payload["sub"])
     except (TypeError, ValueError) as exc:
         raise AuthenticationRequired("Invalid access token") from exc
-    partner_id = claims.get("pid")
-    return Principal(user_id=user_id, role=role, partner_id=partner_id), int(claims["exp"])
+    partner_id = payload.get("pid")
+    return Principal(user_id=user_id, role=role, partner_id=partner_id), int(payload["exp"])

@@ -10,7 +10,7 @@ shopping at once. A shopping slot frees when the customer's order is paid, expir
 cancelled, or when the admission lapses unused, so no-shows do not stall the queue; from then
 on the customer's admission token opens no new order (engine/admission.py asks the slot, not
 only the token). The queue's state lives in Redis and admission is computed there from server
-time on every visit (lua/queue_visit.lua), so any number of API processes agree without a
+time on every visit (lua/waiting_room_visit.lua), so any number of API processes agree without a
 coordinator.
 
 The room's settings live in Redis beside the event's inventory, written by hydration
@@ -44,7 +44,7 @@ class RoomPolicy:
     admission_seconds: int = 300  # an admitted customer has this long to start an order
     joins_per_address: int = 20  # new joins of one event's queue from one client address ...
     address_window_seconds: int = 60  # ... per this many seconds
-    # joins and polls of one event's queue per customer (lua/queue_visit.lua): a page polls
+    # joins and polls of one event's queue per customer (lua/waiting_room_visit.lua): a page polls
     # every few seconds; a script polling thousands of times a second is refused
     visits_per_customer: Rate = OFF
 
@@ -63,7 +63,7 @@ class RoomSettings(
     },
 ):
     """An event's waiting-room settings, hydrated from PostgreSQL into Redis with its sale
-    window (short names: lua/queue_visit.lua reads them)."""
+    window (short names: lua/waiting_room_visit.lua reads them)."""
 
     event_status: str | None  # None: no such event
     sale_starts_ms: int | None = None
@@ -79,7 +79,7 @@ class RoomSettings(
 
 
 class Visit(msgspec.Struct, gc=False):
-    """What lua/queue_visit.lua answers about one customer. (`gc=False` here and below: one
+    """What lua/waiting_room_visit.lua answers about one customer. (`gc=False` here and below: one
     per poll, no cycles possible, so the cyclic collector need not track them.)"""
 
     st: str

@@ -39,7 +39,7 @@ from engine.store.scripts import script_source
 from engine.tokens import issue_access_token
 from loadtests.bench_gate import staff_and_codes, validations
 from loadtests.bench_queue import queued_polls
-from loadtests.bench_stack import BenchStack, NoQueue, http_load, results_dir
+from loadtests.bench_stack import BenchStack, NoJobQueue, http_load, results_dir
 from loadtests.pg_lock_baseline import (
     GA_PATH,
     SEAT_PATH,
@@ -48,7 +48,7 @@ from loadtests.pg_lock_baseline import (
     create_baseline_tables,
 )
 from loadtests.setup_data import OnSale, create_customers, create_partner, open_sale
-from workers.queue import ArqPersistQueue
+from workers.job_queue import ArqJobQueue
 
 
 async def redis_raw_claim(
@@ -144,7 +144,7 @@ def order_requests(
 async def paid_backlog(
     resources: Resources, customers: list[int], event_id: int, pool_id: int, count: int
 ) -> list[str]:
-    queue = await ArqPersistQueue.connect(resources.settings.queue_redis_url)
+    queue = await ArqJobQueue.connect(resources.settings.job_queue_redis_url)
     orders = Orders(resources.sale_store, resources.sale_reads, resources.order_store, queue)
     ids: list[str] = []
     tickets = iter(range(count))
@@ -318,7 +318,7 @@ async def claim_rounds(
 ) -> dict[str, float]:
     """The raw script and the engine, taken in turn `rounds` times (as the HTTP runs are):
     redis-benchmark sends a fixed number of calls, sized to take about as long as a round."""
-    orders = Orders(resources.sale_store, resources.sale_reads, resources.order_store, NoQueue())
+    orders = Orders(resources.sale_store, resources.sale_reads, resources.order_store, NoJobQueue())
     event_id, pool_id = sales.ga.event_id, sales.ga.pool_ids[0]
     raw_calls = raw_seconds = engine_claims_done = engine_seconds = 0.0
     per_round = int(40_000 * seconds / 10)

@@ -26,7 +26,7 @@ from engine.settings import get_settings
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources, open_resources
 from engine.tokens import issue_access_token
-from loadtests.bench_stack import BenchStack, NoQueue, http_load
+from loadtests.bench_stack import BenchStack, NoJobQueue, http_load
 from loadtests.setup_data import create_customers, create_partner, open_sale
 
 PER_ORDER = 10
@@ -36,7 +36,7 @@ async def issue(resources: Resources, partner_id: int, tickets: int) -> list[str
     """`tickets` genuine codes of one event, completed as the worker would."""
     sale = await open_sale(resources, partner_id, pools=(tickets,), limit=1000)
     customers = await create_customers(resources.pool, max(50, tickets // 500))
-    orders = Orders(resources.sale_store, resources.sale_reads, resources.order_store, NoQueue())
+    orders = Orders(resources.sale_store, resources.sale_reads, resources.order_store, NoJobQueue())
     remaining = iter(range(tickets // PER_ORDER))
     ids: list[str] = []
 

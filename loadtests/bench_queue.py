@@ -33,7 +33,7 @@ from engine import keys
 from engine.hydration import hydrate
 from engine.principal import Principal
 from engine.settings import get_settings
-from engine.store.redis_queue import RedisQueueStore
+from engine.store.redis_waiting_room import RedisWaitingRoomStore
 from engine.store.resources import Resources, open_resources
 from engine.tokens import issue_access_token
 from engine.waiting_room import RoomPolicy, WaitingRoom
@@ -70,7 +70,7 @@ async def room_event(resources: Resources, partner: int, opens_later: bool = Fal
 def bench_room(resources: Resources) -> WaitingRoom:
     """The waiting room as the API builds it, allowing this bench's joins per address."""
     return WaitingRoom(
-        RedisQueueStore(resources.redis),
+        RedisWaitingRoomStore(resources.redis),
         resources.settings.jwt_secret,
         RoomPolicy(joins_per_address=10),
     )
@@ -149,7 +149,9 @@ async def memory_used(resources: Resources) -> int:
 
 async def key_sizes(resources: Resources, event_id: int) -> dict[str, int]:
     sizes: dict[str, int] = {}
-    for name, key in zip(keys.QUEUE_KEY_NAMES, keys.queue_keys(event_id), strict=False):
+    for name, key in zip(
+        keys.WAITING_ROOM_KEY_NAMES, keys.waiting_room_keys(event_id), strict=False
+    ):
         sizes[name] = int(await resources.redis.memory_usage(key, samples=0) or 0)
     return sizes
 
@@ -264,7 +266,9 @@ async def opening(
         customers,
         lambda i: room.join(Principal(ids[i], "customer"), event_id, address(i)),
     )
-    pre_queue = int(await resources.redis.memory_usage(keys.queue_keys(event_id)[2], samples=0))
+    pre_queue = int(
+        await resources.redis.memory_usage(keys.waiting_room_keys(event_id)[2], samples=0)
+    )
     await resources.pool.execute(
         "UPDATE events SET sale_starts_at = now() - interval '1 second' WHERE id = $1", event_id
     )

@@ -170,7 +170,7 @@ class BenchStack:
             await conn.close()
 
 
-class NoQueue:
+class NoJobQueue:
     """A persist queue that drops the jobs: for claims measured without workers."""
 
     async def persist_paid(self, order_id: str) -> None:

@@ -13,12 +13,12 @@ from engine.settings import get_settings
 from engine.store.resources import open_resources
 from engine.store.services import build_persistence
 from ops.logs import configure_logging
-from workers.job_claims import JobClaims
+from workers.job_leases import JobLeases
 from workers.persist_batcher import PersistBatcher
 from workers.tasks import (
-    CLAIM_STALE_MS,
     IN_PROGRESS_MS,
     JOB_TIMEOUT_S,
+    LEASE_STALE_MS,
     RECONCILE_TIMEOUT_S,
     count_dead_letter,
     persist_order,
@@ -33,8 +33,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(settings.log_level)
     resources = await open_resources(settings, pool_size=8)
     persistence = build_persistence(resources, on_dead_letter=count_dead_letter)
-    claims = JobClaims(ctx["redis"], IN_PROGRESS_MS, CLAIM_STALE_MS)
-    batcher = PersistBatcher(persistence.persister, persistence.order_log, claims)
+    leases = JobLeases(ctx["redis"], IN_PROGRESS_MS, LEASE_STALE_MS)
+    batcher = PersistBatcher(persistence.persister, persistence.order_log, leases)
     batcher.start()
     ctx.update(
         resources=resources,
@@ -66,8 +66,8 @@ class WorkerSettings:
     ]
     on_startup = startup
     on_shutdown = shutdown
-    # jobs only start batches: the batch tops itself up from the outbox and claims those jobs;
-    # ids read per poll: under a backlog a longer list is claimed by batches before ARQ gets
+    # jobs only start batches: the batch tops itself up from the outbox and leases those jobs;
+    # ids read per poll: under a backlog a longer list is leased by batches before ARQ gets
     # to its end, and each id it tries costs four round trips
     max_jobs = 10
     queue_read_limit = 10
@@ -75,4 +75,4 @@ class WorkerSettings:
     keep_result = 0  # the outbox reconciler may enqueue the same order id again
     job_timeout = JOB_TIMEOUT_S
     poll_delay = 0.05
-    redis_settings = RedisSettings.from_dsn(get_settings().queue_redis_url)
+    redis_settings = RedisSettings.from_dsn(get_settings().job_queue_redis_url)

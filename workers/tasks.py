@@ -2,11 +2,11 @@
 
 - `persist_order` (job id = order id): write a paid order and its tickets, then complete it.
   The PersistBatcher (workers/persist_batcher.py) writes it in a batch (one transaction) with
-  the paid orders waiting in the same event's outbox, claiming their jobs, so a backlog does
+  the paid orders waiting in the same event's outbox, leasing their jobs, so a backlog does
   not cost one job per order.
 - `sync_loop` (runs beside the jobs): expire lapsed holds, write status changes, refusals and
   gate scans to PostgreSQL, re-enqueue paid orders the outbox still holds after a few seconds, and
-  have the batcher drain such outboxes (taking over claims a killed worker left behind).
+  have the batcher drain such outboxes (taking over leases a killed worker left behind).
 - `reconcile` (cron): compare Redis with PostgreSQL and repair drift.
 """
 
@@ -38,10 +38,10 @@ SYNC_INTERVAL_S = 0.2
 SWEEP_EVERY = 5  # sync rounds: holds are swept once a second
 JOB_TIMEOUT_S = 60
 RECONCILE_TIMEOUT_S = 300
-# ARQ's in-progress lease (its longest job timeout + 10 s); batch claims take the same, so
-# the age of any claim reads the same from its time to live
+# ARQ's in-progress lease (its longest job timeout + 10 s); batch leases take the same, so
+# the age of any lease reads the same from its time to live
 IN_PROGRESS_MS = (max(JOB_TIMEOUT_S, RECONCILE_TIMEOUT_S) + 10) * 1000
-CLAIM_STALE_MS = 10_000  # a claim this old on an order still in the outbox: its worker died
+LEASE_STALE_MS = 10_000  # a lease this old on an order still in the outbox: its worker died
 # a persist_order job whose order was not written: due again after 2 s, then twice as long
 # each try, up to 30 s
 JOB_RETRY_BACKOFF = Backoff(first_s=2.0, factor=2.0, cap_s=30.0)
@@ -123,7 +123,7 @@ async def _recover_outbox(ctx: dict[str, Any], event_id: int, now: int) -> None:
     await enqueue_missing(ctx["redis"], late, order_log, event_id)
     batcher: PersistBatcher | None = ctx.get("persist_batcher")
     if late and batcher is not None:
-        # a batch claims what no job or batch holds, and takes over claims a killed worker
+        # a batch leases what no job or batch holds, and takes over leases a killed worker
         # left on orders paid too long ago
         batcher.drain(event_id, now - OUTBOX_STUCK_MS)
     elif late:
@@ -134,12 +134,12 @@ async def _recover_outbox(ctx: dict[str, Any], event_id: int, now: int) -> None:
 
 
 async def enqueue_missing(
-    queue: ArqRedis, order_ids: list[str], order_log: RedisOrderLog, event_id: int
+    job_queue: ArqRedis, order_ids: list[str], order_log: RedisOrderLog, event_id: int
 ) -> None:
     """Enqueue persist_order for paid orders whose job is gone (e.g. never enqueued)."""
     if not order_ids:
         return
-    async with queue.pipeline(transaction=False) as pipe:
+    async with job_queue.pipeline(transaction=False) as pipe:
         for order_id in order_ids:
             pipe.exists(keys.arq_job(order_id))
         queued = await pipe.execute()
@@ -152,7 +152,7 @@ async def enqueue_missing(
         missing, await order_log.in_outbox(event_id, missing), strict=True
     ):
         if waiting:
-            await queue.enqueue_job("persist_order", order_id, _job_id=order_id)
+            await job_queue.enqueue_job("persist_order", order_id, _job_id=order_id)
 
 
 async def reconcile(ctx: dict[str, Any]) -> dict[str, Any]:

@@ -58,5 +58,5 @@ class ClaimBatcher:
         return await self._coalescer.submit(event_id, claim)
 
     async def _claim_batch(self, event_id: int, claims: list[dict[str, Any]]) -> list[ClaimReply]:
-        raw = await self._scripts.run("claim", event_id, msgspec.json.encode(claims), *self._limits)
+        raw = await self._scripts.claim(event_id, msgspec.json.encode(claims), *self._limits)
         return _decode_replies(raw)

@@ -27,7 +27,7 @@ class RedisInventory:
         # pause, resume or new rate applies at the next visit), each ticket type's event and
         # the gate keys (added to, never replaced: a key added meanwhile stays)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(keys.queue_settings(event_id), msgspec.json.encode(snapshot.room))
+            pipe.set(keys.waiting_room_settings(event_id), msgspec.json.encode(snapshot.room))
             if snapshot.gate_keys is not None:
                 pipe.hset(keys.gate_keys(event_id), mapping=copy_fields(snapshot.gate_keys))
             if snapshot.pools:
@@ -36,8 +36,7 @@ class RedisInventory:
                     keys.TICKET_TYPE_EVENTS, mapping={pool[0]: event for pool in snapshot.pools}
                 )
             await pipe.execute()
-        available, held, sold = await self._scripts.run(
-            "hydrate",
+        available, held, sold = await self._scripts.hydrate(
             event_id,
             msgspec.json.encode(snapshot.meta),
             msgspec.json.encode(snapshot.seats),
@@ -53,18 +52,20 @@ class RedisInventory:
 
     async def withdraw_seat(self, event_id: int, seat_id: int) -> bool:
         """Take an available seat off sale; False if it is held or sold."""
-        result = await self._scripts.run("withdraw", event_id, str(seat_id))
+        result = await self._scripts.withdraw(event_id, str(seat_id))
         return bytes(result) == b"ok"
 
     async def close_unsold(self, event_id: int) -> bool:
         """Stop claims on an event about to be deleted; False if anything is held or sold."""
-        return bytes(await self._scripts.run("close_unsold", event_id)) == b"ok"
+        return bytes(await self._scripts.close_unsold(event_id)) == b"ok"
 
     async def forget(self, event_id: int) -> None:
         pool_fields = await self._redis.hkeys(keys.event_key(event_id, "pools"))
         await self._redis.srem(keys.HYDRATED_EVENTS, str(event_id))
         await self._redis.delete(
-            *keys.event_keys(event_id), keys.queue_settings(event_id), keys.gate_keys(event_id)
+            *keys.event_keys(event_id),
+            keys.waiting_room_settings(event_id),
+            keys.gate_keys(event_id),
         )
         types = {field.decode().partition(":")[0] for field in pool_fields}
         if types:

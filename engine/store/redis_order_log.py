@@ -50,14 +50,14 @@ class RedisOrderLog:
         for order_id, at_ms in completed.items():
             by_event.setdefault(home_event_of(order_id), []).extend([order_id, at_ms])
         for event_id, args in by_event.items():
-            await self._scripts.run("complete", event_id, *args)
+            await self._scripts.complete(event_id, *args)
 
     async def ack_changes(self, acks: list[tuple[str, str]]) -> None:
         by_event: dict[int, list[str]] = {}
         for order_id, score in acks:
             by_event.setdefault(home_event_of(order_id), []).extend([order_id, score])
         for event_id, args in by_event.items():
-            await self._scripts.run("ack_changes", event_id, *args)
+            await self._scripts.ack_changes(event_id, *args)
 
     async def park_changes(self, parked: list[tuple[str, str, int]]) -> None:
         """Put off these (order, change score as read, delay ms) changes: see park_changes.lua."""
@@ -65,7 +65,7 @@ class RedisOrderLog:
         for order_id, score, delay_ms in parked:
             by_event.setdefault(home_event_of(order_id), []).extend([order_id, score, delay_ms])
         for event_id, args in by_event.items():
-            await self._scripts.run("park_changes", event_id, *args)
+            await self._scripts.park_changes(event_id, *args)
 
     async def dead_letter(self, letters: list[tuple[str, str, str | None]]) -> set[str]:
         """Take these (order, reason, change score as read) out of the outbox and changes and
@@ -75,15 +75,13 @@ class RedisOrderLog:
             by_event.setdefault(home_event_of(order_id), []).extend([order_id, reason, score or ""])
         first: set[str] = set()
         for event_id, args in by_event.items():
-            first.update(
-                r.decode() for r in await self._scripts.run("dead_letter", event_id, *args)
-            )
+            first.update(r.decode() for r in await self._scripts.dead_letter(event_id, *args))
         return first
 
     async def changed_orders(self, event_id: int, limit: int, depth: int = 2_000) -> list[str]:
         """Orders with a status change to write, oldest first, but not the paid orders in the
         outbox (persisting those is the job of persist_order); looks `depth` changes deep."""
-        raw = await self._scripts.run("changed", event_id, limit, depth)
+        raw = await self._scripts.changed(event_id, limit, depth)
         return [r.decode() for r in raw]
 
     async def unpersisted_paid(self, event_id: int, paid_before_ms: int) -> list[str]:
@@ -109,7 +107,7 @@ class RedisOrderLog:
         )
         if not due:
             return []
-        expired = await self._scripts.run("expire", event_id, *due)
+        expired = await self._scripts.expire(event_id, *due)
         return [e.decode() for e in expired]
 
     async def refusals(self, event_id: int, count: int) -> list[tuple[str, dict[str, str]]]:

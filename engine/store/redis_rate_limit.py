@@ -7,12 +7,12 @@ from redis.asyncio import Redis
 
 from engine import keys
 from engine.rate_limits import Rate
-from engine.store.scripts import script_source
+from engine.store.scripts import load_script
 
 
 class RedisRateLimiter:
     def __init__(self, redis: Redis) -> None:
-        self._take = redis.register_script(script_source("rate_limit"))
+        self._take = load_script(redis, "rate_limit")
 
     async def take(self, scope: str, who: str, rate: Rate) -> int:
         bucket = keys.rate_bucket(scope, who)

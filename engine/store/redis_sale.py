@@ -86,7 +86,7 @@ class RedisSaleStore:
             "events": sorted({str(line.event_id) for line in lines}),
             "expires_at": expires_ms,
         }
-        await self._scripts.run("add_lines", home_event_of(order_id), order_id, encode(payload))
+        await self._scripts.add_lines(home_event_of(order_id), order_id, encode(payload))
 
     async def order_document(self, order_id: str) -> OrderDocument | None:
         home = home_event_of(order_id)
@@ -97,30 +97,28 @@ class RedisSaleStore:
         """lua/restore_document.lua in the order's home event: 'ok', 'exists' or 'gone'."""
         encoded = encode(document)
         return _decode(
-            await self._scripts.run("restore_document", home_event_of(order_id), order_id, encoded)
+            await self._scripts.restore_document(home_event_of(order_id), order_id, encoded)
         )
 
     async def pay_begin(self, event_id: int, order_id: str) -> str:
-        return _decode(await self._scripts.run("pay_begin", event_id, order_id, PAYMENT_GRACE_MS))
+        return _decode(await self._scripts.pay_begin(event_id, order_id, PAYMENT_GRACE_MS))
 
     async def confirm(self, event_id: int, order_id: str, payment_ref: str) -> str:
-        return _decode(await self._scripts.run("confirm", event_id, order_id, payment_ref))
+        return _decode(await self._scripts.confirm(event_id, order_id, payment_ref))
 
     async def release(
         self, event_id: int, order_id: str, mode: str, reason: str, refs: Sequence[str] = ()
     ) -> str:
-        return _decode(await self._scripts.run("release", event_id, order_id, mode, reason, *refs))
+        return _decode(await self._scripts.release(event_id, order_id, mode, reason, *refs))
 
     async def void_tickets(self, event_id: int, order_id: str, refs: list[str]) -> str:
-        return _decode(
-            await self._scripts.run("void_tickets", event_id, "void", order_id, "", *refs)
-        )
+        return _decode(await self._scripts.void_tickets(event_id, "void", order_id, "", *refs))
 
     async def restore_tickets(
         self, event_id: int, order_id: str, voided_at: str, refs: list[str]
     ) -> str:
         return _decode(
-            await self._scripts.run("void_tickets", event_id, "restore", order_id, voided_at, *refs)
+            await self._scripts.void_tickets(event_id, "restore", order_id, voided_at, *refs)
         )
 
     async def load_tickets(self, event_id: int) -> bool:

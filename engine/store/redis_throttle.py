@@ -7,7 +7,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from engine import keys
-from engine.store.scripts import script_source
+from engine.store.scripts import load_script
 
 KNOWN_PAIR_MS = 30 * 86_400_000  # a pair that logged in stays known for 30 days
 
@@ -31,8 +31,8 @@ class RedisLoginThrottle:
         window_seconds: int,
     ) -> None:
         self._limits = [per_pair, per_email, per_address, window_seconds]
-        self._attempt = redis.register_script(script_source("login_attempt"))
-        self._passed = redis.register_script(script_source("login_passed"))
+        self._attempt = load_script(redis, "login_attempt")
+        self._passed = load_script(redis, "login_passed")
 
     async def attempt(self, email: str, address: str) -> int:
         return int(await self._attempt(keys=_keys(email, address), args=self._limits))

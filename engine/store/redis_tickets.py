@@ -40,15 +40,15 @@ class RedisTickets:
     async def _scan_batch(
         self, event_id: int, scans: list[tuple[str, str, int, int, str]]
     ) -> list[tuple[str, str, str]]:
-        raw = _text(await self._scripts.run("scan", event_id, msgspec.json.encode(scans)))
+        raw = _text(await self._scripts.scan(event_id, msgspec.json.encode(scans)))
         if raw in ("not_live", "not_loaded"):
             return [(raw, "", "")] * len(scans)
         return [(result, info, state) for result, info, state in msgspec.json.decode(raw)]
 
     async def load(self, event_id: int, tickets: list[LiveTicket], complete: bool) -> bool:
         rows = [[t.ref, info_of(t).decode(), state_of(t.status, t.changed_at)] for t in tickets]
-        reply = await self._scripts.run(
-            "load_tickets", event_id, msgspec.json.encode(rows), "1" if complete else "0"
+        reply = await self._scripts.load_tickets(
+            event_id, msgspec.json.encode(rows), "1" if complete else "0"
         )
         return _text(reply) == "ok"
 
@@ -57,7 +57,7 @@ class RedisTickets:
         for t in tickets:
             by_event[t.event_id].extend([t.order_id, t.ref, info_of(t)])
         for event_id, args in sorted(by_event.items()):
-            await self._scripts.run("issue_tickets", event_id, *args)
+            await self._scripts.issue_tickets(event_id, *args)
 
     async def states(self, event_id: int, refs: list[str]) -> list[str | None]:
         if not refs:

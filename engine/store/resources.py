@@ -1,4 +1,5 @@
-"""Connections a process holds: the PostgreSQL pool, the inventory Redis and the queue Redis."""
+"""Connections a process holds: the PostgreSQL pool, the inventory Redis and the job queue's
+Redis."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class Resources:
     settings: Settings
     pool: asyncpg.Pool
     redis: Redis
-    queue_redis: Redis
+    job_queue_redis: Redis
     passwords: Passwords
     scripts: EventScripts = field(init=False)
     sale_store: RedisSaleStore = field(init=False)
@@ -65,8 +66,8 @@ class Resources:
     async def close(self) -> None:
         self.passwords.close()
         await self.redis.aclose()
-        if self.queue_redis is not self.redis:
-            await self.queue_redis.aclose()
+        if self.job_queue_redis is not self.redis:
+            await self.job_queue_redis.aclose()
         try:  # a connection stuck on an unreachable server must not hang shutdown
             await asyncio.wait_for(self.pool.close(), timeout=5)
         except TimeoutError:
@@ -78,12 +79,12 @@ async def open_resources(settings: Settings, pool_size: int = 10) -> Resources:
         settings.database_url, min_size=1, max_size=pool_size, command_timeout=30
     )
     redis = Redis.from_url(settings.redis_url, max_connections=512)
-    queue_redis = (
+    job_queue_redis = (
         redis
-        if settings.queue_redis_url == settings.redis_url
-        else Redis.from_url(settings.queue_redis_url)
+        if settings.job_queue_redis_url == settings.redis_url
+        else Redis.from_url(settings.job_queue_redis_url)
     )
     passwords = Passwords(
         settings.argon2_time_cost, settings.argon2_memory_kib, settings.password_threads
     )
-    return Resources(settings, pool, redis, queue_redis, passwords)
+    return Resources(settings, pool, redis, job_queue_redis, passwords)

@@ -18,7 +18,7 @@ from engine.gate import Gate
 from engine.gate_keys import GateKeys
 from engine.inventory import Inventory
 from engine.lineup import Lineup
-from engine.orders import Orders, PersistQueue
+from engine.orders import Orders, PersistJobQueue
 from engine.persistence import DeadLetter, Persister
 from engine.reports import Reports
 from engine.revocation import RevokedUsers
@@ -30,10 +30,10 @@ from engine.store.pg_lineup import PgLineupStore
 from engine.store.pg_reports import PgReportStore
 from engine.store.redis_idempotency import RedisIdempotencyStore
 from engine.store.redis_order_log import RedisOrderLog
-from engine.store.redis_queue import waiting_room
 from engine.store.redis_rate_limit import RedisRateLimiter
 from engine.store.redis_revocation import RedisRevocationCopy
 from engine.store.redis_throttle import RedisLoginThrottle
+from engine.store.redis_waiting_room import waiting_room
 from engine.store.resources import Resources
 from engine.tickets import Tickets
 from engine.waiting_room import RoomPolicy, WaitingRoom
@@ -77,7 +77,7 @@ class Services:
     idempotency: RedisIdempotencyStore
 
 
-def build_services(resources: Resources, persist_queue: PersistQueue) -> Services:
+def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Services:
     """The API's services; `persist_queue` enqueues the paid orders' persist jobs."""
     settings = resources.settings
     persistence = build_persistence(resources)

@@ -13,13 +13,13 @@ from engine import errors
 from engine.orders import EventClaim, Orders, requested_items
 from engine.principal import Principal
 from engine.settings import get_settings, reset_settings
-from engine.store.redis_queue import RedisQueueStore
+from engine.store.redis_waiting_room import RedisWaitingRoomStore
 from engine.store.resources import Resources, open_resources
 from engine.waiting_room import RoomPolicy, WaitingRoom
 from loadtests.setup_data import create_customers
 
 
-class RecordingQueue:
+class RecordingJobQueue:
     """The ARQ boundary, faked: remembers which paid orders were handed to the workers."""
 
     def __init__(self) -> None:
@@ -29,9 +29,12 @@ class RecordingQueue:
         self.paid.append(order_id)
 
 
-def engine_orders(resources: Resources, queue: RecordingQueue | None = None) -> Orders:
+def engine_orders(resources: Resources, queue: RecordingJobQueue | None = None) -> Orders:
     return Orders(
-        resources.sale_store, resources.sale_reads, resources.order_store, queue or RecordingQueue()
+        resources.sale_store,
+        resources.sale_reads,
+        resources.order_store,
+        queue or RecordingJobQueue(),
     )
 
 
@@ -91,7 +94,7 @@ async def _poll_room(event_id: int, customer_ids: Sequence[int], until: float) -
     resources = await open_resources(get_settings(), pool_size=1)
     policy = RoomPolicy(joins_per_address=10**9)
     secret = get_settings().jwt_secret
-    room = WaitingRoom(RedisQueueStore(resources.redis), secret, policy)
+    room = WaitingRoom(RedisWaitingRoomStore(resources.redis), secret, policy)
     polls = 0
     try:
         while time.time() < until:
@@ -142,7 +145,7 @@ def counts(values: Any) -> dict[str, int]:
 
 
 __all__ = [
-    "RecordingQueue",
+    "RecordingJobQueue",
     "claim",
     "claims_from_processes",
     "counts",

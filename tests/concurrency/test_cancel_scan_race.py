@@ -241,7 +241,7 @@ async def test_scans_reach_postgresql_and_survive_redis_losing_its_data(
     )
     logged = await resources.live_tickets.logged_scans(sale.event_id, 100)
     assert [(scan.ticket_id, scan.result) for scan in logged] == [(used["id"], "admitted")]
-    arq = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
+    arq = await create_pool(RedisSettings.from_dsn(get_settings().job_queue_redis_url))
     ctx = {
         "resources": resources,
         "order_log": RedisOrderLog(resources.redis, resources.scripts),

@@ -222,7 +222,7 @@ async def test_stored_token_is_used_and_a_bad_one_leads_to_the_login(
 
     # the admission lapses while the customer picks: the reservation is refused, the page
     # takes a new place in the queue, is admitted again and the reservation goes through
-    room_keys = keys.queue_keys(sale.event_id)
+    room_keys = keys.waiting_room_keys(sale.event_id)
     await resources.redis.zrem(room_keys[4], str(customer.id))
     await resources.redis.hdel(room_keys[5], str(customer.id))
     quantity = f"#ticket-types input[data-ticket-type='{sale.pool_ids[0]}']"

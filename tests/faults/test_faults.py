@@ -24,14 +24,14 @@ from tests.faults.worker_process import (
     wait_until_started,
 )
 from tests.sale_setup import open_sale
-from workers.queue import ArqPersistQueue
+from workers.job_queue import ArqJobQueue
 
 
 async def paid_orders(resources: Resources, partner_id: int, count: int) -> list[str]:
     """`count` single-seat orders, claimed and paid, with persist_order jobs enqueued."""
     sale = await open_sale(resources, partner_id, seats=count)
     customers = await create_customers(resources.pool, count)
-    queue = await ArqPersistQueue.connect(get_settings().queue_redis_url)
+    queue = await ArqJobQueue.connect(get_settings().job_queue_redis_url)
     orders = engine_orders(resources, queue)  # type: ignore[arg-type]
     ids = await asyncio.gather(
         *(

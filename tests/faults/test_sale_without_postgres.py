@@ -29,8 +29,8 @@ from engine.reconcile import reconcile_event
 from engine.settings import ROOT, get_settings
 from engine.store.claim_batcher import ClaimBatcher
 from engine.store.pg_orders import PgOrderRepair
-from engine.store.redis_queue import waiting_room
 from engine.store.redis_sale import RedisSaleStore
+from engine.store.redis_waiting_room import waiting_room
 from engine.store.resources import Resources
 from ops.embedded import die_with_parent, free_port
 from tests.conftest import Actor, make_actor, make_staff

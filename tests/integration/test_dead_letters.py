@@ -26,7 +26,7 @@ from tests.concurrency.engine_client import claim, create_customers, engine_orde
 from tests.conftest import Actor
 from tests.faults.worker_process import kill, start_worker, wait_for_status
 from tests.sale_setup import open_sale
-from workers.queue import ArqPersistQueue
+from workers.job_queue import ArqJobQueue
 from workers.tasks import sync_round
 
 
@@ -67,7 +67,7 @@ async def test_paid_order_of_a_deleted_customer_becomes_a_dead_letter(
 ) -> None:
     sale = await open_sale(resources, partner.id, seats=6)
     customers = await create_customers(resources.pool, 6)
-    queue = await ArqPersistQueue.connect(get_settings().queue_redis_url)
+    queue = await ArqJobQueue.connect(get_settings().job_queue_redis_url)
     orders = engine_orders(resources, queue)  # type: ignore[arg-type]
     ids = []
     for customer, seat in zip(customers, sale.seat_ids, strict=True):
@@ -106,7 +106,7 @@ async def test_paid_order_of_a_deleted_customer_becomes_a_dead_letter(
     assert (
         await resources.redis.zscore(keys.event_key(sale.event_id, "changes"), gone_order) is None
     )
-    arq = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
+    arq = await create_pool(RedisSettings.from_dsn(get_settings().job_queue_redis_url))
     assert await arq.exists(keys.arq_job(gone_order), keys.arq_retry(gone_order)) == 0
     await arq.aclose()
     # visible on the order
@@ -173,7 +173,7 @@ async def test_a_change_of_a_deleted_customer_is_not_put_off_for_ever(
         for customer, seat in zip(customers, sale.seat_ids, strict=True)
     ]
     await resources.pool.execute("DELETE FROM users WHERE id = $1", customers[1])
-    arq = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
+    arq = await create_pool(RedisSettings.from_dsn(get_settings().job_queue_redis_url))
     order_log = RedisOrderLog(resources.redis, resources.scripts)
     ctx = {
         "resources": resources,

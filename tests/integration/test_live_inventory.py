@@ -13,7 +13,7 @@ from engine.principal import Principal
 from engine.store.claim_batcher import ClaimBatcher
 from engine.store.redis_sale import RedisSaleStore
 from engine.store.resources import Resources
-from tests.concurrency.engine_client import RecordingQueue
+from tests.concurrency.engine_client import RecordingJobQueue
 from tests.conftest import Actor
 from tests.sale_setup import open_sale, seat_item
 
@@ -127,7 +127,7 @@ async def test_claims_find_a_ticket_types_event_in_redis_as_types_come_and_go(
     fresh_store = RedisSaleStore(
         resources.redis, resources.scripts, ClaimBatcher(resources.scripts)
     )
-    orders = Orders(fresh_store, lookups, resources.order_store, RecordingQueue())
+    orders = Orders(fresh_store, lookups, resources.order_store, RecordingJobQueue())
     buyer = Principal(customer.id, "customer")
 
     async def claim(type_id: int) -> Order:

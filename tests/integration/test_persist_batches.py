@@ -1,5 +1,5 @@
 """Paid orders persisted in batches drained from the outbox: one persist_order job brings
-the event's backlog with it, the batch claims those orders' jobs first (ARQ's in-progress
+the event's backlog with it, the batch leases those orders' jobs first (ARQ's in-progress
 key), and deletes them once their orders are completed."""
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ from tests.concurrency.engine_client import claim, create_customers, engine_orde
 from tests.conftest import Actor
 from tests.pg_refusals import TransientRefusal
 from tests.sale_setup import open_sale
-from workers.job_claims import JobClaims
+from workers.job_leases import JobLeases
+from workers.job_queue import ArqJobQueue
 from workers.persist_batcher import PersistBatcher
-from workers.queue import ArqPersistQueue
-from workers.tasks import CLAIM_STALE_MS, IN_PROGRESS_MS
+from workers.tasks import IN_PROGRESS_MS, LEASE_STALE_MS
 
 
 @pytest.fixture
 async def arq() -> AsyncIterator[ArqRedis]:
-    pool: ArqRedis = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
+    pool: ArqRedis = await create_pool(RedisSettings.from_dsn(get_settings().job_queue_redis_url))
     yield pool
     await pool.aclose()
 
@@ -41,8 +41,8 @@ async def arq() -> AsyncIterator[ArqRedis]:
 async def batcher(resources: Resources, arq: ArqRedis) -> AsyncIterator[PersistBatcher]:
     order_log = RedisOrderLog(resources.redis, resources.scripts)
     persister = Persister(order_log, resources.order_store, resources.gate_keys())
-    claims = JobClaims(arq, IN_PROGRESS_MS, CLAIM_STALE_MS)
-    batcher = PersistBatcher(persister, order_log, claims, max_batch=40, first_batch=10)
+    leases = JobLeases(arq, IN_PROGRESS_MS, LEASE_STALE_MS)
+    batcher = PersistBatcher(persister, order_log, leases, max_batch=40, first_batch=10)
     batcher.start()
     yield batcher
     await batcher.stop()
@@ -54,7 +54,7 @@ async def paid_with_jobs(
     """`count` one-seat orders, paid, each with its persist_order job enqueued."""
     sale = await open_sale(resources, partner_id, seats=count)
     customers = await create_customers(resources.pool, count)
-    queue = await ArqPersistQueue.connect(get_settings().queue_redis_url)
+    queue = await ArqJobQueue.connect(get_settings().job_queue_redis_url)
     orders = engine_orders(resources, queue)  # type: ignore[arg-type]
     ids = []
     for customer, seat in zip(customers, sale.seat_ids, strict=True):
@@ -108,11 +108,11 @@ async def test_one_job_brings_the_event_backlog_and_the_other_jobs_are_deleted(
     assert all(b'"status":"completed"' in doc for doc in documents)
 
 
-async def test_a_live_claim_is_left_alone_and_a_dead_workers_claim_taken_over(
+async def test_a_live_lease_is_left_alone_and_a_dead_workers_lease_taken_over(
     resources: Resources, partner: Actor, arq: ArqRedis, batcher: PersistBatcher
 ) -> None:
     event_id, (held, abandoned, free) = await paid_with_jobs(resources, partner.id, 3)
-    # another worker's batch has just claimed `held`; a worker killed 20 s ago left `abandoned`
+    # another worker's batch has just leased `held`; a worker killed 20 s ago left `abandoned`
     await arq.set(in_progress_key_prefix + held, "batch:other", px=IN_PROGRESS_MS)
     await arq.set(in_progress_key_prefix + abandoned, "batch:dead", px=IN_PROGRESS_MS - 20_000)
     await arq.zrem(default_queue_name, held, abandoned)

@@ -1,7 +1,7 @@
 """Request-rate limits (engine/rate_limits.py): token buckets per customer and per client
 address, 429 `rate_limited` with Retry-After. The claims' buckets are checked by
 lua/claim.lua in the call that claims (no extra round trip), the waiting room's by
-lua/queue_visit.lua; registrations, logins and payments take one small call.
+lua/waiting_room_visit.lua; registrations, logins and payments take one small call.
 
 The HTTP tests run a real server with tight limits of their own (the suite's in-process
 client sends every request from one address and one at a time); addresses are given by
@@ -28,7 +28,7 @@ from engine.tokens import issue_access_token
 from loadtests.setup_data import create_customers, create_partner
 from tests import services as test_services
 from tests.api_server import running_api
-from tests.concurrency.engine_client import RecordingQueue
+from tests.concurrency.engine_client import RecordingJobQueue
 from tests.conftest import unique_email
 from tests.integration.test_waiting_room import set_room
 from tests.sale_setup import open_sale
@@ -194,7 +194,7 @@ async def test_queue_joins_and_polls_per_customer(
 def limited_orders(resources: Resources, per_customer: Rate, per_address: Rate = OFF) -> Orders:
     batcher = ClaimBatcher(resources.scripts, per_customer, per_address)
     store = RedisSaleStore(resources.redis, resources.scripts, batcher)
-    return Orders(store, resources.sale_reads, resources.order_store, RecordingQueue())
+    return Orders(store, resources.sale_reads, resources.order_store, RecordingJobQueue())
 
 
 async def attempt(orders: Orders, customer: int, claims: list[EventClaim]) -> Order | str:

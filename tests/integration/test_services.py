@@ -27,8 +27,8 @@ from engine.revocation import RevokedUsers
 from engine.settings import get_settings
 from engine.store.redis_idempotency import RedisIdempotencyStore
 from engine.store.redis_order_log import RedisOrderLog
-from engine.store.redis_queue import RedisQueueStore
 from engine.store.redis_rate_limit import RedisRateLimiter
+from engine.store.redis_waiting_room import RedisWaitingRoomStore
 from engine.store.resources import Resources
 from engine.tickets import Tickets
 from engine.waiting_room import WaitingRoom
@@ -37,7 +37,7 @@ from tests.sale_setup import open_sale, seat_item
 
 SERVICES: list[type] = [
     WaitingRoom,
-    RedisQueueStore,
+    RedisWaitingRoomStore,
     Admission,
     Orders,
     Catalogue,
@@ -138,7 +138,7 @@ async def test_a_worker_builds_its_persister_and_gate_keys_once(
     built = Counter[str]()
     for kind in (GateKeys, Persister, RedisOrderLog):
         monkeypatch.setattr(kind, "__init__", _counted(kind.__init__, kind.__name__, built))
-    arq = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
+    arq = await create_pool(RedisSettings.from_dsn(get_settings().job_queue_redis_url))
     ctx: dict[str, Any] = {"redis": arq}
     try:
         await startup(ctx)

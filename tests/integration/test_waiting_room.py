@@ -39,10 +39,14 @@ from engine.hydration import hydrate
 from engine.orders import EventClaim, Orders, requested_items
 from engine.principal import Principal
 from engine.settings import get_settings
-from engine.store.redis_queue import RedisQueueStore
+from engine.store.redis_waiting_room import RedisWaitingRoomStore
 from engine.store.resources import Resources
 from engine.waiting_room import QueueStatus, RoomPolicy, WaitingRoom, eta_seconds, fair_order
-from tests.concurrency.engine_client import RecordingQueue, create_customers, polls_from_processes
+from tests.concurrency.engine_client import (
+    RecordingJobQueue,
+    create_customers,
+    polls_from_processes,
+)
 from tests.conftest import Actor, make_actor
 from tests.sale_setup import OnSale, open_sale
 
@@ -102,7 +106,7 @@ async def room_sale(
 def engine_room(resources: Resources, **policy: Any) -> WaitingRoom:
     policy.setdefault("joins_per_address", 10**9)  # the same few addresses, many times over
     return WaitingRoom(
-        RedisQueueStore(resources.redis), get_settings().jwt_secret, RoomPolicy(**policy)
+        RedisWaitingRoomStore(resources.redis), get_settings().jwt_secret, RoomPolicy(**policy)
     )
 
 
@@ -114,7 +118,7 @@ async def room_of_another_process(
     process but the servers: what a second API process has."""
     policy.setdefault("joins_per_address", 10**9)
     redis = Redis.from_url(get_settings().redis_url)
-    store = RedisQueueStore(redis)
+    store = RedisWaitingRoomStore(redis)
     try:
         yield WaitingRoom(store, get_settings().jwt_secret, RoomPolicy(**policy))
     finally:
@@ -132,7 +136,7 @@ def gated_orders(resources: Resources, room: WaitingRoom) -> Orders:
         resources.sale_store,
         resources.sale_reads,
         resources.order_store,
-        RecordingQueue(),
+        RecordingJobQueue(),
         admission=admission,
     )
 
@@ -226,16 +230,18 @@ def test_room_keys_share_the_events_cluster_slot() -> None:
     for event_id in (1, 42, 987_654_321):
         slot = key_slot(keys.event_key(event_id, "counts").encode())
         room = [
-            *keys.queue_keys(event_id),
+            *keys.waiting_room_keys(event_id),
             *keys.event_keys(event_id),
-            keys.queue_joins(event_id),
-            keys.queue_shuffle(event_id),
-            keys.queue_opening_lock(event_id),
-            keys.queue_settings(event_id),
+            keys.waiting_room_joins(event_id),
+            keys.waiting_room_shuffle(event_id),
+            keys.waiting_room_opening_lock(event_id),
+            keys.waiting_room_settings(event_id),
         ]
         assert {key_slot(key.encode()) for key in room} == {slot}
         assert all(key.startswith(f"{{ev:{event_id}}}:") for key in room)
-    assert key_slot(keys.queue_keys(1)[0].encode()) != key_slot(keys.queue_keys(2)[0].encode())
+    assert key_slot(keys.waiting_room_keys(1)[0].encode()) != key_slot(
+        keys.waiting_room_keys(2)[0].encode()
+    )
 
 
 def test_admission_token_is_bound_and_expires() -> None:
@@ -277,7 +283,7 @@ async def test_join_is_idempotent_and_poll_has_the_documented_shape(
     # joining again, with someone behind now, keeps the place: not a second one at the back
     again = (await client.post(f"/events/{sale.event_id}/queue", headers=second.headers)).json()
     assert (again["state"], again["position"]) == ("waiting", 1)
-    assert await resources.redis.zcard(keys.queue_keys(sale.event_id)[3]) == 2
+    assert await resources.redis.zcard(keys.waiting_room_keys(sale.event_id)[3]) == 2
     polled = await client.get(f"/events/{sale.event_id}/queue", headers=third.headers)
     assert polled.status_code == 200 and polled.json()["position"] == 2
     assert "private" in polled.headers["cache-control"]
@@ -495,7 +501,7 @@ async def test_a_token_opens_no_order_once_its_turn_is_over(
     sale = await room_sale(resources, partner.id, pools=(50,), max_active=5)
     canceller = await make_actor(client, "customer")
     body = {"items": [{"ticket_type_id": sale.pool_ids[0], "quantity": 1}]}
-    slots = keys.queue_keys(sale.event_id)[5]
+    slots = keys.waiting_room_keys(sale.event_id)[5]
     for actor, finish in ((customer, "pay"), (canceller, "cancel")):
         token = (await http_admitted(client, actor, sale.event_id))["admission_token"]
         headers = {**actor.headers, "X-Admission-Token": token}
@@ -597,7 +603,7 @@ class TurnEndsDuringTheClaim:
     async def order_placed(
         self, event_id: int, customer_id: int, order_id: str, expires_ms: int
     ) -> bool:
-        room_keys = keys.queue_keys(event_id)
+        room_keys = keys.waiting_room_keys(event_id)
         await self._redis.zrem(room_keys[4], str(customer_id))
         await self._redis.hdel(room_keys[5], str(customer_id))
         return await self._room.order_placed(event_id, customer_id, order_id, expires_ms)
@@ -618,7 +624,7 @@ async def test_a_turn_that_ends_during_the_claim_gives_the_claim_back(
         resources.sale_store,
         resources.sale_reads,
         resources.order_store,
-        RecordingQueue(),
+        RecordingJobQueue(),
         admission=admission,
     )
     (customer_id,) = await create_customers(resources.pool, 1)
@@ -654,7 +660,7 @@ async def reopen(resources: Resources, event_id: int, opens_in: str) -> None:
 
 
 async def reset_room(resources: Resources, event_id: int) -> None:
-    await resources.redis.delete(*keys.queue_keys(event_id)[:6])
+    await resources.redis.delete(*keys.waiting_room_keys(event_id)[:6])
 
 
 async def drawn_order(
@@ -719,7 +725,7 @@ async def test_after_the_opening_it_is_first_in_first_out(
     assert positions == list(range(1, len(arrivals) + 1))
 
     await set_room(resources, sale.event_id, rate=3000, max_active=1000)
-    slots = keys.queue_keys(sale.event_id)[5]
+    slots = keys.waiting_room_keys(sale.event_id)[5]
     admitted: set[bytes] = set()
     deadline = time.monotonic() + 15
     while len(admitted) < len(arrivals) and time.monotonic() < deadline:
@@ -731,7 +737,7 @@ async def test_after_the_opening_it_is_first_in_first_out(
     assert len(admitted) == len(arrivals)
 
 
-class ChangingSale(RedisQueueStore):
+class ChangingSale(RedisWaitingRoomStore):
     """The sale changes (the partner's PATCH hydrates the event again) just before every status
     visit: what a saturated API process meets when its visit after the opening comes late."""
 
@@ -816,10 +822,12 @@ async def test_concurrent_joins_of_one_customer_give_one_place(
                 *(rooms[i % 2].join(buyer(4201), sale.event_id, "10.7.0.1") for i in range(30))
             )
             assert len({(a.state, a.position) for a in answers}) == 1, answers
-            key = keys.queue_keys(sale.event_id)[keys.QUEUE_KEY_NAMES.index(f"wr:{queue_key}")]
+            key = keys.waiting_room_keys(sale.event_id)[
+                keys.WAITING_ROOM_KEY_NAMES.index(f"wr:{queue_key}")
+            ]
             members = await resources.redis.zrange(key, 0, -1)
             assert members.count(b"4201") == 1 and len(members) == queued
-            joins = await resources.redis.hget(keys.queue_joins(sale.event_id), "10.7.0.1")
+            joins = await resources.redis.hget(keys.waiting_room_joins(sale.event_id), "10.7.0.1")
             assert joins == b"1"
         assert answers[0].position == 2  # behind the one who joined first
 
@@ -833,7 +841,7 @@ async def test_joins_and_polls_are_answered_while_the_sale_changes_over_and_over
     never expire: thirty rounds of joins and polls from two processes, each round racing three
     hydrations of the event, are all answered."""
     sale = await room_sale(resources, partner.id, pools=(10_000,), max_active=10_000)
-    settings = keys.queue_settings(sale.event_id)
+    settings = keys.waiting_room_settings(sale.event_id)
     assert await resources.redis.pttl(settings) == -1  # no expiry
     async with room_of_another_process(resources) as second:
         rooms = [engine_room(resources), second]
@@ -866,7 +874,7 @@ async def test_admission_rate_is_within_ten_percent_across_processes(
     room = engine_room(resources)
     waiting = list(range(3000, 3500))
     await join_all(room, sale.event_id, waiting)
-    slots = keys.queue_keys(sale.event_id)[5]
+    slots = keys.waiting_room_keys(sale.event_id)[5]
     start = time.time() + 2.5  # the other processes are polling by then
     stop = start + 3.5
     others = asyncio.ensure_future(polls_from_processes(sale.event_id, waiting, stop))
@@ -899,7 +907,10 @@ async def test_cap_is_never_exceeded_under_parallel_load(
     cap = 5
     sale = await room_sale(resources, partner.id, pools=(1000,), max_active=cap)
     customers = await create_customers(resources.pool, 40)
-    active_key, slots_key = keys.queue_keys(sale.event_id)[4], keys.queue_keys(sale.event_id)[5]
+    active_key, slots_key = (
+        keys.waiting_room_keys(sale.event_id)[4],
+        keys.waiting_room_keys(sale.event_id)[5],
+    )
     holds_key = keys.event_key(sale.event_id, "holds")
     most_in_redis, most_holding, finished, refused_again = 0, 0, 0, 0
     running = True
@@ -962,7 +973,7 @@ async def test_eta_follows_the_pace_admission_actually_goes_at(
     waiting = customers[2:]
     assert (await room.status(buyer(waiting[0]), sale.event_id)).eta_seconds == 1  # too soon
     await resources.redis.hset(
-        keys.queue_keys(sale.event_id)[1],
+        keys.waiting_room_keys(sale.event_id)[1],
         mapping={"w0": await redis_now_ms(resources) - 25_000, "n0": 2, "n1": -1},
     )
     for ahead, customer_id in enumerate(waiting):

@@ -21,8 +21,9 @@ from redis.asyncio import Redis
 from engine import keys
 from engine.principal import Principal
 from engine.settings import get_settings
-from engine.store.redis_queue import LUA_DIR, join_keys, visit_args
+from engine.store.redis_waiting_room import VISIT_HELPERS, join_keys, visit_args
 from engine.store.resources import Resources
+from engine.store.scripts import load_script, script_source
 from engine.waiting_room import RoomPolicy
 from tests.concurrency.engine_client import create_customers
 from tests.conftest import Actor
@@ -47,7 +48,7 @@ CONSTANT_OR_LOG = {
     "PEXPIRE", "PEXPIREAT", "ZSCORE", "ZRANK", "ZADD", "ZREM", "ZCARD",
 }  # fmt: skip
 BOUNDED_RANGES = {"ZRANGEBYSCORE", "ZRANGE", "ZPOPMIN"}
-VISIT_SCRIPTS = ("queue_visit.lua", "queue_slot.lua")
+VISIT_SCRIPTS = ("waiting_room_visit", "waiting_room_slot")
 
 
 def address(n: int) -> str:
@@ -67,7 +68,7 @@ def range_length(command: list[str]) -> int:
 
 def test_visit_scripts_call_no_command_that_walks_a_whole_key() -> None:
     for name in VISIT_SCRIPTS:
-        source = (LUA_DIR / name).read_text()
+        source = script_source(name, ())
         called = set(re.findall(r"redis\.call\('([A-Z]+)'", source))
         assert called, name
         assert called <= CONSTANT_OR_LOG | BOUNDED_RANGES, (name, called - CONSTANT_OR_LOG)
@@ -77,7 +78,7 @@ def test_visit_scripts_call_no_command_that_walks_a_whole_key() -> None:
 async def fill(redis: Redis, event_id: int, policy: RoomPolicy, first: int, last: int) -> None:
     """Joins of customers first..last-1 (each from an address of its own), pipelined: the
     same script call with the same KEYS and ARGV the store sends for a join."""
-    script = redis.register_script((LUA_DIR / "queue_visit.lua").read_text())
+    script = load_script(redis, "waiting_room_visit", VISIT_HELPERS)
     await redis.script_load(script.script)
     for start in range(first, last, CHUNK):
         room_keys = join_keys(event_id)
@@ -172,7 +173,7 @@ async def test_a_hundred_thousand_in_line(resources: Resources, partner: Actor) 
 
     last = await room.status(Principal(FIRST_ID + QUEUED + 1, "customer"), event_id)
     assert (last.state, last.ahead) == ("waiting", QUEUED)  # everyone ahead, one admitted
-    assert await redis.zcard(keys.queue_keys(event_id)[3]) == QUEUED + 1
+    assert await redis.zcard(keys.waiting_room_keys(event_id)[3]) == QUEUED + 1
 
     total, sizes = await room_memory(redis, event_id)
     grown = await dataset_bytes(redis) - before
@@ -188,7 +189,7 @@ async def test_at_the_cap_each_visit_checks_a_bounded_batch_and_finds_the_paid_o
 ) -> None:
     """With more customers shopping than one visit looks at, the slots are checked a batch per
     visit, and a paid order's slot is still found and given to the next customer."""
-    shoppers = 250  # two and a half of the batches lua/queue_visit.lua checks per visit
+    shoppers = 250  # two and a half of the batches lua/waiting_room_visit.lua checks per visit
     sale = await room_sale(resources, partner.id, pools=(1000,), max_active=shoppers)
     room = engine_room(resources)
     orders = gated_orders(resources, room)
@@ -204,7 +205,7 @@ async def test_at_the_cap_each_visit_checks_a_bounded_batch_and_finds_the_paid_o
         )
     )
     next_one = customers[-1]
-    active, slots = keys.queue_keys(sale.event_id)[4:6]
+    active, slots = keys.waiting_room_keys(sale.event_id)[4:6]
     assert await resources.redis.zcard(active) == shoppers
 
     # the slot looked at last in a pass: its order is paid, the others stay held

@@ -21,7 +21,12 @@ from engine.settings import get_settings
 from engine.store.pg_orders import PgOrderRepair
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
-from tests.concurrency.engine_client import RecordingQueue, claim, create_customers, engine_orders
+from tests.concurrency.engine_client import (
+    RecordingJobQueue,
+    claim,
+    create_customers,
+    engine_orders,
+)
 from tests.conftest import Actor
 from tests.pg_refusals import TransientRefusal
 from tests.sale_setup import open_sale
@@ -30,7 +35,7 @@ from workers.tasks import sync_round
 
 @pytest.fixture
 async def worker_ctx(resources: Resources) -> AsyncIterator[dict[str, Any]]:
-    arq: ArqRedis = await create_pool(RedisSettings.from_dsn(get_settings().queue_redis_url))
+    arq: ArqRedis = await create_pool(RedisSettings.from_dsn(get_settings().job_queue_redis_url))
     order_log = RedisOrderLog(resources.redis, resources.scripts)
     persister = Persister(order_log, resources.order_store, resources.gate_keys())
     yield {"resources": resources, "order_log": order_log, "persister": persister, "redis": arq}
@@ -94,7 +99,7 @@ async def test_outbox_reconciler_reenqueues_paid_orders_never_enqueued(
     """An API crash between confirm and enqueue: the outbox still has the paid order."""
     sale = await open_sale(resources, partner.id, seats=1)
     (customer,) = await create_customers(resources.pool, 1)
-    lost_queue = RecordingQueue()  # stands for an API that died before enqueueing
+    lost_queue = RecordingJobQueue()  # stands for an API that died before enqueueing
     orders = engine_orders(resources, lost_queue)
     order_id = await claim(orders, customer, [EventClaim(sale.event_id, sale.seat_ids)])
     await orders.pay(Principal(customer, "customer"), order_id, "tok_visa")
@@ -118,7 +123,7 @@ async def test_partner_sales_report_counts_everything(
 ) -> None:
     sale = await open_sale(resources, partner.id, seats=3, price_cents=2500)
     buyers = await create_customers(resources.pool, 3)
-    queue = RecordingQueue()
+    queue = RecordingJobQueue()
     orders = engine_orders(resources, queue)
     paid = await claim(orders, buyers[0], [EventClaim(sale.event_id, [sale.seat_ids[0]])])
     await orders.pay(Principal(buyers[0], "customer"), paid, "tok_visa")

@@ -26,7 +26,7 @@ from engine.settings import get_settings
 from engine.store.pg_orders import PgOrderRepair
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources, open_resources
-from tests.concurrency.engine_client import RecordingQueue, create_customers, engine_orders
+from tests.concurrency.engine_client import RecordingJobQueue, create_customers, engine_orders
 from tests.sale_setup import open_sale
 
 SEATS, POOL, LIMIT = 6, 5, 4
@@ -37,7 +37,7 @@ class SaleMachine(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.resources: Resources = self.run(open_resources(get_settings(), pool_size=2))
-        self.orders = engine_orders(self.resources, RecordingQueue())
+        self.orders = engine_orders(self.resources, RecordingJobQueue())
         self.live: dict[str, int] = {}  # order id -> customer, for orders not yet final
         self.all_orders: list[str] = []
 

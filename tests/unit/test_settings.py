@@ -89,12 +89,12 @@ def test_development_secrets_differ_between_data_dirs(
 
 
 def test_queue_redis_url_defaults_to_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load_settings().queue_redis_url == "redis://redis.invalid:6379/0"
+    assert load_settings().job_queue_redis_url == "redis://redis.invalid:6379/0"
 
     monkeypatch.setenv("QUEUE_REDIS_URL", "redis://queue.invalid:6379/0")
     settings = load_settings()
 
-    assert settings.queue_redis_url == "redis://queue.invalid:6379/0"
+    assert settings.job_queue_redis_url == "redis://queue.invalid:6379/0"
     assert settings.redis_url == "redis://redis.invalid:6379/0"
 
 

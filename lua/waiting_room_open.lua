@@ -1,7 +1,7 @@
 -- The sale opened: put the pre-queue, already shuffled by the caller with a cryptographic
 -- random source and written to the staging ZSET as places 1..n, ahead of everyone who joined
 -- since (their places start at n + 1), in one step. Idempotent.
--- KEYS: 1 state, 2 pre-queue, 3 line, 4 staging (engine/keys.py queue_shuffle).
+-- KEYS: 1 state, 2 pre-queue, 3 line, 4 staging (engine/keys.py waiting_room_shuffle).
 -- Returns 1 when opened now, 0 when it already was, -1 when the staging is incomplete.
 local K_STATE, K_PRE, K_LINE, K_SHUFFLED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('HGET', K_STATE, 'opened') == '1' then

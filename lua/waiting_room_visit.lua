@@ -2,10 +2,10 @@
 -- look ('status': the polls that arrived together in one API process, answered in one call).
 -- Every visit first moves admission forward, computed from Redis server time, so any number of
 -- API processes agree on who is admitted without a coordinator or a background job.
--- Run by engine/store/redis_queue.py (not through EventScripts): KEYS are engine/keys.py
--- queue_keys() plus, for a join, queue_joins(): the joins-per-address hash of the current
+-- Run by engine/store/redis_waiting_room.py (not through EventScripts): KEYS are engine/keys.py
+-- waiting_room_keys() plus, for a join, waiting_room_joins(): the joins-per-address hash of the current
 -- window, chosen here by Redis's clock; it expires when the window ends; then, for both, the
--- room's visits-per-customer buckets (queue_rate(), lua/_bucket.lua, prepended) when that
+-- room's visits-per-customer buckets (waiting_room_rate(), lua/_bucket.lua, prepended) when that
 -- limit is on.
 -- ARGV: 1 mode, 2 customer ids separated by commas (one for a join), 3 ms an admission lasts
 --       unused, 4 joins allowed per address per window, 5 address window ms, 6 client address,

@@ -1,17 +1,17 @@
--- Claim persist_order jobs for a batch (run on the queue Redis, not on an event's keys).
--- A claim is ARQ's own in-progress key: ARQ starts a job only if it creates that key first
+-- Lease persist_order jobs for a batch (run on the job queue's Redis, not on an event's keys).
+-- A lease is ARQ's own in-progress key: ARQ starts a job only if it creates that key first
 -- (WATCH, EXISTS, MULTI), so whoever sets it owns the order until it is deleted or lapses.
--- A claimed job also leaves the queue, so workers stop polling it while the batch runs.
+-- A leased job also leaves the queue, so workers stop polling it while the batch runs.
 -- KEYS[1]: the ARQ queue; KEYS[1 + i]: arq:in-progress:<order id i>.
--- ARGV[1]: claim value; ARGV[2]: lease ms (ARQ's own in-progress lease); ARGV[3]: take over
--- claims older than this many ms when allowed; ARGV[4]: claim at most this many;
--- ARGV[3 + 2i], ARGV[4 + 2i]: order id i, '1' if its claim may be taken over when stale.
--- Returns the order ids claimed.
+-- ARGV[1]: lease value; ARGV[2]: lease ms (ARQ's own in-progress lease); ARGV[3]: take over
+-- leases older than this many ms when allowed; ARGV[4]: lease at most this many;
+-- ARGV[3 + 2i], ARGV[4 + 2i]: order id i, '1' if its lease may be taken over when stale.
+-- Returns the order ids leased.
 local owner, lease, stale, want = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
                                   tonumber(ARGV[4])
-local claimed = {}
+local leased = {}
 for i = 2, #KEYS do
-  if #claimed >= want then break end
+  if #leased >= want then break end
   local order_id, may_take_over = ARGV[3 + 2 * (i - 1)], ARGV[4 + 2 * (i - 1)] == '1'
   local ok = redis.call('SET', KEYS[i], owner, 'NX', 'PX', lease)
   if not ok and may_take_over then
@@ -22,7 +22,7 @@ for i = 2, #KEYS do
   end
   if ok then
     redis.call('ZREM', KEYS[1], order_id)
-    claimed[#claimed + 1] = order_id
+    leased[#leased + 1] = order_id
   end
 end
-return claimed
+return leased

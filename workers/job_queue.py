@@ -7,13 +7,13 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 PERSIST_ORDER = "persist_order"
 
 
-class ArqPersistQueue:
+class ArqJobQueue:
     def __init__(self, pool: ArqRedis) -> None:
         self._pool = pool
 
     @classmethod
-    async def connect(cls, queue_redis_url: str) -> ArqPersistQueue:
-        return cls(await create_pool(RedisSettings.from_dsn(queue_redis_url)))
+    async def connect(cls, job_queue_redis_url: str) -> ArqJobQueue:
+        return cls(await create_pool(RedisSettings.from_dsn(job_queue_redis_url)))
 
     async def persist_paid(self, order_id: str) -> None:
         # a job with this id already queued means the order is already on its way

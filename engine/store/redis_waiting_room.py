@@ -1,8 +1,8 @@
-"""The waiting room's storage: the queue and its settings in Redis (lua/queue_*.lua). The
+"""The waiting room's storage: the queue and its settings in Redis (lua/waiting_room_*.lua). The
 settings are written by hydration (engine/store/redis_inventory.py), never read from PostgreSQL
 here.
 
-The queue scripts take the keys of engine/keys.py `queue_keys`, not the sale engine's 12
+The queue scripts take the keys of engine/keys.py `waiting_room_keys`, not the sale engine's 12
 per-event keys, so they are registered here rather than run through `EventScripts`.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable
-from pathlib import Path
 from typing import Any, cast
 
 import msgspec
@@ -18,10 +17,10 @@ from redis.asyncio import Redis
 
 from engine import keys
 from engine.store.coalescing import Coalescer
-from engine.store.scripts import script_source
+from engine.store.scripts import load_script
 from engine.waiting_room import RoomPolicy, RoomSettings, Visit, VisitMode, WaitingRoom
 
-LUA_DIR = Path(__file__).resolve().parents[2] / "lua"
+VISIT_HELPERS = ("_bucket",)  # the visit charges a rate bucket; the others need no helper
 OPENING_LOCK_MS = 60_000
 STAGING_CHUNK = 5_000
 
@@ -31,7 +30,7 @@ _STATES = {b"a": "admitted", b"w": "waiting", b"s": "sold_out", b"x": "absent"}
 
 
 def visits_of(reply: list[Any], customers: int) -> list[Visit]:
-    """lua/queue_visit.lua's flat reply, one Visit per customer."""
+    """lua/waiting_room_visit.lua's flat reply, one Visit per customer."""
     kind = reply[0].decode()
     if kind == "limited":
         return [Visit(st=kind, retry=int(reply[1]))] * customers
@@ -57,21 +56,21 @@ def visits_of(reply: list[Any], customers: int) -> list[Visit]:
 
 def join_keys(event_id: int) -> list[str]:
     """KEYS of a join: the room's, and the joins-per-address counter."""
-    return [*keys.queue_keys(event_id), keys.queue_joins(event_id)]
+    return [*keys.waiting_room_keys(event_id), keys.waiting_room_joins(event_id)]
 
 
 def visit_keys(event_id: int, mode: VisitMode, policy: RoomPolicy) -> list[str]:
     """KEYS of a visit: a poll's are the room's; a join's add the joins-per-address counter,
     and both add the visits-per-customer buckets when that limit is on."""
     if policy.visits_per_customer.on:
-        return [*join_keys(event_id), keys.queue_rate(event_id)]
-    return join_keys(event_id) if mode == "join" else keys.queue_keys(event_id)
+        return [*join_keys(event_id), keys.waiting_room_rate(event_id)]
+    return join_keys(event_id) if mode == "join" else keys.waiting_room_keys(event_id)
 
 
 def visit_args(
     mode: VisitMode, customer_ids: list[int], policy: RoomPolicy, address: str
 ) -> list[str | int]:
-    """ARGV of lua/queue_visit.lua."""
+    """ARGV of lua/waiting_room_visit.lua."""
     return [
         mode,
         ",".join(map(str, customer_ids)),
@@ -89,12 +88,12 @@ async def _done(result: Awaitable[Any] | Any) -> Any:
     return await cast(Awaitable[Any], result)
 
 
-class RedisQueueStore:
+class RedisWaitingRoomStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._visit = redis.register_script(script_source("queue_visit", ("_bucket",)))
-        self._slot = redis.register_script((LUA_DIR / "queue_slot.lua").read_text())
-        self._open = redis.register_script((LUA_DIR / "queue_open.lua").read_text())
+        self._visit = load_script(redis, "waiting_room_visit", VISIT_HELPERS)
+        self._slot = load_script(redis, "waiting_room_slot", ())
+        self._open = load_script(redis, "waiting_room_open", ())
         # polls of one event go to Redis together: one script call, one round trip and one
         # admission step serve them all (about 26 polls a call at 5,000 a second)
         self._polls: Coalescer[tuple[int, RoomPolicy], int, Visit] = Coalescer(
@@ -137,15 +136,15 @@ class RedisQueueStore:
         return visits_of(raw, len(customer_ids))
 
     async def room_settings(self, event_id: int) -> RoomSettings | None:
-        raw = await _done(self._redis.get(keys.queue_settings(event_id)))
+        raw = await _done(self._redis.get(keys.waiting_room_settings(event_id)))
         return None if raw is None else msgspec.json.decode(raw, type=RoomSettings)
 
     async def take_pre_queue(self, event_id: int) -> list[str] | None:
-        lock = keys.queue_opening_lock(event_id)
+        lock = keys.waiting_room_opening_lock(event_id)
         taken = self._redis.set(lock, secrets.token_hex(8), px=OPENING_LOCK_MS, nx=True)
         if not await _done(taken):
             return None
-        own = keys.queue_keys(event_id)
+        own = keys.waiting_room_keys(event_id)
         if await _done(self._redis.hget(own[1], "opened")) == b"1":  # opened while we asked
             await _done(self._redis.delete(lock))
             return None
@@ -153,16 +152,17 @@ class RedisQueueStore:
         return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
     async def open_queue(self, event_id: int, order: list[str]) -> None:
-        """Write the shuffled pre-queue as places 1..n, then let lua/queue_open.lua swap it in."""
-        own = keys.queue_keys(event_id)
-        staging = keys.queue_shuffle(event_id)
+        """Write the shuffled pre-queue as places 1..n, then let lua/waiting_room_open.lua
+        swap it in."""
+        own = keys.waiting_room_keys(event_id)
+        staging = keys.waiting_room_shuffle(event_id)
         await _done(self._redis.delete(staging))
         for start in range(0, len(order), STAGING_CHUNK):
             chunk = order[start : start + STAGING_CHUNK]
             places = {member: start + offset + 1 for offset, member in enumerate(chunk)}
             await _done(self._redis.zadd(staging, places))
         await self._open(keys=[own[1], own[2], own[3], staging], args=[])
-        await _done(self._redis.delete(keys.queue_opening_lock(event_id)))
+        await _done(self._redis.delete(keys.waiting_room_opening_lock(event_id)))
 
     async def may_shop(self, event_id: int, customer_id: int) -> bool:
         return await self._run_slot(event_id, "check", customer_id, "", 0)
@@ -176,8 +176,8 @@ class RedisQueueStore:
         self, event_id: int, mode: str, customer_id: int, order_id: str, expires_ms: int
     ) -> bool:
         args: list[str | int] = [mode, str(customer_id), order_id, expires_ms]
-        return bool(await self._slot(keys=keys.queue_keys(event_id), args=args))
+        return bool(await self._slot(keys=keys.waiting_room_keys(event_id), args=args))
 
 
 def waiting_room(redis: Redis, secret: str, policy: RoomPolicy | None = None) -> WaitingRoom:
-    return WaitingRoom(RedisQueueStore(redis), secret, policy)
+    return WaitingRoom(RedisWaitingRoomStore(redis), secret, policy)
