@@ -29,6 +29,7 @@ from typing import Any
 
 import asyncpg
 import uvloop
+from redis.exceptions import ResponseError
 
 from engine import keys
 from engine.orders import EventClaim, Orders
@@ -39,7 +40,13 @@ from engine.store.scripts import script_source
 from engine.tokens import issue_access_token
 from loadtests.bench_gate import staff_and_codes, validations
 from loadtests.bench_queue import queued_polls
-from loadtests.bench_stack import BenchStack, NoJobQueue, http_load, results_dir
+from loadtests.bench_stack import (
+    UNMET_RATE_LIMITS,
+    BenchStack,
+    NoJobQueue,
+    http_load,
+    results_dir,
+)
 from loadtests.pg_lock_baseline import (
     GA_PATH,
     SEAT_PATH,
@@ -346,7 +353,9 @@ async def settle(resources: Resources) -> None:
     with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
         await resources.pool.execute("CHECKPOINT")
     if (await resources.redis.info("persistence")).get("aof_enabled"):
-        await resources.redis.bgrewriteaof()  # type: ignore[no-untyped-call]
+        # Redis may have started a rewrite of its own (auto-aof-rewrite): then wait for that one
+        with contextlib.suppress(ResponseError):
+            await resources.redis.bgrewriteaof()  # type: ignore[no-untyped-call]
         for _ in range(600):  # Redis says when a rewrite ends only when asked
             if not (await resources.redis.info("persistence")).get("aof_rewrite_in_progress"):
                 break
@@ -512,9 +521,18 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=5, help="HTTP runs taken in turn, this many times"
     )
+    parser.add_argument(
+        "--rate-limits",
+        choices=("unmet", "off"),
+        default="unmet",
+        help="the request-rate buckets checked but never met (default), or not checked at all: "
+        "a run of each shows what checking them costs",
+    )
     args = parser.parse_args()
     uvloop.install()
     stack = BenchStack("bench", unmet_rate_limits=True)
+    if args.rate_limits == "off":
+        os.environ.update(dict.fromkeys(UNMET_RATE_LIMITS, "0"))  # before start() reads them
     stack.start()
     try:
         figures, runs, redis = asyncio.run(
