@@ -23,6 +23,7 @@ import asyncpg
 from engine.settings import ROOT, load_stack_settings, reset_settings
 from engine.store.migrate import apply_migrations
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent, free_port
+from ops.stack import api_arguments
 
 # The benchmarks' buyers are scripts: 2,000 customers making 5-10 claims a second each, and
 # every request from 127.0.0.1. Under them the request-rate buckets are still checked (their
@@ -108,25 +109,7 @@ class BenchStack:
         """Serve `app` (a uvicorn factory, e.g. loadtests.pg_lock_baseline:create_app)."""
         self.port = free_port()
         self._spawn(
-            "-m",
-            "uvicorn",
-            app,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--no-server-header",
-            "--log-level",
-            "warning",
-            "--workers",
-            str(workers),
-            **env,
+            *api_arguments("127.0.0.1", self.port, workers, app), "--log-level", "warning", **env
         )
         base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60

@@ -23,7 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from engine.settings import ROOT, Settings, StackSettings, get_settings, load_stack_settings
+from engine.settings import ROOT, StackSettings, get_settings, load_stack_settings
 from engine.store.migrate import apply_migrations
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent
 from ops.logs import configure_logging
@@ -102,7 +102,10 @@ class Stack:
         )
 
     def start_processes(self) -> None:
-        self.spawn("api", *api_arguments(get_settings(), self.settings.web_concurrency))
+        settings = get_settings()
+        self.spawn(
+            "api", *api_arguments(settings.host, settings.port, self.settings.web_concurrency)
+        )
         if (ROOT / "workers" / "settings.py").exists():
             self.spawn("worker", "-m", "workers")
 
@@ -137,26 +140,17 @@ class Stack:
         log.info("stack stopped")
 
 
-def api_arguments(settings: Settings, workers: int = 1) -> list[str]:
-    """The API's command line after `python`; `--no-server-header` drops `server: uvicorn`,
-    which tells an attacker what to look up (the Dockerfile and docker-compose.yml match)."""
+def api_arguments(
+    host: str, port: int, workers: int = 1, app: str = "api.app:create_app"
+) -> list[str]:
+    """The API's command line after `python`, for `make run` and the benchmarks alike;
+    `--no-server-header` drops `server: uvicorn`, which tells an attacker what to look up
+    (the Dockerfile and docker-compose.yml match)."""
     return [
-        "-m",
-        "uvicorn",
-        "api.app:create_app",
-        "--factory",
-        "--host",
-        settings.host,
-        "--port",
-        str(settings.port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--no-server-header",
-        "--workers",
-        str(workers),
+        *("-m", "uvicorn", app, "--factory"),
+        *("--host", host, "--port", str(port)),
+        *("--loop", "uvloop", "--http", "httptools"),
+        *("--no-access-log", "--no-server-header", "--workers", str(workers)),
     ]
 
 

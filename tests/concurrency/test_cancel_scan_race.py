@@ -17,15 +17,13 @@ from litestar.testing import AsyncTestClient
 
 from engine import keys
 from engine.live_tickets import write_scans
-from engine.reconcile import reconcile_event
 from engine.settings import get_settings
-from engine.store.pg_orders import PgOrderRepair
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
 from engine.ticket_codes import code_digest, parse
 from tests.conftest import Actor, make_actor
 from tests.integration.test_tickets import issue_tickets, ticket_persister
-from tests.sale_setup import OnSale, open_sale, seat_item
+from tests.sale_setup import OnSale, open_sale, reconcile, seat_item
 from workers.tasks import sync_round
 
 ROUNDS = 40
@@ -284,13 +282,7 @@ async def test_scans_reach_postgresql_and_survive_redis_losing_its_data(
 
     # Redis loses the event; hydration rebuilds it, the ticket states with it
     await resources.redis.delete(*keys.event_keys(sale.event_id))
-    await reconcile_event(
-        sale.event_id,
-        resources.sale_reads,
-        resources.inventory,
-        resources.inventory,
-        PgOrderRepair(resources.pool),
-    )
+    await reconcile(resources, sale.event_id)
     assert (await redis_state(resources, sale.event_id, used["code"]) or "").startswith("u:")
     again = await scan(client, staff, used["code"])
     assert again.status_code == 409

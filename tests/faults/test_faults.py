@@ -9,9 +9,7 @@ import sys
 from engine import keys
 from engine.orders import EventClaim
 from engine.principal import Principal
-from engine.reconcile import reconcile_event
 from engine.settings import ROOT, get_settings
-from engine.store.pg_orders import PgOrderRepair
 from engine.store.resources import Resources
 from tests.concurrency.engine_client import claim, create_customers, engine_orders
 from tests.conftest import Actor
@@ -23,7 +21,7 @@ from tests.faults.worker_process import (
     wait_for_status,
     wait_until_started,
 )
-from tests.sale_setup import open_sale
+from tests.sale_setup import open_sale, reconcile
 from workers.job_queue import ArqJobQueue
 
 
@@ -150,13 +148,7 @@ async def test_redis_flushed_then_rehydrated_from_postgres(
     )
     await persister.persist([*bought, held])
     await resources.redis.flushdb()
-    drift = await reconcile_event(
-        sale.event_id,
-        resources.sale_reads,
-        resources.inventory,
-        resources.inventory,
-        PgOrderRepair(resources.pool),
-    )
+    drift = await reconcile(resources, sale.event_id)
     assert not drift.hydrated
     assert drift.counts_after is not None
     assert (drift.counts_after.available, drift.counts_after.held, drift.counts_after.sold) == (
@@ -200,13 +192,7 @@ async def test_a_completed_order_is_cancelled_as_before_after_redis_lost_its_dat
     assert before["status"] == "completed" and before["payment_ref"]
 
     await resources.redis.delete(*keys.event_keys(sale.event_id))  # Redis lost the event
-    await reconcile_event(
-        sale.event_id,
-        resources.sale_reads,
-        resources.inventory,
-        resources.inventory,
-        PgOrderRepair(resources.pool),
-    )
+    await reconcile(resources, sale.event_id)
     seats = keys.event_key(sale.event_id, "seats")
     assert await resources.redis.hget(seats, str(sale.seat_ids[0])) == f"s:{order_id}".encode()
 

@@ -25,10 +25,8 @@ import httpx
 from litestar.testing import AsyncTestClient
 
 from engine.hydration import hydrate
-from engine.reconcile import reconcile_event
 from engine.settings import ROOT, get_settings
 from engine.store.claim_batcher import ClaimBatcher
-from engine.store.pg_orders import PgOrderRepair
 from engine.store.redis_sale import RedisSaleStore
 from engine.store.redis_waiting_room import waiting_room
 from engine.store.resources import Resources
@@ -42,7 +40,7 @@ from tests.faults.worker_process import (
     wait_for_status,
     wait_until_started,
 )
-from tests.sale_setup import OnSale, open_sale
+from tests.sale_setup import OnSale, open_sale, reconcile
 from tests.services import RUN_DATA
 
 QUICK_S = 1.0  # each answer within this: far above normal, far below the pool's 30 s timeout
@@ -250,13 +248,7 @@ async def test_after_redis_lost_its_data_the_reconciler_restores_what_claims_rea
     assert await room.waiting_room_on(sale.event_id)
     await resources.redis.flushdb()
     assert not await room.waiting_room_on(sale.event_id)  # not on sale: claims are refused
-    await reconcile_event(
-        sale.event_id,
-        resources.sale_reads,
-        resources.inventory,
-        resources.inventory,
-        PgOrderRepair(resources.pool),
-    )
+    await reconcile(resources, sale.event_id)
     assert await room.waiting_room_on(sale.event_id)
     fresh_store = RedisSaleStore(
         resources.redis, resources.scripts, ClaimBatcher(resources.scripts)

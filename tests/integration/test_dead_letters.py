@@ -16,16 +16,15 @@ from engine import keys
 from engine.orders import EventClaim
 from engine.persistence import Persister
 from engine.principal import Principal
-from engine.reconcile import reconcile_event, report
+from engine.reconcile import report
 from engine.settings import get_settings
-from engine.store.pg_orders import PgOrderRepair
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
 from engine.tokens import issue_access_token
 from tests.concurrency.engine_client import claim, create_customers, engine_orders
 from tests.conftest import Actor
 from tests.faults.worker_process import kill, start_worker, wait_for_status
-from tests.sale_setup import open_sale
+from tests.sale_setup import open_sale, reconcile
 from workers.job_queue import ArqJobQueue
 from workers.tasks import sync_round
 
@@ -123,30 +122,13 @@ async def test_paid_order_of_a_deleted_customer_becomes_a_dead_letter(
         "customer_missing",
     )
 
-    summary = report(
-        [
-            await reconcile_event(
-                sale.event_id,
-                resources.sale_reads,
-                resources.inventory,
-                resources.inventory,
-                PgOrderRepair(resources.pool),
-                apply=False,
-            )
-        ]
-    )
+    summary = report([await reconcile(resources, sale.event_id, apply=False)])
     assert summary["dead_letters"] == 1
     assert summary["dead_letters_by_event"] == {
         str(sale.event_id): {"count": 1, "orders": [gone_order]}
     }
 
-    repaired = await reconcile_event(  # not drift: reconcile leaves it as it is
-        sale.event_id,
-        resources.sale_reads,
-        resources.inventory,
-        resources.inventory,
-        PgOrderRepair(resources.pool),
-    )
+    repaired = await reconcile(resources, sale.event_id)  # not drift: left as it is
     assert not repaired.found and repaired.dead_letters == [gone_order]
     seat = await resources.redis.hget(keys.event_key(sale.event_id, "seats"), str(sale.seat_ids[2]))
     assert seat == f"s:{gone_order}".encode()

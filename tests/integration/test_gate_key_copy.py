@@ -11,14 +11,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from engine import keys
 from engine.gate_keys import EventKeyCopy, GateKey, GateKeys, KeyVault
-from engine.reconcile import reconcile_event
 from engine.settings import get_settings, ticket_signing_key
-from engine.store.pg_orders import PgOrderRepair
 from engine.store.pg_tickets import PgGateKeyStore
 from engine.store.resources import Resources
 from engine.ticket_codes import mint, parse
 from tests.conftest import Actor
-from tests.sale_setup import open_sale
+from tests.sale_setup import open_sale, reconcile
 
 FORGER = Ed25519PrivateKey.generate()
 
@@ -168,13 +166,7 @@ async def test_after_redis_lost_its_data_the_reconciler_restores_the_copy(
     code = await code_of(resources.gate_keys(), sale.event_id)
     await resources.redis.flushdb()
     assert await resources.live_gate_keys.event_copy(sale.event_id) is None
-    await reconcile_event(
-        sale.event_id,
-        resources.sale_reads,
-        resources.inventory,
-        resources.inventory,
-        PgOrderRepair(resources.pool),
-    )
+    await reconcile(resources, sale.event_id)
     copy = await resources.live_gate_keys.event_copy(sale.event_id)
     assert copy is not None and copy.partner_id == partner.id
     assert [k.key_id for k in copy.keys] == [1]

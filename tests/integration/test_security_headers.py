@@ -240,10 +240,7 @@ async def test_development_metrics_stay_open(app_with: Any) -> None:
 
 def test_the_served_api_does_not_name_its_server(services: Any, tmp_path: Path) -> None:
     port = free_port()
-    settings = get_settings()
-    arguments = api_arguments(settings)
-    arguments[arguments.index("--port") + 1] = str(port)
-    arguments[arguments.index("--host") + 1] = "127.0.0.1"
+    arguments = api_arguments("127.0.0.1", port)
     log_path = tmp_path / "api.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
