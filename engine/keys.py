@@ -7,6 +7,7 @@ script touches a single Redis Cluster slot. Keys that are not per event carry no
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from engine.emails import normalise_email
 
@@ -84,15 +85,17 @@ EVENT_KEY_NAMES = (
     "ticket_info",  # HASH ticket ref (hex) -> JSON {id, o: order, l: label, s: seat, t: type, d}
     "scans",  # STREAM of gate scans, until written to PostgreSQL
     "voided",  # ZSET ticket id -> ms it was voided (offline scanners' revocation list)
-    # HASH "c:<customer>" | "a:<address>" -> "<tokens>|<ms>": the claim rate buckets
+    # HASH "c:<customer>" | "a:<address>" -> each bucket's GCRA time, ms: the claim rate buckets
     # (lua/_bucket.lua), charged by lua/claim.lua in the call that claims
     "rate",
 )
 
 
-def event_keys(event_id: int) -> list[str]:
+@lru_cache(maxsize=4096)
+def event_keys(event_id: int) -> tuple[str, ...]:
+    """The KEYS of every per-event script, built once per event (they go with each call)."""
     tag = event_tag(event_id)
-    return [f"{tag}:{name}" for name in EVENT_KEY_NAMES]
+    return tuple(f"{tag}:{name}" for name in EVENT_KEY_NAMES)
 
 
 def gate_keys(event_id: int) -> str:
@@ -136,10 +139,11 @@ WAITING_ROOM_KEY_NAMES = (
 )
 
 
-def waiting_room_keys(event_id: int) -> list[str]:
+@lru_cache(maxsize=4096)
+def waiting_room_keys(event_id: int) -> tuple[str, ...]:
     tag = event_tag(event_id)
     own = [f"{tag}:{name}" for name in WAITING_ROOM_KEY_NAMES]
-    return [*own, event_key(event_id, "counts"), event_key(event_id, "holds")]
+    return (*own, event_key(event_id, "counts"), event_key(event_id, "holds"))
 
 
 def waiting_room_settings(event_id: int) -> str:
@@ -155,7 +159,7 @@ def waiting_room_joins(event_id: int) -> str:
 
 
 def waiting_room_rate(event_id: int) -> str:
-    """HASH customer id -> "<tokens>|<ms>": joins and polls of this event's queue
+    """HASH customer id -> its bucket's GCRA time, ms: joins and polls of this event's queue
     (lua/_bucket.lua), charged by lua/waiting_room_visit.lua in the call that visits."""
     return f"{event_tag(event_id)}:wr:rate"
 

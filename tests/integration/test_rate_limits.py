@@ -274,4 +274,32 @@ async def test_a_claim_is_one_script_call_with_the_limits_on(resources: Resource
         for name in calls[0].keys() | calls[1].keys()
         if calls[0].get(name) != calls[1].get(name)
     }
-    assert changed == {"cmdstat_hget", "cmdstat_hset", "cmdstat_pexpire"}
+    assert changed == {"cmdstat_hmget", "cmdstat_hset", "cmdstat_pexpire"}
+
+
+async def test_a_batch_reads_and_writes_its_buckets_once(resources: Resources) -> None:
+    """64 customers claiming at once share a few batches: the buckets cost each batch one
+    HMGET per kind of bucket (customer, address) and one HSET, not a read and a write per
+    claim; every claim is still charged (a second burst over the bucket is refused)."""
+    partner = await create_partner(resources.pool)
+    customers = await create_customers(resources.pool, 64)
+    sale = await open_sale(resources, partner, pools=(1000,), limit=100)
+    claim = [EventClaim(sale.event_id, pools={sale.pool_ids[0]: 1})]
+    orders = limited_orders(resources, Rate(1, 3600), Rate(1000, 3600))
+    await attempt(orders, customers[0], claim)  # loads the script, empties customer 0's bucket
+    before = await resources.redis.info("commandstats")
+    first = await asyncio.gather(*(attempt(orders, c, claim) for c in customers[1:]))
+    after = await resources.redis.info("commandstats")
+    assert all(isinstance(answer, Order) for answer in first)
+
+    def calls(name: str) -> int:
+        return int(after[name]["calls"]) - int(before.get(name, {"calls": 0})["calls"])
+
+    batches = calls("cmdstat_evalsha")
+    assert batches < len(customers) - 1  # the claims were coalesced
+    # claim.lua reads the event's settings and the pool's price and name with one HMGET
+    # each per batch; the buckets add one per kind, and one PEXPIRE
+    assert calls("cmdstat_hmget") == 4 * batches
+    assert calls("cmdstat_pexpire") == batches
+    again = await asyncio.gather(*(attempt(orders, c, claim) for c in customers))
+    assert again == ["rate_limited"] * len(customers)
