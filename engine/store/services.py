@@ -34,9 +34,11 @@ from engine.store.redis_rate_limit import RedisRateLimiter
 from engine.store.redis_revocation import RedisRevocationCopy
 from engine.store.redis_throttle import RedisLoginThrottle
 from engine.store.redis_waiting_room import waiting_room
+from engine.store.redis_web_sessions import RedisWebSessionStore
 from engine.store.resources import Resources
 from engine.tickets import Tickets
 from engine.waiting_room import RoomPolicy, WaitingRoom
+from engine.web_sessions import WebSessions
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Services:
     gate: Gate
     revoked_users: RevokedUsers
     idempotency: RedisIdempotencyStore
+    web_sessions: WebSessions  # the pages' browser sessions (web/)
 
 
 def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Services:
@@ -139,4 +142,7 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
         ),
         revoked_users=RevokedUsers(RedisRevocationCopy(resources.redis), accounts_store),
         idempotency=RedisIdempotencyStore(resources.redis),
+        web_sessions=WebSessions(
+            RedisWebSessionStore(resources.redis), settings.session_ttl_seconds
+        ),
     )
