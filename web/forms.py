@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 import msgspec
@@ -43,3 +44,32 @@ def field_errors(error: InvalidInput) -> dict[str, str]:
     if isinstance(field, str) and field not in named:
         named[field] = error.detail
     return named
+
+
+_LOCAL_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
+_MONEY = re.compile(r"^\d{1,9}(?:[.,]\d{1,2})?$")
+
+
+def as_utc(fields: dict[str, Any], *names: str) -> None:
+    """Give the `<input type="datetime-local">` values among `names` the UTC offset the
+    pages show them in ('2026-12-04T21:30' -> '2026-12-04T21:30:00+00:00')."""
+    for name in names:
+        value = fields.get(name)
+        if isinstance(value, str) and _LOCAL_MOMENT.match(value):
+            fields[name] = (value if value.count(":") == 2 else f"{value}:00") + "+00:00"
+
+
+def as_cents(fields: dict[str, Any], name: str, target: str) -> None:
+    """A price typed as '45', '45.5' or '45,50' becomes `target` in minor units (4550)."""
+    value = fields.pop(name, None)
+    if value is None or value == "":
+        return
+    if not isinstance(value, str) or not _MONEY.match(value):
+        raise InvalidInput("Type a price like 45 or 45.50", field=name)
+    whole, _, part = value.replace(",", ".").partition(".")
+    fields[target] = int(whole) * 100 + int((part + "00")[:2])
+
+
+def filled(fields: dict[str, str]) -> dict[str, Any]:
+    """The fields that were filled in: an empty box means 'not given', not ''."""
+    return {name: value for name, value in fields.items() if value != ""}

@@ -14,6 +14,9 @@ from web.account_pages import AccountPages
 from web.csrf import csrf_guard
 from web.errors import WEB_EXCEPTION_HANDLERS
 from web.formatting import FILTERS
+from web.panel_events import PanelEventPages
+from web.panel_inventory import PanelInventoryPages
+from web.panel_sale import PanelSalePages
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -22,7 +25,7 @@ STATIC_DIRECTORY = HERE / "static"
 
 def page_controllers() -> list[type[Controller]]:
     """Every page handler; a new page area adds its controller here."""
-    return [AccountPages]
+    return [AccountPages, PanelEventPages, PanelInventoryPages, PanelSalePages]
 
 
 def routes() -> list[object]:

@@ -1,0 +1,95 @@
+"""The partner's control panel in a real browser: a partner signs up, creates an event, adds
+two rows of seats and a general-admission type, publishes, and opens a sale with a waiting
+room, then pauses and resumes the room, all through the pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from playwright.async_api import Page, expect
+
+from tests.e2e.browsing import sign_up
+from tests.e2e.conftest import screenshot
+
+
+def in_minutes(minutes: int) -> str:
+    moment = datetime.now(UTC) + timedelta(minutes=minutes)
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
+
+async def create_event(page: Page, name: str) -> int:
+    await page.goto("/panel/")
+    await page.get_by_role("link", name="New event").click()
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Venue").fill("Teatro Municipal, São Paulo")
+    await page.get_by_label("Starts (UTC)").fill(in_minutes(60 * 24 * 30))
+    await page.get_by_label("Description").fill("An evening of tango.")
+    await page.get_by_role("button", name="Create event").click()
+    await expect(page.get_by_role("status")).to_contain_text("Event created")
+    return int(page.url.split("/events/")[1].split("?")[0])
+
+
+async def test_partner_builds_an_event_and_opens_its_sale(desktop: Page) -> None:
+    page = desktop
+    await sign_up(page, "partner", "Paula Promoter")
+    assert page.url.endswith("/panel/")
+    await expect(page.get_by_text("No events yet")).to_be_visible()
+
+    event_id = await create_event(page, "Tango Night")
+    await page.get_by_role("link", name="Inventory").click()
+    await page.get_by_label("Rows", exact=True).fill("A-B")
+    await page.get_by_label("Seats per row").fill("12")
+    await page.locator("#f-rows-price").fill("45.50")
+    await page.locator("#f-rows-section").fill("Stalls")
+    await page.get_by_role("button", name="Add seats").click()
+    await expect(page.get_by_role("status")).to_contain_text("Seats added")
+    await expect(page.locator(".seat-map rect.seat-available")).to_have_count(24)
+
+    await page.get_by_label("One seat a line").fill("BOX1, 120, Boxes\nBOX2, 120.00, Boxes")
+    await page.get_by_role("button", name="Add these seats").click()
+    await expect(page.locator(".seat-map rect.seat-available")).to_have_count(26)
+
+    # a bad line is refused with its line number, nothing added
+    await page.get_by_label("One seat a line").fill("BOX3, lots")
+    await page.get_by_role("button", name="Add these seats").click()
+    await expect(page.locator("#e-list")).to_contain_text("Line 1")
+    await expect(page.locator(".seat-map rect.seat")).to_have_count(26)
+
+    await page.locator("#f-type-name").fill("Standing")
+    await page.locator("#f-type-price").fill("20")
+    await page.locator("#f-type-quantity").fill("100")
+    await page.get_by_role("button", name="Add ticket type").click()
+    await expect(page.get_by_role("cell", name="Standing", exact=True)).to_be_visible()
+
+    await page.locator("#f-lineup-name").fill("Orquesta Típica")
+    await page.locator("#f-lineup-genre").fill("Tango")
+    await page.get_by_role("button", name="Add to lineup").click()
+    await expect(page.locator(".lineup")).to_contain_text("Orquesta Típica")
+    await screenshot(page, "panel-inventory")
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("link", name="Overview").click()
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.get_by_role("status")).to_contain_text("Event published")
+
+    await page.get_by_role("link", name="On-sale window", exact=True).first.click()
+    await page.get_by_label("Opens (UTC)").fill(in_minutes(-1))
+    await page.get_by_label("Closes (UTC)").fill(in_minutes(60))
+    await page.get_by_label("Queue buyers in a waiting room").check()
+    await page.get_by_label("Admit per minute").fill("600")
+    await page.get_by_label("Most shopping at once").fill("50")
+    await page.get_by_role("button", name="Open sale window").click()
+    await expect(page.get_by_role("status")).to_contain_text("On-sale window saved")
+    await expect(page.locator("#room-state")).to_contain_text("admitting")
+
+    await page.get_by_role("button", name="Pause waiting room").click()
+    await expect(page.locator("#room-state")).to_contain_text("paused")
+    await screenshot(page, "panel-sale")
+    await page.get_by_role("button", name="Resume waiting room").click()
+    await expect(page.locator("#room-state")).to_contain_text("admitting")
+
+    await page.goto("/panel/")
+    row = page.locator(f"tr[data-event-id='{event_id}']")
+    await expect(row).to_contain_text("On sale")
+    await expect(row.locator("td").nth(3)).to_have_text("126")
+    await screenshot(page, "panel-events")
