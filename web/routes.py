@@ -16,6 +16,7 @@ from web.errors import WEB_EXCEPTION_HANDLERS
 from web.formatting import FILTERS
 from web.panel_events import PanelEventPages
 from web.panel_inventory import PanelInventoryPages
+from web.panel_live import PanelLivePages
 from web.panel_sale import PanelSalePages
 
 HERE = Path(__file__).resolve().parent
@@ -25,7 +26,7 @@ STATIC_DIRECTORY = HERE / "static"
 
 def page_controllers() -> list[type[Controller]]:
     """Every page handler; a new page area adds its controller here."""
-    return [AccountPages, PanelEventPages, PanelInventoryPages, PanelSalePages]
+    return [AccountPages, PanelEventPages, PanelInventoryPages, PanelSalePages, PanelLivePages]
 
 
 def routes() -> list[object]:

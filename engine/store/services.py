@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from engine.accounts import Accounts
 from engine.admission import Admission
 from engine.catalogue import Catalogue
+from engine.dashboard import Dashboard
 from engine.gate import Gate
 from engine.gate_keys import GateKeys
 from engine.inventory import Inventory
@@ -28,6 +29,7 @@ from engine.store.pg_catalogue import PgCatalogueStore
 from engine.store.pg_inventory import PgInventoryStore
 from engine.store.pg_lineup import PgLineupStore
 from engine.store.pg_reports import PgReportStore
+from engine.store.redis_dashboard import RedisLiveFigures
 from engine.store.redis_idempotency import RedisIdempotencyStore
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.redis_rate_limit import RedisRateLimiter
@@ -78,6 +80,7 @@ class Services:
     revoked_users: RevokedUsers
     idempotency: RedisIdempotencyStore
     web_sessions: WebSessions  # the pages' browser sessions (web/)
+    dashboard: Dashboard  # the panel's live figures
 
 
 def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Services:
@@ -101,6 +104,7 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
     )
     lineup_store = PgLineupStore(resources.pool)
     accounts_store = PgAccountStore(resources.pool)
+    reports = Reports(PgReportStore(resources.pool, resources.order_store), resources.inventory)
     return Services(
         resources=resources,
         persistence=persistence,
@@ -117,7 +121,7 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
             PgInventoryStore(resources.pool), resources.inventory, resources.sale_reads
         ),
         lineup=Lineup(lineup_store),
-        reports=Reports(PgReportStore(resources.pool, resources.order_store), resources.inventory),
+        reports=reports,
         accounts=Accounts(
             accounts_store,
             resources.passwords,
@@ -145,4 +149,5 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
         web_sessions=WebSessions(
             RedisWebSessionStore(resources.redis), settings.session_ttl_seconds
         ),
+        dashboard=Dashboard(RedisLiveFigures(resources.redis), reports),
     )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
 from urllib.parse import quote
 
+import httpx
 from playwright.async_api import Page, expect
 
 from tests.conftest import unique_email
@@ -39,3 +42,34 @@ async def sign_in(page: Page, email: str, next_path: str = "") -> None:
 async def sign_out(page: Page) -> None:
     await page.locator(".who").get_by_role("button", name="Sign out").click()
     await expect(page.get_by_text("You are signed out.")).to_be_visible()
+
+
+async def customer_token(http: httpx.AsyncClient) -> str:
+    """A new customer, registered and logged in through the JSON API."""
+    email = unique_email("api-buyer")
+    body = {"role": "customer", "name": "API Buyer", "email": email, "password": PASSWORD}
+    assert (await http.post("/auth/register", json=body)).status_code == 201
+    login = await http.post("/auth/login", json={"email": email, "password": PASSWORD})
+    return str(login.json()["access_token"])
+
+
+async def buy_seats(http: httpx.AsyncClient, event_id: int, seat_ids: list[int]) -> dict[str, Any]:
+    """A new customer buys these seats through the JSON API, through the waiting room when
+    the event has one, and pays: the paid order."""
+    headers = {"Authorization": f"Bearer {await customer_token(http)}"}
+    status = (await http.post(f"/events/{event_id}/queue", headers=headers)).json()
+    for _ in range(50):
+        if status.get("state") != "waiting":
+            break
+        await asyncio.sleep(0.2)
+        status = (await http.get(f"/events/{event_id}/queue", headers=headers)).json()
+    if status.get("admission_token"):
+        headers["X-Admission-Token"] = status["admission_token"]
+    items = [{"event_id": event_id, "seat_ids": seat_ids}]
+    order = await http.post("/orders", headers=headers, json={"items": items})
+    assert order.status_code == 201, order.text
+    paid = await http.post(
+        f"/orders/{order.json()['id']}/pay", headers=headers, json={"payment_token": "tok_ok"}
+    )
+    assert paid.status_code == 202, paid.text
+    return dict(paid.json())

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from playwright.async_api import Page, expect
 
-from tests.e2e.browsing import sign_up
+from tests.e2e.browsing import buy_seats, sign_up
 from tests.e2e.conftest import screenshot
 
 
@@ -29,7 +30,7 @@ async def create_event(page: Page, name: str) -> int:
     return int(page.url.split("/events/")[1].split("?")[0])
 
 
-async def test_partner_builds_an_event_and_opens_its_sale(desktop: Page) -> None:
+async def test_partner_builds_an_event_and_opens_its_sale(desktop: Page, live_server: str) -> None:
     page = desktop
     await sign_up(page, "partner", "Paula Promoter")
     assert page.url.endswith("/panel/")
@@ -93,3 +94,18 @@ async def test_partner_builds_an_event_and_opens_its_sale(desktop: Page) -> None
     await expect(row).to_contain_text("On sale")
     await expect(row.locator("td").nth(3)).to_have_text("126")
     await screenshot(page, "panel-events")
+
+    # the dashboard follows purchases made through the API, without a reload
+    await page.goto(f"/panel/events/{event_id}/live")
+    await expect(page.locator("#live-status")).to_contain_text("Live")
+    await expect(page.locator('[data-figure="sold"]')).to_have_text("0")
+    async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
+        seats = (await http.get(f"/events/{event_id}/seats", params={"limit": 200})).json()
+        seat_ids = [seat["id"] for seat in seats["items"]]
+        await buy_seats(http, event_id, seat_ids[:2])
+        await buy_seats(http, event_id, seat_ids[2:3])
+    await expect(page.locator('[data-figure="sold"]')).to_have_text("3", timeout=10_000)
+    await expect(page.locator('[data-figure="orders_placed"]')).to_have_text("2")
+    await expect(page.locator('[data-figure="available"]')).to_have_text("123")
+    # revenue is PostgreSQL's, written by the worker, which this test does not run
+    await screenshot(page, "panel-live")
