@@ -14,6 +14,7 @@ from web.account_pages import AccountPages
 from web.csrf import csrf_guard
 from web.errors import WEB_EXCEPTION_HANDLERS
 from web.formatting import FILTERS
+from web.gate_pages import GatePages
 from web.panel_events import PanelEventPages
 from web.panel_inventory import PanelInventoryPages
 from web.panel_live import PanelLivePages
@@ -26,7 +27,14 @@ STATIC_DIRECTORY = HERE / "static"
 
 def page_controllers() -> list[type[Controller]]:
     """Every page handler; a new page area adds its controller here."""
-    return [AccountPages, PanelEventPages, PanelInventoryPages, PanelSalePages, PanelLivePages]
+    return [
+        AccountPages,
+        PanelEventPages,
+        PanelInventoryPages,
+        PanelSalePages,
+        PanelLivePages,
+        GatePages,
+    ]
 
 
 def routes() -> list[object]:

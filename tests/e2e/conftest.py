@@ -90,9 +90,10 @@ async def phone(chromium_browser: Browser, live_server: str) -> AsyncIterator[Pa
     assert not errors, errors
 
 
-async def screenshot(page: Page, name: str) -> Path:
-    """Save the whole page as docs/screenshots/<name>-<width>.png, for review and the README."""
+async def screenshot(page: Page, name: str, full_page: bool = True) -> Path:
+    """Save the page as docs/screenshots/<name>-<width>.png, for review and the README: the
+    whole page, or with `full_page=False` what the screen shows (for fixed overlays)."""
     width = page.viewport_size["width"] if page.viewport_size else 0
     path = SCREENSHOTS / f"{name}-{width}.png"
-    await page.screenshot(path=str(path), full_page=True)
+    await page.screenshot(path=str(path), full_page=full_page)
     return path
