@@ -18,6 +18,7 @@ from web.gate_pages import GatePages
 from web.panel_events import PanelEventPages
 from web.panel_inventory import PanelInventoryPages
 from web.panel_live import PanelLivePages
+from web.panel_orders import PanelOrderPages
 from web.panel_sale import PanelSalePages
 
 HERE = Path(__file__).resolve().parent
@@ -33,6 +34,7 @@ def page_controllers() -> list[type[Controller]]:
         PanelInventoryPages,
         PanelSalePages,
         PanelLivePages,
+        PanelOrderPages,
         GatePages,
     ]
 

@@ -4,13 +4,19 @@ room, then pauses and resumes the room, all through the pages."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from playwright.async_api import Page, expect
 
+from engine.store.resources import Resources
 from tests.e2e.browsing import buy_seats, sign_up
 from tests.e2e.conftest import screenshot
+from tests.integration.test_tickets import ticket_persister
 
 
 def in_minutes(minutes: int) -> str:
@@ -30,7 +36,9 @@ async def create_event(page: Page, name: str) -> int:
     return int(page.url.split("/events/")[1].split("?")[0])
 
 
-async def test_partner_builds_an_event_and_opens_its_sale(desktop: Page, live_server: str) -> None:
+async def test_partner_builds_an_event_and_opens_its_sale(
+    desktop: Page, live_server: str, resources: Resources
+) -> None:
     page = desktop
     await sign_up(page, "partner", "Paula Promoter")
     assert page.url.endswith("/panel/")
@@ -102,10 +110,33 @@ async def test_partner_builds_an_event_and_opens_its_sale(desktop: Page, live_se
     async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
         seats = (await http.get(f"/events/{event_id}/seats", params={"limit": 200})).json()
         seat_ids = [seat["id"] for seat in seats["items"]]
-        await buy_seats(http, event_id, seat_ids[:2])
-        await buy_seats(http, event_id, seat_ids[2:3])
+        first = await buy_seats(http, event_id, seat_ids[:2])
+        second = await buy_seats(http, event_id, seat_ids[2:3])
     await expect(page.locator('[data-figure="sold"]')).to_have_text("3", timeout=10_000)
     await expect(page.locator('[data-figure="orders_placed"]')).to_have_text("2")
     await expect(page.locator('[data-figure="available"]')).to_have_text("123")
-    # revenue is PostgreSQL's, written by the worker, which this test does not run
+    # revenue is PostgreSQL's: it shows once the orders are written, as the worker would
+    assert await ticket_persister(resources).persist([first["id"], second["id"]]) == 2
+    await expect(page.locator('[data-figure="revenue"]')).to_have_text("136.50", timeout=15_000)
     await screenshot(page, "panel-live")
+
+    # orders: search, detail with history, and both exports
+    await page.get_by_role("link", name="Orders", exact=True).click()
+    await expect(page.locator("tr[data-order-id]")).to_have_count(2)
+    await page.get_by_label("Status").select_option("completed")
+    await page.get_by_label("Search").fill(first["id"])
+    await page.get_by_role("button", name="Search").click()
+    await expect(page.locator("tr[data-order-id]")).to_have_count(1)
+    await screenshot(page, "panel-orders")
+    await page.get_by_role("link", name=first["id"]).click()
+    await expect(page.locator(".timeline li")).to_have_count(3)  # reserved, paid, completed
+    await page.get_by_role("link", name="Orders", exact=True).first.click()
+    for name, rows in (("Orders CSV", 2), ("Attendees CSV", 3)):
+        async with page.expect_download() as info:
+            await page.get_by_role("link", name=name).click()
+        download = await info.value
+        text = await asyncio.to_thread(Path(await download.path()).read_text)
+        table = list(csv.DictReader(io.StringIO(text)))
+        assert len(table) == rows, table
+    assert {row["label"] for row in table} == {"A1", "A2", "A3"}
+    assert {row["status"] for row in table} == {"valid"}
