@@ -21,14 +21,23 @@ NAV_BY_ROLE: dict[str, tuple[tuple[str, str], ...]] = {
 ANONYMOUS_NAV = (("/", "Events"),)
 
 
+def current_nav(nav: tuple[tuple[str, str], ...], path: str) -> str | None:
+    """The nav link of the page: the longest one the path starts with ('/' only for '/')."""
+    matches = [href for href, _ in nav if path == href or (href != "/" and path.startswith(href))]
+    return max(matches, key=len, default=None)
+
+
 def layout_context(request: Request[Any, Any, Any], session: WebSession | None) -> dict[str, Any]:
     """What base.html reads: the user, the nav, the CSRF token, the language."""
     language = language_of(request)
     role = session.principal.role if session else None
+    nav = NAV_BY_ROLE.get(role, ANONYMOUS_NAV) if role else ANONYMOUS_NAV
+    path = request.url.path
     return {
         "user": session,
-        "nav": NAV_BY_ROLE.get(role, ANONYMOUS_NAV) if role else ANONYMOUS_NAV,
-        "path": request.url.path,
+        "nav": nav,
+        "current_nav": current_nav(nav, path),
+        "path": path,
         "csrf_token": page_token(request),
         "lang": language,
         "_": translator(language),

@@ -20,6 +20,7 @@ from web.panel_inventory import PanelInventoryPages
 from web.panel_live import PanelLivePages
 from web.panel_orders import PanelOrderPages
 from web.panel_sale import PanelSalePages
+from web.panel_staff import PanelStaffPages
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -35,6 +36,7 @@ def page_controllers() -> list[type[Controller]]:
         PanelSalePages,
         PanelLivePages,
         PanelOrderPages,
+        PanelStaffPages,
         GatePages,
     ]
 

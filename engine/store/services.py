@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.accounts import Accounts
+from engine.accounts import Accounts, StaffAccounts
 from engine.admission import Admission
 from engine.catalogue import Catalogue
 from engine.dashboard import Dashboard
@@ -81,6 +81,7 @@ class Services:
     idempotency: RedisIdempotencyStore
     web_sessions: WebSessions  # the pages' browser sessions (web/)
     dashboard: Dashboard  # the panel's live figures
+    staff: StaffAccounts  # a partner's gate accounts: list, disable
 
 
 def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Services:
@@ -150,4 +151,5 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
             RedisWebSessionStore(resources.redis), settings.session_ttl_seconds
         ),
         dashboard=Dashboard(RedisLiveFigures(resources.redis), reports),
+        staff=StaffAccounts(accounts_store, RedisRevocationCopy(resources.redis)),
     )
