@@ -151,3 +151,5 @@ async def test_staff_scans_online_and_offline(
         assert again.status_code == 409
         assert again.json()["result"] == "already_used"
         assert partner_headers
+        await page.set_viewport_size({"width": 1280, "height": 800})
+        await screenshot(page, "gate-scanner")
