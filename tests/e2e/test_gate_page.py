@@ -91,7 +91,7 @@ async def test_staff_scans_online_and_offline(
         await sign_in(page, staff_email)
         assert page.url.endswith("/gate/")
         await page.get_by_role("link", name="Flash sale").click()
-        await expect(page.locator("#offline-data")).to_contain_text("Ready for offline checks")
+        await expect(page.locator("#offline-data")).to_contain_text("checked with WebCrypto")
 
         await scan(page, valid["code"])
         await expect(page.locator("#answer")).to_have_attribute("data-result", "admitted")
@@ -153,3 +153,38 @@ async def test_staff_scans_online_and_offline(
         assert partner_headers
         await page.set_viewport_size({"width": 1280, "height": 800})
         await screenshot(page, "gate-scanner")
+
+
+# a browser without Ed25519 in WebCrypto: the page must fall back to the vendored library
+NO_WEBCRYPTO_ED25519 = """
+  const realImportKey = crypto.subtle.importKey.bind(crypto.subtle);
+  crypto.subtle.importKey = (format, key, algorithm, ...rest) => {
+    const name = typeof algorithm === "string" ? algorithm : algorithm.name;
+    if (name === "Ed25519") return Promise.reject(new DOMException("no", "NotSupportedError"));
+    return realImportKey(format, key, algorithm, ...rest);
+  };
+"""
+
+
+async def test_offline_check_without_webcrypto_ed25519(
+    desktop: Page, live_server: str, resources: Resources
+) -> None:
+    page = desktop
+    await page.add_init_script(NO_WEBCRYPTO_ED25519)
+    loaded: list[str] = []
+    page.on("request", lambda request: loaded.append(request.url))
+    async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
+        partner_id, _, staff_email = await register_partner_and_staff(http)
+        sale = await open_sale(resources, partner_id, seats=2)
+        _, _, ticket = await ticket_of(http, resources, sale.event_id, sale.seat_ids[0])
+    await sign_in(page, staff_email, f"/gate/events/{sale.event_id}")
+    await expect(page.locator("#offline-data")).to_contain_text("checked with @noble/ed25519")
+    await page.context.set_offline(True)
+    forged = ticket["code"][:-1] + ("1" if ticket["code"][-1] != "1" else "2")
+    await scan(page, forged)
+    await expect(page.locator("#answer")).to_have_attribute("data-result", "invalid")
+    await next_ticket(page)
+    await scan(page, ticket["code"])
+    await expect(page.locator("#answer")).to_have_attribute("data-result", "admitted_offline")
+    assert any("/static/vendor/noble-ed25519-3.2.0/index.js" in url for url in loaded), loaded
+    await page.context.set_offline(False)

@@ -92,5 +92,25 @@
     }
   }
 
-  window.boxofficeTicketCode = { parse: parse, verify: verify, fromBase64Url: fromBase64Url };
+  // Called while online with one of the event's keys: finds out whether WebCrypto has
+  // Ed25519 and, if not, loads the vendored library now, since offline it cannot be fetched.
+  async function prepare(publicKey, nobleUrl) {
+    if (webCrypto === null) {
+      try {
+        await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+        webCrypto = true;
+      } catch (error) {
+        webCrypto = false;
+      }
+    }
+    if (webCrypto === false && !noble) noble = await import(nobleUrl);
+    return webCrypto ? "WebCrypto" : "@noble/ed25519";
+  }
+
+  window.boxofficeTicketCode = {
+    parse: parse,
+    verify: verify,
+    prepare: prepare,
+    fromBase64Url: fromBase64Url,
+  };
 })();
