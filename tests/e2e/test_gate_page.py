@@ -7,15 +7,19 @@ offline that another gate had admitted is reported as a conflict."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.async_api import Page, expect
+from PIL import Image
+from playwright.async_api import Page, async_playwright, expect
 
 from engine.store.resources import Resources
+from engine.ticket_qr import render_qr
 from tests.conftest import unique_email
 from tests.e2e.browsing import PASSWORD, customer_token, sign_in
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import PHONE, open_page, screenshot
 from tests.integration.test_tickets import ticket_persister
 from tests.sale_setup import open_sale
 
@@ -188,3 +192,50 @@ async def test_offline_check_without_webcrypto_ed25519(
     await expect(page.locator("#answer")).to_have_attribute("data-result", "admitted_offline")
     assert any("/static/vendor/noble-ed25519-3.2.0/index.js" in url for url in loaded), loaded
     await page.context.set_offline(False)
+
+
+def camera_feed(code: str, path: Path) -> Path:
+    """An MJPEG file (JPEG frames one after another) showing the ticket's QR code, as the
+    ticket's own PNG renders it: chromium plays it as the camera."""
+    symbol = Image.open(io.BytesIO(render_qr(code, box_size=8))).convert("RGB")
+    frame = Image.new("RGB", (640, 480), "white")
+    frame.paste(symbol, ((640 - symbol.width) // 2, (480 - symbol.height) // 2))
+    encoded = io.BytesIO()
+    frame.save(encoded, "JPEG", quality=95)
+    path.write_bytes(encoded.getvalue() * 30)
+    return path
+
+
+async def test_the_camera_reads_a_ticket(
+    chromium_path: Path, live_server: str, resources: Resources, tmp_path: Path
+) -> None:
+    """Chromium's fake camera plays the ticket's QR code; the page decodes it (Debian's
+    chromium has no BarcodeDetector, so this is the vendored jsQR) and admits the ticket."""
+    async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
+        partner_id, _, staff_email = await register_partner_and_staff(http)
+        sale = await open_sale(resources, partner_id, seats=1)
+        _, _, ticket = await ticket_of(http, resources, sale.event_id, sale.seat_ids[0])
+    feed = camera_feed(ticket["code"], tmp_path / "camera.mjpeg")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(chromium_path),
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={feed}",
+            ],
+        )
+        context, page, errors = await open_page(browser, live_server, PHONE)
+        await sign_in(page, staff_email, f"/gate/events/{sale.event_id}")
+        await page.get_by_role("button", name="Start camera").click()
+        await expect(page.locator("#camera-status")).to_contain_text("Scanning")
+        await expect(page.locator("#answer")).to_have_attribute(
+            "data-result", "admitted", timeout=15_000
+        )
+        await expect(page.locator("#answer-label")).to_have_text(ticket["label"])
+        await context.close()
+        await browser.close()
+    assert not errors, errors
