@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -25,6 +26,8 @@ from engine.principal import Principal
 from engine.reports import SalesReport
 
 REPORT_EVERY_S = 5.0
+SAMPLE_EVERY_MS = 2000  # the history keeps a sample this often at most...
+HISTORY_SAMPLES = 300  # ...and this many (ten minutes), per event, in this process
 
 
 class LiveFigures(msgspec.Struct):
@@ -46,10 +49,22 @@ class LiveFigures(msgspec.Struct):
     admitted_recent: int  # admitted in the current 30 s bucket
 
 
+class Sample(msgspec.Struct, array_like=True):
+    """One point of the dashboard's charts (a JSON array, to keep a history small)."""
+
+    at_ms: int
+    sold: int
+    orders_placed: int
+    refusals_total: int
+    waiting: int
+
+
 class Snapshot(msgspec.Struct):
     live: LiveFigures
     report: SalesReport
     report_age_ms: int
+    # the samples this process took of the event lately, oldest first, when asked for
+    history: list[Sample] = msgspec.field(default_factory=list)
 
 
 class LiveFiguresSource(Protocol):
@@ -81,12 +96,32 @@ class Dashboard:
         self._clock = clock
         self._reports: dict[int, _Cached] = {}
         self._pending: dict[int, asyncio.Future[_Cached]] = {}
+        self._history: dict[int, deque[Sample]] = {}
 
-    async def snapshot(self, partner: Principal, event_id: int) -> Snapshot:
+    async def snapshot(
+        self, partner: Principal, event_id: int, with_history: bool = False
+    ) -> Snapshot:
+        """The figures now; `with_history` adds the samples of the last minutes, so a
+        dashboard opened in the middle of a sale draws its charts at once."""
         cached = await self._report(partner, event_id)
         live = await self._live.figures(event_id)
+        history = self._remember(event_id, live)
         age = int((self._clock() - cached.fetched) * 1000)
-        return Snapshot(live=live, report=cached.report, report_age_ms=age)
+        return Snapshot(
+            live=live,
+            report=cached.report,
+            report_age_ms=age,
+            history=list(history) if with_history else [],
+        )
+
+    def _remember(self, event_id: int, live: LiveFigures) -> deque[Sample]:
+        """Every poll of any dashboard of the event samples it, once per SAMPLE_EVERY_MS."""
+        history = self._history.setdefault(event_id, deque(maxlen=HISTORY_SAMPLES))
+        if live.live and (not history or live.at_ms - history[-1].at_ms >= SAMPLE_EVERY_MS):
+            history.append(
+                Sample(live.at_ms, live.sold, live.orders_placed, live.refusals_total, live.waiting)
+            )
+        return history
 
     async def _report(self, partner: Principal, event_id: int) -> _Cached:
         cached = self._reports.get(event_id)

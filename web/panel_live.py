@@ -4,9 +4,10 @@ few seconds per event)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get
+from litestar.params import QueryParameter
 from litestar.response import Template
 
 from api.services import services_of
@@ -16,6 +17,7 @@ from web.pages import render
 from web.panel_common import PHASE_LABELS, owned_event, partner_of, phase_of
 
 POLL_MS = 2000
+WithHistory = Annotated[bool, QueryParameter()]
 
 
 class PanelLivePages(Controller):
@@ -37,6 +39,8 @@ class PanelLivePages(Controller):
         )
 
     @get("/live.json")
-    async def figures(self, request: Request[Any, Any, Any], event_id: PathId) -> Snapshot:
+    async def figures(
+        self, request: Request[Any, Any, Any], event_id: PathId, history: WithHistory = False
+    ) -> Snapshot:
         partner = await partner_of(request)
-        return await services_of(request.app).dashboard.snapshot(partner, event_id)
+        return await services_of(request.app).dashboard.snapshot(partner, event_id, history)

@@ -5,10 +5,11 @@ another."""
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 
 import pytest
 
-from engine.dashboard import Dashboard, LiveFigures
+from engine.dashboard import HISTORY_SAMPLES, SAMPLE_EVERY_MS, Dashboard, LiveFigures
 from engine.errors import NotFound
 from engine.principal import Principal
 from engine.reports import SalesReport
@@ -18,8 +19,12 @@ STAFF_OF_OTHER = Principal(user_id=9, role="partner", partner_id=2)
 
 
 class FakeLive:
+    def __init__(self) -> None:
+        self.at_ms = 1_000_000
+        self.sold = 2
+
     async def figures(self, event_id: int) -> LiveFigures:
-        return LiveFigures(1, True, 5, 1, 2, 1, 3, 0, 0, 0, 0, 0, 0)
+        return LiveFigures(self.at_ms, True, 5, 1, self.sold, 1, 3, 0, 0, 0, 0, 0, 0)
 
 
 class FakeSales:
@@ -70,3 +75,23 @@ async def test_a_failed_report_is_not_kept() -> None:
     with pytest.raises(NotFound):
         await dashboard.snapshot(STAFF_OF_OTHER, 8)
     assert (await dashboard.snapshot(OWNER, 8)).report.sold == 2
+
+
+async def test_history_keeps_a_sample_every_two_seconds_for_ten_minutes() -> None:
+    live = FakeLive()
+    dashboard = Dashboard(live, FakeSales(), clock=Clock())
+    for step in range(1000):  # polls every 500 ms for 500 s, selling one a second
+        live.at_ms = 1_000_000 + step * 500
+        live.sold = step // 2
+        await dashboard.snapshot(OWNER, 7)
+    snapshot = await dashboard.snapshot(OWNER, 7, with_history=True)
+    history = snapshot.history
+    assert len(history) == 250  # 500 s of polls, one sample each 2 s
+    gaps = {b.at_ms - a.at_ms for a, b in pairwise(history)}
+    assert gaps == {SAMPLE_EVERY_MS}
+    assert history[-1].sold == 498  # the last sample, taken at 498 s
+    assert (await dashboard.snapshot(OWNER, 7)).history == []  # only when asked for
+    for step in range(1000, 2000):
+        live.at_ms = 1_000_000 + step * 500
+        await dashboard.snapshot(OWNER, 7)
+    assert len((await dashboard.snapshot(OWNER, 7, with_history=True)).history) == HISTORY_SAMPLES

@@ -46,15 +46,16 @@
     return seconds > 0 ? Math.max(0, (latest[key] - previous[key]) / seconds) : 0;
   }
 
+  // x is time: the chart spans what it has, at least a minute and at most ten
   function draw(key) {
     const svg = root.querySelector('svg[data-chart="' + key + '"]');
     const values = samples.map((sample) => sample[key]);
     const high = Math.max(1, ...values);
-    const step = 300 / Math.max(1, KEEP - 1);
-    const start = 300 - step * (values.length - 1);
-    const points = values.map((value, index) => {
-      const x = start + index * step;
-      const y = 98 - (value / high) * 94;
+    const end = samples[samples.length - 1].at_ms;
+    const span = Math.min(10 * 60 * 1000, Math.max(60 * 1000, end - samples[0].at_ms));
+    const points = samples.map((sample) => {
+      const x = 300 - ((end - sample.at_ms) / span) * 300;
+      const y = 98 - (sample[key] / high) * 94;
       return x.toFixed(1) + "," + y.toFixed(1);
     });
     svg.querySelector(".series").setAttribute("points", points.join(" "));
@@ -64,21 +65,30 @@
       ", peak " + (Number.isInteger(high) ? number.format(high) : rate.format(high)) + ")";
   }
 
+  function remember(sample) {
+    const previous = samples[samples.length - 1];
+    if (previous && sample.at_ms <= previous.at_ms) return previous;
+    sample.reservations_rate = perSecond("orders_placed", sample, previous);
+    sample.refusals_rate = perSecond("refusals_total", sample, previous);
+    samples.push(sample);
+    if (samples.length > KEEP) samples.shift();
+    return sample;
+  }
+
   function show(snapshot) {
     const live = snapshot.live;
     const report = snapshot.report;
-    const previous = samples[samples.length - 1];
-    const sample = {
+    // the server's samples of the last minutes, on the first answer: charts start full
+    for (const [at, sold, placed, refused, waiting] of snapshot.history || []) {
+      remember({ at_ms: at, sold: sold, orders_placed: placed, refusals_total: refused, waiting: waiting });
+    }
+    const sample = remember({
       at_ms: live.at_ms,
       sold: live.live ? live.sold : report.sold,
       orders_placed: live.orders_placed,
       refusals_total: live.refusals_total,
       waiting: live.waiting,
-    };
-    sample.reservations_rate = perSecond("orders_placed", sample, previous);
-    sample.refusals_rate = perSecond("refusals_total", sample, previous);
-    samples.push(sample);
-    if (samples.length > KEEP) samples.shift();
+    });
 
     setFigure("available", number.format(live.live ? live.available : report.available));
     setFigure("held", number.format(live.live ? live.held : report.held));
@@ -103,7 +113,7 @@
 
   async function poll() {
     try {
-      const answer = await window.boxoffice.send(source);
+      const answer = await window.boxoffice.send(samples.length ? source : source + "?history=true");
       if (answer.ok) {
         show(answer.data);
       } else {
