@@ -146,7 +146,7 @@ class PanelInventoryPages(Controller):
             await services_of(request.app).inventory.create_seats(
                 partner, event_id, data.new_seats()
             )
-        except (InvalidInput, BoxofficeError) as exc:
+        except BoxofficeError as exc:
             return await self._refused(request, event_id, exc, "rows", fields)
         return Redirect(f"/panel/events/{event_id}/inventory?done=seats", status_code=303)
 
