@@ -10,6 +10,7 @@ NOTICES = {
     "cancelled": "Event cancelled: its sale is stopped.",
     "seats": "Seats added.",
     "seat_removed": "Seat removed.",
+    "seat_saved": "Seat saved.",
     "type_added": "Ticket type added.",
     "type_saved": "Ticket type saved.",
     "type_removed": "Ticket type removed.",

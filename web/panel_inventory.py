@@ -9,12 +9,12 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect, Template
 
-from api.inventory import SeatsIn, TicketTypeIn, TicketTypePatch
+from api.inventory import SeatPatch, SeatsIn, TicketTypeIn, TicketTypePatch
 from api.lineup import AttractionIn, LineupIn
 from api.services import services_of
 from api.types import PathId
 from engine.errors import BoxofficeError, InvalidInput
-from engine.inventory import NewTicketType, Seat, TicketTypeChanges
+from engine.inventory import NewTicketType, Seat, SeatChanges, TicketTypeChanges
 from engine.lineup import NewAttraction
 from web.forms import as_cents, as_utc, convert, field_errors, filled, form_fields
 from web.notices import notice
@@ -162,6 +162,35 @@ class PanelInventoryPages(Controller):
         except BoxofficeError as exc:
             return await self._refused(request, event_id, exc, "list", fields)
         return Redirect(f"/panel/events/{event_id}/inventory?done=seats", status_code=303)
+
+    @post("/seats/change")
+    async def change_seat(self, request: Request[Any, Any, Any], event_id: PathId) -> Response[Any]:
+        """Reprice, move to another section or remove one available seat, named by label."""
+        partner = await partner_of(request)
+        fields = await form_fields(request)
+        inventory = services_of(request.app).inventory
+        label = fields.get("label", "")
+        try:
+            seats, _ = await all_seats(request, event_id)
+            found = next((seat for seat in seats if seat.label == label), None)
+            if found is None:
+                raise InvalidInput(f"No seat labelled {label!r} in this event", field="label")
+            if fields.get("remove") == "yes":
+                await inventory.delete_seat(partner, found.id)
+                return Redirect(
+                    f"/panel/events/{event_id}/inventory?done=seat_removed", status_code=303
+                )
+            wanted = filled(
+                {"price": fields.get("price", ""), "section": fields.get("section", "")}
+            )
+            as_cents(wanted, "price", "price_cents")
+            data = convert(wanted, SeatPatch)
+            await inventory.update_seat(
+                partner, found.id, SeatChanges(data.price_cents, data.section)
+            )
+        except BoxofficeError as exc:
+            return await self._refused(request, event_id, exc, "seat", fields)
+        return Redirect(f"/panel/events/{event_id}/inventory?done=seat_saved", status_code=303)
 
     @post("/ticket-types")
     async def add_type(self, request: Request[Any, Any, Any], event_id: PathId) -> Response[Any]:
