@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -125,6 +126,7 @@ async def test_partner_builds_an_event_and_opens_its_sale(
         second = await buy_seats(http, event_id, seat_ids[2:3])
     await expect(page.locator('[data-figure="sold"]')).to_have_text("3", timeout=10_000)
     await expect(page.locator('[data-figure="orders_placed"]')).to_have_text("2")
+    await expect(page.locator('[data-figure="claims_rate"]')).to_have_text(re.compile(r"^[\d.]+$"))
     await expect(page.locator('[data-figure="available"]')).to_have_text("122")
     # revenue is PostgreSQL's: it shows once the orders are written, as the worker would
     assert await ticket_persister(resources).persist([first["id"], second["id"]]) == 2

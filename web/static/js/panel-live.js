@@ -1,6 +1,7 @@
 // The live dashboard: polls the event's figures every few seconds, fills the numbers and
 // draws the last minutes as small SVG line charts. Rates are computed here from two
-// successive totals (orders placed, refusals), on the server's clock.
+// successive totals, on the server's clock: claims that reserved (orders placed) and claims
+// refused (the refusals stream's entries); claims per second is their sum.
 "use strict";
 
 (function () {
@@ -97,7 +98,7 @@
     setFigure("orders_placed", number.format(live.orders_placed));
     setFigure("reservations_rate", rate.format(sample.reservations_rate));
     setFigure("refusals_rate", rate.format(sample.refusals_rate));
-    setFigure("holding_orders", number.format(live.holding_orders));
+    setFigure("claims_rate", rate.format(sample.reservations_rate + sample.refusals_rate));
     setFigure("waiting", number.format(live.waiting));
     setFigure("shopping", number.format(live.shopping));
     setFigure("admitted", number.format(Math.max(0, live.joined - live.waiting)));
