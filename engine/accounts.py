@@ -14,6 +14,7 @@ from engine.errors import (
     InvalidCredentials,
     InvalidInput,
     NotFound,
+    PermissionDenied,
     TooManyAttempts,
 )
 from engine.passwords import Passwords
@@ -218,3 +219,48 @@ class UserAdmin:
             raise NotFound(f"No user {email}")
         await apply_revocation(self._copy, self._store, user_ids, revoked)
         return user_ids
+
+
+class StaffMember(msgspec.Struct):
+    """A gate account as its partner sees it."""
+
+    id: int
+    name: str
+    email: str
+    created_at: datetime
+    disabled: bool
+
+
+class StaffStore(Protocol):
+    async def staff_of(self, partner_id: int) -> list[StaffMember]:
+        """The partner's staff accounts, oldest first (deleted ones left out)."""
+
+    async def disable_staff(self, partner_id: int, staff_id: int) -> list[int]:
+        """Disable the account if it is this partner's staff: [its id], else []."""
+
+    async def revoked_user_ids(self) -> list[int]: ...
+
+
+class StaffAccounts:
+    """What a partner does with its gate accounts besides creating them (Accounts): list and
+    disable. A disabled account's sessions and tokens stop working within about a second
+    (engine/revocation.py)."""
+
+    def __init__(self, store: StaffStore, copy: RevocationCopy) -> None:
+        self._store = store
+        self._copy = copy
+
+    @staticmethod
+    def _partner_id(partner: Principal) -> int:
+        if partner.role != "partner" or partner.partner_id is None:
+            raise PermissionDenied("Only a partner manages its staff")
+        return partner.partner_id
+
+    async def list(self, partner: Principal) -> list[StaffMember]:
+        return await self._store.staff_of(self._partner_id(partner))
+
+    async def disable(self, partner: Principal, staff_id: int) -> None:
+        changed = await self._store.disable_staff(self._partner_id(partner), staff_id)
+        if not changed:
+            raise NotFound("No such staff account")
+        await apply_revocation(self._copy, self._store, changed, True)

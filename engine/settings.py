@@ -52,6 +52,8 @@ class Settings:
     mail_from: str | None  # None: engine.ticket_mail.DEFAULT_SENDER
     hsts_seconds: int = 0
     metrics_token: str | None = None
+    session_ttl_seconds: int = 8 * 3600
+    secure_cookies: bool = False
 
     @property
     def production(self) -> bool:
@@ -164,7 +166,19 @@ def load_settings() -> Settings:
         hsts_seconds=_int("HSTS_SECONDS", 0),
         # the bearer token /metrics asks for; in production, no token means no /metrics
         metrics_token=_env("METRICS_TOKEN"),
+        # a browser session (the pages' cookie) lasts this long from sign-in
+        session_ttl_seconds=_int("SESSION_TTL_SECONDS", 8 * 3600),
+        # cookies are Secure on requests that came over TLS; this makes them Secure always
+        # (behind a proxy that ends TLS and does not say so in X-Forwarded-Proto)
+        secure_cookies=_flag("SECURE_COOKIES"),
     )
+
+
+def _flag(name: str) -> bool:
+    raw = (_env(name, "0") or "0").lower()
+    if raw not in ("0", "1", "true", "false", "yes", "no"):
+        raise SettingsError(f"{name} must be 1/0, true/false or yes/no, got {raw!r}")
+    return raw in ("1", "true", "yes")
 
 
 APPENDFSYNC_POLICIES = ("always", "everysec", "no")
