@@ -188,3 +188,7 @@ def arq_in_progress(job_id: str) -> str:
 
 def arq_retry(job_id: str) -> str:
     return f"arq:retry:{job_id}"
+
+
+def arq_result(job_id: str) -> str:
+    return f"arq:result:{job_id}"

@@ -68,7 +68,7 @@ async def test_every_spelling_of_the_bearer_scheme_takes_the_hot_paths(
     staff: Actor,
 ) -> None:
     """The scheme is case-insensitive (RFC 7235) on the hot paths as in the handlers: a
-    `bearer` token is served, not passed on to Litestar."""
+    `bearer` token is served, not passed on to Litestar (claims, payments, the queue, scans)."""
     sale = await open_sale(resources, partner.id, seats=4)
     _, (ticket,) = await issue_tickets(client, resources, customer, sale)
     queue = f"/events/{(await room_sale(resources, partner.id, seats=1)).event_id}/queue"
@@ -87,6 +87,9 @@ async def test_every_spelling_of_the_bearer_scheme_takes_the_hot_paths(
             claim = {"items": [seat_item(sale, sale.seat_ids[n])]}
             placed = await client.post("/orders", headers=as_customer, json=claim)
             assert placed.status_code == 201, placed.text
+            pay = f"/orders/{placed.json()['id']}/pay"
+            paid = await client.post(pay, headers=as_customer, json={"payment_token": "tok_visa"})
+            assert paid.status_code == 202, paid.text
             assert (await client.post(queue, headers=as_customer)).status_code == 200
             assert (await client.get(queue, headers=as_customer)).status_code == 200
             as_staff = {"Authorization": f"{scheme} {staff.token}"}
