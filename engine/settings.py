@@ -52,6 +52,7 @@ class Settings:
     mail_from: str | None  # None: engine.ticket_mail.DEFAULT_SENDER
     hsts_seconds: int = 0
     metrics_token: str | None = None
+    refresh_ttl_seconds: int = 30 * 86_400
 
     @property
     def production(self) -> bool:
@@ -147,7 +148,8 @@ def load_settings() -> Settings:
         # default's verify time, so logins do not queue behind hashing (README: figures)
         argon2_time_cost=_int("ARGON2_TIME_COST", 1),
         argon2_memory_kib=_int("ARGON2_MEMORY_KIB", 40960),
-        password_threads=_int("PASSWORD_THREADS", 2),
+        # argon2-cffi releases the GIL: one thread per core lets logins use the whole machine
+        password_threads=_int("PASSWORD_THREADS", os.cpu_count() or 2),
         # failed logins per window: per (e-mail, address) pair first, then a per-e-mail
         # ceiling and a per-address one that skip pairs which logged in before
         # (engine/accounts.py `LoginThrottle`)
@@ -164,6 +166,8 @@ def load_settings() -> Settings:
         hsts_seconds=_int("HSTS_SECONDS", 0),
         # the bearer token /metrics asks for; in production, no token means no /metrics
         metrics_token=_env("METRICS_TOKEN"),
+        # a sign-in's refresh tokens lapse after this long unused (engine/refresh_tokens.py)
+        refresh_ttl_seconds=_int("REFRESH_TTL_SECONDS", 30 * 86_400),
     )
 
 
