@@ -73,10 +73,10 @@ def soldout_race(port: int, sale: OnSale, tokens: list[str]) -> dict[str, Any]:
     return result
 
 
-async def oversold(resources: Resources, sale: OnSale, paid: int) -> int:
-    """Units sold beyond the pool, by the API's answers or by Redis' own counts."""
+async def oversold(resources: Resources, sale: OnSale, paid: int, units: int = POOL_UNITS) -> int:
+    """Units sold beyond the pool of `units`, by the API's answers or by Redis' own counts."""
     pool = sale.pool_ids[0]
     # redis-py types its asyncio commands as `Awaitable[T] | T`
     asked = resources.redis.hget(keys.event_key(sale.event_id, "pools"), f"{pool}:s")
     sold = await cast(Awaitable[bytes | None], asked)
-    return max(0, paid - POOL_UNITS, int(sold or 0) - POOL_UNITS)
+    return max(0, paid - units, int(sold or 0) - units)
