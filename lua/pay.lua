@@ -52,10 +52,14 @@ local function pay_one(payment)
     return {err = 'payment_declined'}
   end
   sell_part(order_id, part)
-  set_status(order_id, 'paid', now, cjson.null, {reserved = true},
-             {payment_ref = payment.p, paid_at = now})
+  -- set_status's change, on the document already read: encoded once, and handed back
+  doc.status, doc.payment_ref, doc.paid_at = 'paid', payment.p, now
+  doc.history[#doc.history + 1] = {status = 'paid', at = now, reason = cjson.null}
+  local encoded = cjson.encode(doc)
+  redis.call('HSET', K_ORDERS, order_id, encoded)
+  redis.call('ZADD', K_CHANGES, now, order_id)
   redis.call('ZADD', K_OUTBOX, now, order_id)
-  return {ok = 1, d = redis.call('HGET', K_ORDERS, order_id)}
+  return {ok = 1, d = encoded}
 end
 
 for i, payment in ipairs(payments) do results[i] = pay_one(payment) end
