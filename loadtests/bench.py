@@ -200,6 +200,7 @@ class HttpRun:
     done: str = "200"
     warm_up: float = 1.0  # seconds in the warm-up round
     server: str = "api"  # or "pg_lock": the baseline's process
+    connections: int = 64
 
 
 @dataclass
@@ -269,7 +270,14 @@ async def product_runs(
         # each poller's token is verified once, on its first request, as in a real queue
         HttpRun("queue_poll_rps", polls, True, warm_up=2),
         HttpRun("gate_validate_rps", validations(gate_token, codes), False),
-        HttpRun("login_per_s", await login_requests(resources, sales.customers), True),
+        # a login takes a verify's CPU (tens of ms): 8 in flight a core keep every verify
+        # thread busy without a long queue to drain at the end of each round
+        HttpRun(
+            "login_per_s",
+            await login_requests(resources, sales.customers),
+            True,
+            connections=8 * (os.cpu_count() or 1),
+        ),
     ]
 
 
@@ -340,7 +348,7 @@ def run_all(
             requests = run.requests if run.repeat else run.requests[used[run.name] :]
             length = run.warm_up if turn == 0 else seconds / rounds
             before = processes.cpu(run.server)
-            result = http_load(ports[run.server], requests, length, run.repeat)
+            result = http_load(ports[run.server], requests, length, run.repeat, run.connections)
             after = processes.cpu(run.server)
             result["cpu_s"] = [b - a for a, b in zip(before, after, strict=True)]
             used[run.name] += result["requests"]
@@ -461,6 +469,7 @@ async def measure(
     finally:
         await resources.close()
     figures["login_verify_ms"] = argon2.verify_ms
+    figures["login_verify_wall_ms"] = argon2.verify_wall_ms
     figures["login_goal_per_s"] = argon2.goal_per_s
     race_runs = {name: {"races": rounds_run} for name, rounds_run in raced.items()}
     return figures, runs | race_runs, redis, argon2
@@ -543,6 +552,7 @@ FIGURES = (
     "gate_validate_rps",
     "login_per_s",
     "login_verify_ms",
+    "login_verify_wall_ms",
     "login_goal_per_s",
     *(
         race_prefix(f"soldout_{size}") + name
@@ -595,7 +605,7 @@ def report(
         f"all figures side by side in this one run. Redis: {redis}.\n",
         "HTTP figures: one uvicorn worker (uvloop, httptools) per API process, loaded by "
         "`loadtests/http_load.py` (asyncio + uvloop, in its own process), 64 keep-alive "
-        f"connections, {seconds:g} s per figure taken as {rounds} rounds of "
+        f"connections (8 a core for logins), {seconds:g} s per figure taken as {rounds} rounds of "
         f"{seconds / rounds:g} s: every HTTP run in turn, then again, so a slow spell of this "
         "shared machine weighs on all of them alike, after a warm-up round that is not "
         "counted (1 s each; 2 s for the polls). A figure counts its successful responses "
@@ -621,11 +631,15 @@ def report(
             rows.append(
                 f"| {a} / {b} | {values[a] / values[b]:.2f} | {_spread(per_round, '{:.2f}')} |"
             )
+    login = values.get("login_per_s", 0.0)
+    login_cpu_us = cpu_us_per_request(runs).get("login_per_s", {}).get("api", 0.0)
     rows += [
         "",
-        f"Logins: {argon2.describe()}; measured `login_per_s` "
-        f"{values.get('login_per_s', 0):,.0f}/s, "
-        f"{values.get('login_per_s', 0) / argon2.goal_per_s:.2f} of the goal.",
+        f"Logins ({8 * argon2.cores} connections): {argon2.describe()}; measured "
+        f"`login_per_s` {login:,.0f}/s, {login / argon2.goal_per_s:.2f} of the goal. "
+        f"CPU per login in the API process {login_cpu_us / 1000:.1f} ms (median round): "
+        f"all {argon2.cores} cores busy with logins alone would serve "
+        f"{argon2.cores * 1e6 / login_cpu_us if login_cpu_us else 0:,.0f}/s.",
     ]
     rows += race_rows(figures, runs, rounds)
     rows += cpu_rows(runs)
