@@ -267,6 +267,7 @@ async def product_runs(
         HttpRun("http_trivial_rps", HEALTH, True),
         HttpRun("http_claim_seat_rps", order_requests(tokens, seats), False, "201"),
         HttpRun("http_claim_ga_rps", order_requests(tokens, ga), True, "201"),
+        HttpRun("http_pay_rps", await payments(resources, partner, sales, seconds), False, "202"),
         # each poller's token is verified once, on its first request, as in a real queue
         HttpRun("queue_poll_rps", polls, True, warm_up=2),
         HttpRun("gate_validate_rps", validations(gate_token, codes), False),
@@ -279,6 +280,37 @@ async def product_runs(
             connections=8 * (os.cpu_count() or 1),
         ),
     ]
+
+
+async def payments(
+    resources: Resources, partner: int, sales: Sales, seconds: float
+) -> list[dict[str, Any]]:
+    """One `POST /orders/{id}/pay` for each of enough GA orders claimed now (by the engine, in
+    an event of their own), by the customer who claimed it: payments alone, measured like
+    the claims so the two compare."""
+    sale = await open_sale(resources, partner, pools=(10_000_000,), limit=1000, hold_seconds=7200)
+    orders = Orders(resources.sale_store, resources.sale_reads, resources.order_store, NoJobQueue())
+    secret = resources.settings.jwt_secret
+    wanted = 10_000 + int(seconds * 4_000)
+    requests: list[dict[str, Any]] = []
+
+    async def claimer(index: int) -> None:
+        customer = Principal(sales.customers[index], "customer")
+        token = issue_access_token(customer, secret, 86400)
+        claim = [EventClaim(sale.event_id, pools={sale.pool_ids[0]: 1})]
+        while len(requests) < wanted:
+            order = await orders.place(customer, claim, "")
+            requests.append(
+                {
+                    "method": "POST",
+                    "path": f"/orders/{order.id}/pay",
+                    "headers": {"Authorization": f"Bearer {token}"},
+                    "body": {"payment_token": "tok_bench"},
+                }
+            )
+
+    await asyncio.gather(*(claimer(i) for i in range(256)))
+    return requests
 
 
 async def baseline_runs(
@@ -527,6 +559,8 @@ NOTES = {
     "http_trivial_rps": "GET /health",
     "http_claim_seat_rps": "POST /orders, one distinct seat each (Redis Lua claim)",
     "http_claim_ga_rps": "POST /orders, one GA ticket each (Redis Lua claim), an event of its own",
+    "http_pay_rps": "POST /orders/{id}/pay, orders of one GA ticket claimed in the set-up, "
+    "each paid once by its customer (lua/pay.lua, then the persist job queued)",
     "pg_lock_claim_seat_rps": "same body, one distinct seat each: PostgreSQL "
     "`UPDATE ... WHERE status = 'available'` + order row, separate API process",
     "pg_lock_claim_ga_rps": "same body, one GA ticket each: PostgreSQL "
@@ -545,6 +579,7 @@ FIGURES = (
     "http_trivial_rps",
     "http_claim_seat_rps",
     "http_claim_ga_rps",
+    "http_pay_rps",
     "pg_lock_claim_seat_rps",
     "pg_lock_claim_ga_rps",
     "worker_orders_per_s",
@@ -560,21 +595,13 @@ FIGURES = (
         for name in (*RACE_FIGURES, "oversold")
     ),
 )
-HTTP_FIGURES = (
-    "http_trivial_rps",
-    "http_claim_seat_rps",
-    "http_claim_ga_rps",
-    "queue_poll_rps",
-    "gate_validate_rps",
-    "pg_lock_claim_seat_rps",
-    "pg_lock_claim_ga_rps",
-    "pg_lock_server_trivial_rps",
-)
 
 RATIOS = (
     ("engine_claim_per_s", "redis_raw_claim_per_s"),
     ("http_claim_seat_rps", "http_trivial_rps"),
     ("http_claim_ga_rps", "http_trivial_rps"),
+    ("http_pay_rps", "http_trivial_rps"),
+    ("http_pay_rps", "http_claim_ga_rps"),
     ("pg_lock_claim_seat_rps", "http_trivial_rps"),
     ("pg_lock_claim_ga_rps", "http_trivial_rps"),
     # against GET /health on the baseline's own process: steadier when the machine is shared
@@ -709,13 +736,25 @@ def cpu_rows(runs: dict[str, dict[str, Any]]) -> list[str]:
     health = medians.get("http_trivial_rps")
     if health and health["api"]:
         rows += ["", "| CPU ratio, per request | value |", "|---|---:|"]
-        for name in ("http_claim_seat_rps", "http_claim_ga_rps", "soldout_32", "soldout_512"):
+        names = (
+            "http_claim_seat_rps",
+            "http_claim_ga_rps",
+            "http_pay_rps",
+            "soldout_32",
+            "soldout_512",
+        )
+        for name in names:
             claim = medians.get(name)
             if claim:
                 ratio = claim["api"] / health["api"]
                 rows.append(f"| {name} (API process) / http_trivial_rps | {ratio:.2f} |")
                 both = (claim["api"] + claim["redis"]) / health["api"]
                 rows.append(f"| {name} (API + Redis) / http_trivial_rps | {both:.2f} |")
+    pay, claim_ga = medians.get("http_pay_rps"), medians.get("http_claim_ga_rps")
+    if pay and claim_ga and claim_ga["api"] and claim_ga["redis"]:
+        for part, label in (("api", "API process"), ("redis", "Redis")):
+            ratio = pay[part] / claim_ga[part]
+            rows.append(f"| http_pay_rps / http_claim_ga_rps ({label}) | {ratio:.2f} |")
     return rows
 
 
