@@ -25,7 +25,7 @@ from api.auth import AUTH_DEPENDENCIES
 from api.bodies import BodyRequest
 from api.hot_paths import BoxofficeApp
 from api.operations import count_dead_letters, health, metrics_guard, ready
-from api.orders import serve_claim
+from api.orders import serve_claim, serve_pay
 from api.problems import EXCEPTION_HANDLERS
 from api.security_headers import ResponseHeaders
 from api.services import services_of
@@ -140,6 +140,7 @@ def create_app(hot_paths: bool = True) -> Litestar:
     )
     if hot_paths:
         app.hot_path("POST", "/orders", serve_claim)
+        app.hot_path("POST", "/orders/{order_id:str}/pay", serve_pay)
         app.hot_path("POST", "/events/{event_id:int}/queue", serve_queue)
         app.hot_path("GET", "/events/{event_id:int}/queue", serve_queue)
         app.hot_path("POST", "/tickets/validate", serve_validate)

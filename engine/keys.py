@@ -38,6 +38,13 @@ def login_failures_by_pair(email: str, address: str) -> str:
     return f"{LOGIN_TAG}:fail:pair:{_email_digest(email)}:{address[:MAX_ADDRESS]}"
 
 
+def refresh_family(family_id: str) -> str:
+    """HASH of one sign-in's refresh tokens (engine/refresh_tokens.py): `user`, `current`
+    (the digest of the token that may be used next), and `used:<digest>` for each token
+    already rotated; expires when the sign-in lapses unused."""
+    return f"{PREFIX}:refresh:{family_id}"
+
+
 def login_known_pair(email: str, address: str) -> str:
     """STRING set when this e-mail logged in from this address lately: such a pair is not
     held back by the per-e-mail and per-address ceilings (only by its own limit)."""
@@ -199,3 +206,7 @@ def arq_in_progress(job_id: str) -> str:
 
 def arq_retry(job_id: str) -> str:
     return f"arq:retry:{job_id}"
+
+
+def arq_result(job_id: str) -> str:
+    return f"arq:result:{job_id}"

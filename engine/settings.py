@@ -54,6 +54,7 @@ class Settings:
     metrics_token: str | None = None
     session_ttl_seconds: int = 8 * 3600
     secure_cookies: bool = False
+    refresh_ttl_seconds: int = 30 * 86_400
 
     @property
     def production(self) -> bool:
@@ -149,7 +150,8 @@ def load_settings() -> Settings:
         # default's verify time, so logins do not queue behind hashing (README: figures)
         argon2_time_cost=_int("ARGON2_TIME_COST", 1),
         argon2_memory_kib=_int("ARGON2_MEMORY_KIB", 40960),
-        password_threads=_int("PASSWORD_THREADS", 2),
+        # argon2-cffi releases the GIL: one thread per core lets logins use the whole machine
+        password_threads=_int("PASSWORD_THREADS", os.cpu_count() or 2),
         # failed logins per window: per (e-mail, address) pair first, then a per-e-mail
         # ceiling and a per-address one that skip pairs which logged in before
         # (engine/accounts.py `LoginThrottle`)
@@ -171,6 +173,8 @@ def load_settings() -> Settings:
         # cookies are Secure on requests that came over TLS; this makes them Secure always
         # (behind a proxy that ends TLS and does not say so in X-Forwarded-Proto)
         secure_cookies=_flag("SECURE_COOKIES"),
+        # a sign-in's refresh tokens lapse after this long unused (engine/refresh_tokens.py)
+        refresh_ttl_seconds=_int("REFRESH_TTL_SECONDS", 30 * 86_400),
     )
 
 

@@ -49,6 +49,14 @@ class PgAccountStore:
         row = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE id = $1", user_id)
         return _user(row) if row else None
 
+    async def user_and_disabled(self, user_id: int) -> tuple[User, bool] | None:
+        row = await self._pool.fetchrow(
+            f"""SELECT {_COLUMNS}, disabled_at IS NOT NULL OR deleted_at IS NOT NULL AS disabled
+                  FROM users WHERE id = $1""",
+            user_id,
+        )
+        return (_user(row), row["disabled"]) if row else None
+
     async def set_disabled(self, email: str, disabled: bool) -> list[int]:
         rows = await self._pool.fetch(
             """UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END

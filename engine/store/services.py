@@ -21,6 +21,7 @@ from engine.inventory import Inventory
 from engine.lineup import Lineup
 from engine.orders import Orders, PersistJobQueue
 from engine.persistence import DeadLetter, Persister
+from engine.refresh_tokens import RefreshTokens
 from engine.reports import Reports
 from engine.revocation import RevokedUsers
 from engine.store.event_orders import RedisEventOrders
@@ -33,6 +34,7 @@ from engine.store.redis_dashboard import RedisLiveFigures
 from engine.store.redis_idempotency import RedisIdempotencyStore
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.redis_rate_limit import RedisRateLimiter
+from engine.store.redis_refresh import RedisRefreshStore
 from engine.store.redis_revocation import RedisRevocationCopy
 from engine.store.redis_throttle import RedisLoginThrottle
 from engine.store.redis_waiting_room import waiting_room
@@ -137,6 +139,9 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
             settings.jwt_ttl_seconds,
             limiter,
             settings.rate_limits,
+            refresh_tokens=RefreshTokens(
+                RedisRefreshStore(resources.redis), settings.refresh_ttl_seconds
+            ),
         ),
         tickets=Tickets(resources.ticket_store, orders, live=resources.live_tickets),
         gate=Gate(
