@@ -24,7 +24,7 @@ from engine.moments import from_ms, to_ms
 from engine.order_document import DocumentLine, DocumentStatusChange, OrderDocument, OrderStatus
 from engine.order_ids import home_event_of, new_order_id
 from engine.principal import Principal
-from engine.rate_limits import OFF, Rate, RateLimiter, enforce, retry_after_seconds
+from engine.rate_limits import retry_after_seconds
 
 MAX_UNITS_PER_ORDER = 100
 PAYMENT_GRACE_MS = 600_000
@@ -264,6 +264,10 @@ def refusal_error(outcome: ClaimOutcome) -> errors.BoxofficeError:
 
 def pay_refusal(outcome: PayOutcome) -> errors.BoxofficeError:
     """The error of a payment lua/pay.lua refused, as the step-by-step path raises it."""
+    if outcome.code == "rate_limited":
+        return errors.TooManyAttempts(
+            retry_after_seconds(int(outcome.detail)), "Too many payments; try again later"
+        )
     if outcome.code == "not_found":
         return errors.NotFound("No such order")
     if outcome.code == "hold_expired":
@@ -291,16 +295,12 @@ class Orders:
         archive: OrderArchive,
         job_queue: PersistJobQueue,
         admission: Admission | None = None,
-        limiter: RateLimiter | None = None,
-        pay_rate: Rate = OFF,
     ) -> None:
         self._store = store
         self._lookups = lookups
         self._archive = archive
         self._job_queue = job_queue
         self._admission = admission  # waiting rooms; None: no event has one
-        self._limiter = limiter  # payments per customer; claims' limits are the store's
-        self._pay_rate = pay_rate
 
     async def group_by_event(
         self, seats: list[tuple[int, list[int]]], pools: list[tuple[int, int]]
@@ -415,9 +415,9 @@ class Orders:
         event is paid in one script call, batched with other payments of that event; an order
         spanning events (or not in Redis) takes the steps of `_pay_in_steps`. Either way the
         order is paid and in its event's outbox in one atomic step before the job is queued,
-        so a process that dies after it loses no paid order (the sync loop queues it again)."""
-        if self._limiter is not None:
-            await enforce(self._limiter, "pay", str(customer.user_id), self._pay_rate)
+        so a process that dies after it loses no paid order (the sync loop queues it again).
+        The customer's payments bucket is charged in that same script call (the store's rate,
+        lua/pay.lua), whichever path the payment then takes."""
         home_event_of(order_id)
         declined = payment_token.startswith("tok_decline")
         payment_ref = None if declined else f"sim_{order_id}"

@@ -55,7 +55,7 @@ local function take_token(buckets, field, now)
 end
 
 -- Writes the buckets of `sets` (bucket sets of one HASH) that were charged, in one HSET, and
--- expires the hash `expire_ms` later (the longest window of the buckets kept in it): by then
+-- keeps the hash at least `expire_ms` more (the longest window of these buckets): by then
 -- they are all full again. Times are kept in whole µs (an integer prints faster than a
 -- fraction).
 local function close_buckets(sets, expire_ms)
@@ -69,5 +69,9 @@ local function close_buckets(sets, expire_ms)
   end
   if #args == 0 then return end
   redis.call('HSET', sets[1].key, unpack(args))
-  redis.call('PEXPIRE', sets[1].key, expire_ms)
+  -- buckets of other rules may share the hash (an event's claims and payments): its life is
+  -- only ever lengthened, so none of them is forgotten before it is full
+  if redis.call('PTTL', sets[1].key) < expire_ms then
+    redis.call('PEXPIRE', sets[1].key, expire_ms)
+  end
 end

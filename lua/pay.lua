@@ -3,6 +3,11 @@
 -- lua/confirm.lua in each of its events (engine/orders.py).
 -- ARGV[1]: JSON list of payments {o: order id, c: the paying customer's id, p: the payment
 -- reference, or '' when the payment was declined}.
+-- ARGV[2..3] (absent or 0: no rate limit): payments per customer in a burst, over ms
+-- (engine/rate_limits.py). Each payment first takes a token from its customer's payments
+-- bucket in this event, the order's home (K_RATE field 'p:<customer>', lua/_bucket.lua: read
+-- and written once for the batch); without one it is refused {err='rate_limited', x=ms to
+-- wait} before anything else is looked at, whatever path the payment would then take.
 -- Each payment, on its own, with the rules of the step-by-step path:
 --   the order must be the customer's, reserved, and still held here;
 --   a hold that lapsed is released, the order expired and the refusal recorded;
@@ -12,13 +17,20 @@
 --   script, so a paid order is never only in the caller's memory; its hold ends, which frees
 --   a waiting-room slot that followed it.
 -- Returns a JSON list, one entry per payment: {ok=1, d=the paid document's JSON, as stored}
--- or {err=code, x=detail}: 'elsewhere' (no document here, or the order spans events: take
--- the step-by-step path, which tells the rest), 'not_found' (another customer's),
+-- or {err=code, x=detail}: 'rate_limited', 'elsewhere' (no document here, or the order spans
+-- events: take the step-by-step path, which tells the rest; its token is taken), 'not_found' (another customer's),
 -- 'invalid_state' (x: the order's status, or 'paying' when another payment holds the lock),
 -- 'hold_expired', 'payment_declined'.
 local payments = cjson.decode(ARGV[1])
 local now = now_ms()
 local results = {}
+local per_customer, window_ms = tonumber(ARGV[2] or '0'), tonumber(ARGV[3] or '0')
+local buckets
+if per_customer > 0 then
+  local fields = {}
+  for i, payment in ipairs(payments) do fields[i] = 'p:' .. payment.c end
+  buckets = open_buckets(K_RATE, fields, per_customer, window_ms)
+end
 
 local function pay_one(payment)
   local order_id = payment.o
@@ -62,5 +74,9 @@ local function pay_one(payment)
   return {ok = 1, d = encoded}
 end
 
-for i, payment in ipairs(payments) do results[i] = pay_one(payment) end
+for i, payment in ipairs(payments) do
+  local wait = buckets and take_token(buckets, 'p:' .. payment.c, now) or 0
+  results[i] = wait > 0 and {err = 'rate_limited', x = wait} or pay_one(payment)
+end
+if buckets then close_buckets({buckets}, window_ms) end
 return cjson.encode(results)

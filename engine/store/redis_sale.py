@@ -20,6 +20,7 @@ from engine.orders import (
     PayOutcome,
     document_line,
 )
+from engine.rate_limits import OFF, Rate
 from engine.store.claim_batcher import ClaimBatcher, ClaimedLine
 from engine.store.lua_json import decode_document, encode
 from engine.store.pay_batcher import PayBatcher
@@ -50,11 +51,12 @@ class RedisSaleStore:
         scripts: EventScripts,
         batcher: ClaimBatcher,
         tickets: TicketLoader | None = None,
+        pay_rate: Rate = OFF,
     ) -> None:
         self._redis = redis
         self._scripts = scripts
         self._batcher = batcher
-        self._payments = PayBatcher(scripts)
+        self._payments = PayBatcher(scripts, pay_rate)
         # a ticket type never moves to another event: its event, once found, is kept
         self._event_of_type: dict[int, int] = {}
         self._tickets = tickets

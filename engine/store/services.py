@@ -99,8 +99,6 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
         resources.order_store,
         persist_queue,
         admission=Admission(room, resources.sale_store, settings.jwt_secret),
-        limiter=limiter,
-        pay_rate=settings.rate_limits.pay_per_customer,
     )
     event_orders = RedisEventOrders(
         persistence.order_log, persistence.persister, resources.inventory, resources.pool
