@@ -398,7 +398,7 @@ class PgMailOutbox:
     async def mail_order(self, order_id: str) -> MailOrder | None:
         async with self._pool.acquire() as conn:
             order = await conn.fetchrow(
-                """SELECT o.id, o.status, o.total_cents, u.name, u.email
+                """SELECT o.id, o.status, o.total_cents, u.name, u.email, u.locale
                      FROM orders o JOIN users u ON u.id = o.customer_id WHERE o.id = $1""",
                 order_id,
             )
@@ -418,6 +418,7 @@ class PgMailOutbox:
             customer_email=order["email"],
             total_cents=order["total_cents"],
             tickets=[MailTicket(**dict(row)) for row in tickets],
+            locale=order["locale"],
         )
 
     async def qr_images(self, ticket_ids: list[int]) -> dict[int, bytes]:

@@ -1,0 +1,4 @@
+-- The language a customer reads (engine/locales.py: a supported tag such as 'pt-BR'), set when
+-- they sign up in a page and whenever they switch language while signed in; e-mails are
+-- written in it. NULL: English.
+ALTER TABLE users ADD COLUMN locale text CHECK (length(locale) <= 10);
