@@ -22,6 +22,7 @@ from engine.orders import Orders, PersistJobQueue
 from engine.persistence import DeadLetter, Persister
 from engine.reports import Reports
 from engine.revocation import RevokedUsers
+from engine.seat_map import SeatMaps
 from engine.store.event_orders import RedisEventOrders
 from engine.store.pg_accounts import PgAccountStore
 from engine.store.pg_catalogue import PgCatalogueStore
@@ -35,6 +36,7 @@ from engine.store.redis_revocation import RedisRevocationCopy
 from engine.store.redis_throttle import RedisLoginThrottle
 from engine.store.redis_waiting_room import waiting_room
 from engine.store.resources import Resources
+from engine.storefront import Storefront
 from engine.tickets import Tickets
 from engine.waiting_room import RoomPolicy, WaitingRoom
 
@@ -75,6 +77,8 @@ class Services:
     gate: Gate
     revoked_users: RevokedUsers
     idempotency: RedisIdempotencyStore
+    storefront: Storefront
+    seat_maps: SeatMaps
 
 
 def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Services:
@@ -98,21 +102,21 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
     )
     lineup_store = PgLineupStore(resources.pool)
     accounts_store = PgAccountStore(resources.pool)
+    catalogue = Catalogue(
+        PgCatalogueStore(resources.pool),
+        resources.inventory,
+        resources.sale_reads,
+        lineup_store,
+        event_orders,
+    )
+    inventory_store = PgInventoryStore(resources.pool)
     return Services(
         resources=resources,
         persistence=persistence,
         waiting_room=room,
         orders=orders,
-        catalogue=Catalogue(
-            PgCatalogueStore(resources.pool),
-            resources.inventory,
-            resources.sale_reads,
-            lineup_store,
-            event_orders,
-        ),
-        inventory=Inventory(
-            PgInventoryStore(resources.pool), resources.inventory, resources.sale_reads
-        ),
+        catalogue=catalogue,
+        inventory=Inventory(inventory_store, resources.inventory, resources.sale_reads),
         lineup=Lineup(lineup_store),
         reports=Reports(PgReportStore(resources.pool, resources.order_store), resources.inventory),
         accounts=Accounts(
@@ -139,4 +143,6 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
         ),
         revoked_users=RevokedUsers(RedisRevocationCopy(resources.redis), accounts_store),
         idempotency=RedisIdempotencyStore(resources.redis),
+        storefront=Storefront(catalogue),
+        seat_maps=SeatMaps(inventory_store, resources.inventory),
     )
