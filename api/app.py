@@ -36,6 +36,9 @@ from engine.store.redis_durability import durability_gaps
 from engine.store.resources import open_resources
 from engine.store.services import build_services
 from ops.logs import configure_logging
+from web import STATIC_DIRECTORY as PAGE_STATIC_DIRECTORY
+from web import routes as page_routes
+from web import template_config
 from workers.job_queue import ArqJobQueue
 
 log = logging.getLogger("boxoffice.api")
@@ -56,7 +59,7 @@ ROUTE_HANDLERS: list[object] = [
 # the pages' scripts and styles: files, so that the pages' CSP allows no inline code
 STATIC_FILES = create_static_files_router(
     path="/static",
-    directories=[Path(__file__).resolve().parent / "static"],
+    directories=[Path(__file__).resolve().parent / "static", PAGE_STATIC_DIRECTORY],
     cache_control=CacheControlHeader(public=True, max_age=60),
     include_in_schema=False,
 )
@@ -118,7 +121,8 @@ def create_app(hot_paths: bool = True) -> Litestar:
     app = BoxofficeApp(
         prometheus=prometheus,
         response_headers=ResponseHeaders(settings.hsts_seconds),
-        route_handlers=[*ROUTE_HANDLERS, MetricsController, STATIC_FILES],
+        route_handlers=[*ROUTE_HANDLERS, MetricsController, STATIC_FILES, *page_routes()],
+        template_config=template_config(),
         dependencies=AUTH_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=BodyRequest,

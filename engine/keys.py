@@ -49,6 +49,13 @@ def rate_bucket(scope: str, who: str) -> str:
     return f"{PREFIX}:rate:{scope}:{who[:MAX_ADDRESS]}"
 
 
+def web_session(session_id: str) -> str:
+    """STRING msgpack WebSession of one browser session (engine/web_sessions.py), expiring
+    with it. Named by a digest of the id, so the key names do not reveal the cookies."""
+    digest = hashlib.sha256(session_id.encode()).hexdigest()[:40]
+    return f"{PREFIX}:session:{digest}"
+
+
 HYDRATED_EVENTS = f"{PREFIX}:events:hydrated"
 # HASH ticket type id -> event id, for every ticket type of a hydrated event: a claim finds the
 # event of a general-admission item here, not in PostgreSQL. Written by hydration; a deleted

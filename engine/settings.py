@@ -58,6 +58,8 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     currency: str = "USD"
     time_zone: str = "UTC"
+    session_ttl_seconds: int = 8 * 3600
+    secure_cookies: bool = False
 
     @property
     def production(self) -> bool:
@@ -173,7 +175,19 @@ def load_settings() -> Settings:
         public_url=_public_url(),
         currency=_currency(),
         time_zone=_time_zone(),
+        # a browser session (the pages' cookie) lasts this long from sign-in
+        session_ttl_seconds=_int("SESSION_TTL_SECONDS", 8 * 3600),
+        # cookies are Secure on requests that came over TLS; this makes them Secure always
+        # (behind a proxy that ends TLS and does not say so in X-Forwarded-Proto)
+        secure_cookies=_flag("SECURE_COOKIES"),
     )
+
+
+def _flag(name: str) -> bool:
+    raw = (_env(name, "0") or "0").lower()
+    if raw not in ("0", "1", "true", "false", "yes", "no"):
+        raise SettingsError(f"{name} must be 1/0, true/false or yes/no, got {raw!r}")
+    return raw in ("1", "true", "yes")
 
 
 def _public_url() -> str:

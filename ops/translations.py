@@ -4,8 +4,9 @@
                                         # to date (new texts untranslated, gone ones dropped)
     python -m ops.translations check    # exit 1 when a text is missing or untranslated
 
-Texts are found where they are written: `gettext(...)` / `ngettext(...)` calls in `engine/`
-and `web/` Python, `_()` / `gettext()` / `ngettext()` / `{% trans %}` in `web/templates/`.
+Texts are found where they are written: `gettext(...)` / `ngettext(...)` / `N_(...)` calls in
+`engine/` and `web/` Python, `_()` / `gettext()` / `ngettext()` / `{% trans %}` in the
+customer-facing templates of `web/templates/` (CUSTOMER_TEMPLATES).
 tests/unit/test_translations.py runs the same check, so a text nobody translated fails CI.
 """
 
@@ -22,10 +23,22 @@ from babel.messages.pofile import read_po, write_po
 from engine.locales import DEFAULT_LOCALE, DOMAIN, SUPPORTED, TRANSLATIONS
 from engine.settings import ROOT
 
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+JINJA = "jinja2.ext:babel_extract"
+# the customer-facing templates: the shared layout and sign-in pages, and the storefront's;
+# the partner panel and the gate scanner are in English only
+CUSTOMER_TEMPLATES = [
+    "templates/base.html",
+    "templates/_macros.html",
+    "templates/sign_in.html",
+    "templates/sign_up.html",
+    "templates/sign_out.html",
+    "templates/error.html",
+    "templates/store/**.html",
+]
 SOURCES: list[tuple[str, list[tuple[str, str]]]] = [
     ("engine", [("**.py", "python")]),
-    ("web", [("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")]),
+    ("web", [("**.py", "python"), *((path, JINJA) for path in CUSTOMER_TEMPLATES)]),
 ]
 TEMPLATE = TRANSLATIONS / f"{DOMAIN}.pot"
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}
@@ -41,7 +54,7 @@ def extracted() -> Catalog:
         found = extract_from_dir(
             str(base),
             method_map=methods,
-            options_map={"**/templates/**.html": JINJA_OPTIONS},
+            options_map={path: JINJA_OPTIONS for path in CUSTOMER_TEMPLATES},
             keywords=KEYWORDS,
             comment_tags=("Translators:",),
             strip_comment_tags=True,

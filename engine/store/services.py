@@ -35,10 +35,12 @@ from engine.store.redis_rate_limit import RedisRateLimiter
 from engine.store.redis_revocation import RedisRevocationCopy
 from engine.store.redis_throttle import RedisLoginThrottle
 from engine.store.redis_waiting_room import waiting_room
+from engine.store.redis_web_sessions import RedisWebSessionStore
 from engine.store.resources import Resources
 from engine.storefront import Storefront
 from engine.tickets import Tickets
 from engine.waiting_room import RoomPolicy, WaitingRoom
+from engine.web_sessions import WebSessions
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class Services:
     idempotency: RedisIdempotencyStore
     storefront: Storefront
     seat_maps: SeatMaps
+    web_sessions: WebSessions  # the pages' browser sessions (web/)
 
 
 def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Services:
@@ -145,4 +148,7 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
         idempotency=RedisIdempotencyStore(resources.redis),
         storefront=Storefront(catalogue),
         seat_maps=SeatMaps(inventory_store, resources.inventory),
+        web_sessions=WebSessions(
+            RedisWebSessionStore(resources.redis), settings.session_ttl_seconds
+        ),
     )
