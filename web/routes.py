@@ -14,6 +14,8 @@ from web.account_pages import AccountPages
 from web.csrf import csrf_guard
 from web.errors import WEB_EXCEPTION_HANDLERS
 from web.formatting import FILTERS
+from web.order_pages import OrderPages
+from web.store_pages import StorePages
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -22,7 +24,7 @@ STATIC_DIRECTORY = HERE / "static"
 
 def page_controllers() -> list[type[Controller]]:
     """Every page handler; a new page area adds its controller here."""
-    return [AccountPages]
+    return [AccountPages, StorePages, OrderPages]
 
 
 def routes() -> list[object]:
