@@ -354,6 +354,16 @@ class Catalogue:
             lineup=await self._lineup.whole_lineup(event_id),
         )
 
+    async def of_orders(self, event_ids: list[int]) -> dict[int, Event]:
+        """The events a customer's orders name (archived ones too: their orders stay the
+        customer's), without live counts: what an order page or a ticket prints."""
+        found: dict[int, Event] = {}
+        for event_id in sorted(set(event_ids)):
+            event = await self._store.event(event_id)
+            if event is not None:
+                found[event_id] = event
+        return found
+
     # --- writes (owner only) ---
 
     async def create(self, partner: Principal, new: NewEvent) -> Event:

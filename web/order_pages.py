@@ -88,11 +88,17 @@ class OrderPages(Controller):
     @get("/account/")
     async def account(self, request: Request[Any, Any, Any], cursor: Cursor = None) -> Template:
         session = await require(request, "customer")
-        orders, next_cursor = await services_of(request.app).orders.history(
+        services = services_of(request.app)
+        orders, next_cursor = await services.orders.history(
             session.principal, ORDERS_PER_PAGE, cursor
         )
+        named = [event_id for order in orders for event_id in event_ids(order)]
         return await shop_page(
-            request, "store/account.html", orders=orders, next_cursor=next_cursor
+            request,
+            "store/account.html",
+            orders=orders,
+            next_cursor=next_cursor,
+            events=await services.catalogue.of_orders(named),
         )
 
     @get("/account/orders/{order_id:str}")
@@ -112,6 +118,7 @@ class OrderPages(Controller):
             "store/order.html",
             order=order,
             tickets=tickets,
+            events=await services.catalogue.of_orders(event_ids(order)),
             just_paid=paid,
             just_cancelled=cancelled,
         )
@@ -130,7 +137,10 @@ class OrderPages(Controller):
         services = services_of(request.app)
         order = await services.orders.get(session.principal, order_id)
         tickets: OrderTickets = await services.tickets.of_order(session.principal, order_id)
-        return await shop_page(request, "store/print.html", order=order, tickets=tickets)
+        events = await services.catalogue.of_orders(event_ids(order))
+        return await shop_page(
+            request, "store/print.html", order=order, tickets=tickets, events=events
+        )
 
     @post("/account/orders/{order_id:str}/cancel")
     async def cancel(self, request: Request[Any, Any, Any], order_id: PathText) -> Response[Any]:
@@ -150,8 +160,15 @@ class OrderPages(Controller):
                 if isinstance(exc, errors.TicketsUsed)
                 else texts.gettext("This order can no longer be cancelled.")
             )
+            events = await services.catalogue.of_orders(event_ids(order))
             return await shop_page(
-                request, "store/order.html", 409, order=order, tickets=tickets, error=message
+                request,
+                "store/order.html",
+                409,
+                order=order,
+                tickets=tickets,
+                events=events,
+                error=message,
             )
         return Redirect(f"/account/orders/{order_id}?cancelled=1", status_code=303)
 

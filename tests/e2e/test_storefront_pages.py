@@ -291,6 +291,7 @@ async def test_the_storefront_speaks_the_visitors_language(desktop: Page, live_s
     await page.goto("/")
     await expect(page.get_by_role("heading", name="Encontre seu próximo evento")).to_be_visible()
     assert await page.get_attribute("html", "lang") == "pt-BR"
+    await screenshot(page, "storefront-pt-BR")
     await page.get_by_label("Idioma").select_option("es")
     await page.get_by_role("button", name="Mudar").click()
     await expect(page.get_by_role("heading", name="Encuentra tu próximo evento")).to_be_visible()
