@@ -21,6 +21,7 @@ from litestar.datastructures import Cookie
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
+from api.bodies import decode_body
 from api.problems import status_of
 from api.services import services_of
 from api.types import PathId
@@ -48,9 +49,10 @@ class ReserveIn(msgspec.Struct, forbid_unknown_fields=True):
         default_factory=list
     )
     # ticket type id (as JSON keys are text) -> quantity
-    ticket_types: dict[str, Annotated[int, msgspec.Meta(ge=0, le=100)]] = msgspec.field(
-        default_factory=dict
-    )
+    ticket_types: dict[
+        Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,18}$")],
+        Annotated[int, msgspec.Meta(ge=0, le=100)],
+    ] = msgspec.field(default_factory=dict)
 
 
 def day_bounds(value: str | None, zone: str, end: bool) -> datetime | None:
@@ -155,7 +157,7 @@ class StorePages(Controller):
     @post("/event/{event_id:int}/reserve", status_code=201)
     async def reserve(self, request: Request[Any, Any, Any], event_id: PathId) -> Response[Any]:
         session = await require(request, "customer")
-        body = msgspec.json.decode(await request.body(), type=ReserveIn)
+        body = decode_body(await request.body(), ReserveIn)  # 400 / 422 as the API answers
         orders = services_of(request.app).orders
         pools = [(int(t), n) for t, n in body.ticket_types.items() if n > 0]
         if not body.seat_ids and not pools:

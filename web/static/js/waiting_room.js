@@ -58,7 +58,10 @@
     $("state").dataset.state = status.state;
     const inLine = status.state === "waiting" || (status.state === "sold_out" && status.position);
     $("in-line").hidden = !inLine;
-    $("position").textContent = status.position === null ? room.dataset.textDrawn : status.position;
+    const drawn = status.position === null;  // joined before the opening: no place yet
+    $("position").textContent = drawn ? room.dataset.textDrawn : status.position;
+    $("position").classList.toggle("pending", drawn);
+    $("ahead-line").hidden = drawn;
     $("ahead").textContent = status.ahead === null ? "?" : status.ahead;
     $("eta").textContent = duration(status.eta_seconds);
     const messages = {
