@@ -23,7 +23,11 @@ from babel.messages.pofile import read_po, write_po
 from engine.locales import DEFAULT_LOCALE, DOMAIN, SUPPORTED, TRANSLATIONS
 from engine.settings import ROOT
 
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+# Python marks texts with gettext / ngettext / N_; templates call _() too. `_` is not looked
+# for in Python, where it often names a value thrown away.
+Keywords = dict[str, tuple[int, ...] | None]
+PYTHON_KEYWORDS: Keywords = {"gettext": None, "ngettext": (1, 2), "N_": None}
+TEMPLATE_KEYWORDS: Keywords = {"_": None, "gettext": None, "ngettext": (1, 2)}
 JINJA = "jinja2.ext:babel_extract"
 # the customer-facing templates: the shared layout and sign-in pages, and the storefront's;
 # the partner panel and the gate scanner are in English only
@@ -36,9 +40,10 @@ CUSTOMER_TEMPLATES = [
     "templates/error.html",
     "templates/store/**.html",
 ]
-SOURCES: list[tuple[str, list[tuple[str, str]]]] = [
-    ("engine", [("**.py", "python")]),
-    ("web", [("**.py", "python"), *((path, JINJA) for path in CUSTOMER_TEMPLATES)]),
+SOURCES: list[tuple[str, list[tuple[str, str]], Keywords]] = [
+    ("engine", [("**.py", "python")], PYTHON_KEYWORDS),
+    ("web", [("**.py", "python")], PYTHON_KEYWORDS),
+    ("web", [(path, JINJA) for path in CUSTOMER_TEMPLATES], TEMPLATE_KEYWORDS),
 ]
 TEMPLATE = TRANSLATIONS / f"{DOMAIN}.pot"
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}
@@ -47,7 +52,7 @@ JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}
 def extracted() -> Catalog:
     """Every text in the sources, as a catalogue template."""
     catalogue = Catalog(project="boxoffice", version="1", domain=DOMAIN, fuzzy=False)
-    for folder, methods in SOURCES:
+    for folder, methods, keywords in SOURCES:
         base = ROOT / folder
         if not base.exists():
             continue
@@ -55,7 +60,7 @@ def extracted() -> Catalog:
             str(base),
             method_map=methods,
             options_map={path: JINJA_OPTIONS for path in CUSTOMER_TEMPLATES},
-            keywords=KEYWORDS,
+            keywords=keywords,
             comment_tags=("Translators:",),
             strip_comment_tags=True,
         )
