@@ -8,17 +8,14 @@ from __future__ import annotations
 import base64
 import io
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
-from engine.settings import ROOT
 from engine.ticket_mail import (
     MailLook,
     MailOrder,
@@ -27,23 +24,9 @@ from engine.ticket_mail import (
     tickets_message,
 )
 from engine.ticket_qr import render_qr
+from tests.e2e.conftest import PHONE, SCREENSHOTS
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-PHONE = {"width": 390, "height": 844}
 CODE = "1" + "0123456789" * 18  # as long as a genuine code, and as unbreakable
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():  # noqa: ASYNC240 (one stat before the browser starts)
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does it)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        yield launched
-        await launched.close()
 
 
 def an_order(locale: str) -> MailOrder:
@@ -79,14 +62,16 @@ def html_with_images(message: EmailMessage) -> str:
 
 
 @pytest.mark.parametrize("locale", ["en", "pt-BR", "es"])
-async def test_the_tickets_mail_fits_a_390_px_screen(browser: Browser, locale: str) -> None:
+async def test_the_tickets_mail_fits_a_390_px_screen(
+    chromium_browser: Browser, locale: str
+) -> None:
     order = an_order(locale)
     images = {t.id: render_qr(t.code) for t in order.tickets}
     look = MailLook(
         account_url="https://tickets.example.org/account/", time_zone="America/Sao_Paulo"
     )
     message = tickets_message(order, images, "boxoffice <t@example.org>", look)
-    page = await browser.new_page(viewport=PHONE)
+    page = await chromium_browser.new_page(viewport=PHONE)
     await page.set_content(html_with_images(message))
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     widths = await page.eval_on_selector_all("img", "images => images.map(i => i.width)")
@@ -106,9 +91,9 @@ async def test_the_tickets_mail_fits_a_390_px_screen(browser: Browser, locale: s
     await page.close()
 
 
-async def test_the_cancellation_notice_fits_a_390_px_screen(browser: Browser) -> None:
+async def test_the_cancellation_notice_fits_a_390_px_screen(chromium_browser: Browser) -> None:
     message = cancellation_message(an_order("es"), "boxoffice <t@example.org>", MailLook())
-    page = await browser.new_page(viewport=PHONE)
+    page = await chromium_browser.new_page(viewport=PHONE)
     await page.set_content(html_with_images(message))
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     text = await page.inner_text("body")
