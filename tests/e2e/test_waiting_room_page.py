@@ -13,7 +13,7 @@ from playwright.async_api import Page, expect
 
 from engine.store.resources import Resources
 from tests.conftest import make_actor, unique_email
-from tests.e2e.browsing import sign_up
+from tests.e2e.browsing import sign_out, sign_up
 from tests.e2e.conftest import screenshot
 from tests.integration.test_waiting_room import room_sale
 
@@ -39,7 +39,15 @@ async def test_before_the_opening_the_room_counts_down_and_draws_places(
     await phone.goto(address)
     await expect(phone.locator("#sign-in-box")).to_be_visible()  # not signed in yet
     await phone.locator("#sign-in-box").get_by_role("link", name="Sign up").click()
-    await sign_up_here(phone, address)
+    email = await sign_up_here(phone, address)
+    await expect(phone.locator("#state")).to_have_attribute("data-state", "waiting")
+    await sign_out(phone)
+    # signing in on the room's own form comes back to the room, in line
+    await phone.goto(address)
+    await phone.locator("#sign-in-box").get_by_label("E-mail").fill(email)
+    await phone.locator("#sign-in-box").get_by_label("Password").fill("correct horse")
+    await phone.locator("#sign-in-box").get_by_role("button", name="Sign in").click()
+    await phone.wait_for_url(f"**{address}")
     await expect(phone.locator("#state")).to_have_attribute("data-state", "waiting")
     await expect(phone.locator("#position")).to_have_text("drawn at the opening")
     await expect(phone.locator("#message")).to_contain_text("random place at the opening")
@@ -49,13 +57,15 @@ async def test_before_the_opening_the_room_counts_down_and_draws_places(
     await screenshot(phone, "waiting-room-before-opening")
 
 
-async def sign_up_here(page: Page, address: str) -> None:
+async def sign_up_here(page: Page, address: str) -> str:
     """The sign-up form reached from the room's link: back in the room afterwards."""
+    email = unique_email("early")
     await page.get_by_label("Your name").fill("Early Bird")
-    await page.get_by_label("E-mail").fill(unique_email("early"))
+    await page.get_by_label("E-mail").fill(email)
     await page.get_by_label("Password").fill("correct horse")
     await page.get_by_role("button", name="Sign up").click()
     await page.wait_for_url(f"**{address}")
+    return email
 
 
 async def test_the_page_polls_with_jitter(
