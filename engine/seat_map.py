@@ -2,7 +2,8 @@
 
 The layout (labels, sections, prices) changes only when a partner edits the inventory, so a
 process keeps it for `LAYOUT_TTL_S`. The status (available / held / sold) is what Redis keeps
-for the claim path, the event's seat hash, read whole with one HGETALL; a map page polls it
+for the claim path, the event's seat hash, read whole with one HGETALL (with the event's
+counts and its ticket types' availability, two small reads); a map page polls it
 every two seconds, and every page of an event in one process shares one read a second
 (`STATUS_TTL_S`, one read in flight at a time), so a thousand watchers cost Redis what one
 does. Lua claims never wait on it: a read is one command among the claims' own.
@@ -22,6 +23,7 @@ from typing import Generic, Protocol, TypeVar
 import msgspec
 
 from engine.errors import NotFound
+from engine.hydration import Availability
 from engine.inventory import MAX_SEATS_PER_REQUEST, EventAccess, Seat, SeatStatus, can_view
 from engine.principal import Principal
 
@@ -58,12 +60,15 @@ class SeatLayout(msgspec.Struct):
 
 
 class SeatStatuses(msgspec.Struct):
-    """The seats that are not available, by status; every other seat of the layout is."""
+    """The seats that are not available, by status (every other seat of the layout is), and
+    while the event is on sale the units available in all and per ticket type."""
 
     event_id: int
     held: list[int]
     sold: list[int]
     live: bool  # from Redis (the event is on sale); else PostgreSQL's record
+    available: int | None = None
+    ticket_types: dict[int, int] = msgspec.field(default_factory=dict)
 
 
 class SeatSource(Protocol):
@@ -77,6 +82,12 @@ class SeatSource(Protocol):
 class LiveSeatMarks(Protocol):
     async def seat_marks(self, event_id: int) -> dict[str, str]:
         """Seat id -> its mark ("a", "h:<order>", "s:<order>") in a hydrated event; {} else."""
+
+    async def counts(self, event_ids: list[int]) -> dict[int, Availability]:
+        """Units available, held and sold of the hydrated events among `event_ids`."""
+
+    async def pool_available(self, event_id: int) -> dict[int, int]:
+        """Units available per ticket type of a hydrated event; {} else."""
 
 
 def split_label(label: str) -> tuple[str, int | None]:
@@ -188,10 +199,13 @@ class SeatMaps:
         return await self._statuses.get(event_id, lambda: self._read_statuses(event_id))
 
     async def _read_statuses(self, event_id: int) -> SeatStatuses:
-        marks = await self._live.seat_marks(event_id)
-        if marks:
-            return statuses_from_marks(event_id, marks)
-        return (await self._layouts.get(event_id, lambda: self._read_layout(event_id)))[1]
+        counts = (await self._live.counts([event_id])).get(event_id)
+        if counts is None:  # not on sale: what PostgreSQL recorded
+            return (await self._layouts.get(event_id, lambda: self._read_layout(event_id)))[1]
+        statuses = statuses_from_marks(event_id, await self._live.seat_marks(event_id))
+        statuses.available = counts.available
+        statuses.ticket_types = await self._live.pool_available(event_id)
+        return statuses
 
     async def _read_layout(self, event_id: int) -> tuple[SeatLayout, SeatStatuses]:
         seats: list[Seat] = []

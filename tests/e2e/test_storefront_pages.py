@@ -196,6 +196,12 @@ async def buy_two_seats(page: Page, live_server: str, resources: Resources) -> N
             page.locator(f"#seat-map .seat[data-seat='{picked_then_taken}']")
         ).to_have_class("seat held", timeout=10_000)
         await expect(page.locator("#pick-error")).to_contain_text("A4 was just taken")
+        # general admission: a purchase elsewhere shows in what is left, without a reload
+        ga = [EventClaim(sale.event_id, pools={sale.pool_ids[0]: 3})]
+        await other.place(Principal(someone.id, "customer"), ga, requested_items(ga))
+        await expect(page.locator(f"[data-available-of='{sale.pool_ids[0]}']")).to_have_text(
+            "37 available", timeout=10_000
+        )
         await page.locator(f"#seat-map .seat[data-seat='{sold_seat}']").click(force=True)  # refused
         await expect(page.locator("#picked")).to_have_text("nothing yet")
 

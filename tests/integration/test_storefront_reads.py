@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.errors import NotFound
+from engine.hydration import Availability
 from engine.orders import EventClaim, requested_items
 from engine.principal import Principal
 from engine.seat_map import SeatMaps
@@ -32,10 +33,16 @@ class CountingMarks:
         self.reads += 1
         return await self.inner.seat_marks(event_id)
 
+    async def counts(self, event_ids: list[int]) -> dict[int, Availability]:
+        return await self.inner.counts(event_ids)
+
+    async def pool_available(self, event_id: int) -> dict[int, int]:
+        return await self.inner.pool_available(event_id)
+
 
 async def test_the_seat_map_shows_claims_payments_and_releases(resources: Resources) -> None:
     partner = await create_partner(resources.pool)
-    sale = await open_sale(resources, partner, seats=6)
+    sale = await open_sale(resources, partner, seats=6, pools=(5,))
     (buyer,) = await create_customers(resources.pool, 1)
     clock = [0.0]
     marks = CountingMarks(resources)
@@ -48,10 +55,11 @@ async def test_the_seat_map_shows_claims_payments_and_releases(resources: Resour
     assert [s.number for s in section.rows[0].seats] == [1, 2, 3, 4, 5, 6]
     before = await maps.statuses(None, sale.event_id)
     assert (before.held, before.sold, before.live) == ([], [], True)
+    assert (before.available, before.ticket_types) == (11, {sale.pool_ids[0]: 5})
 
     orders = engine_orders(resources)
     customer = Principal(buyer, "customer")
-    claims = [EventClaim(sale.event_id, seat_ids=sale.seat_ids[:2])]
+    claims = [EventClaim(sale.event_id, seat_ids=sale.seat_ids[:2], pools={sale.pool_ids[0]: 2})]
     held = await orders.place(customer, claims, requested_items(claims))
     other = [EventClaim(sale.event_id, seat_ids=[sale.seat_ids[5]])]
     sold = await orders.place(customer, other, requested_items(other))
@@ -62,6 +70,7 @@ async def test_the_seat_map_shows_claims_payments_and_releases(resources: Resour
     clock[0] += 1.01
     now = await maps.statuses(None, sale.event_id)
     assert (now.held, now.sold) == (sale.seat_ids[:2], [sale.seat_ids[5]])
+    assert (now.available, now.ticket_types) == (6, {sale.pool_ids[0]: 3})
 
     await orders.cancel(customer, held.id)
     clock[0] += 1.01

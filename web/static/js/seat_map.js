@@ -104,21 +104,31 @@
     }
   }
 
+  // general admission: what is left of each type now, and no more than that can be asked
+  function showTypes(available) {
+    for (const [type, count] of Object.entries(available)) {
+      const text = document.querySelector(`[data-available-of="${type}"]`);
+      if (text) text.textContent = picker.dataset.textAvailable.replace("%(count)s", String(count));
+      const input = document.querySelector(`.stepper[data-type="${type}"] .qty`);
+      if (input) input.max = String(Math.min(count, 100));
+    }
+  }
+
   async function refresh() {
     clearTimeout(timer);
-    if (seats.size) {
-      try {
-        const answer = await window.boxoffice.send("/event/" + eventId + "/seat-status");
-        if (answer.ok) {
-          mark(answer.data.held, answer.data.sold);
-          const time = new Date().toLocaleTimeString(document.documentElement.lang);
-          document.getElementById("map-updated").textContent = picker.dataset.textUpdated.replace("%(time)s", time);
-        }
-      } catch (error) {
-        // the network blinked: the next poll tries again
+    try {
+      const answer = await window.boxoffice.send("/event/" + eventId + "/seat-status");
+      if (answer.ok) {
+        mark(answer.data.held, answer.data.sold);
+        showTypes(answer.data.ticket_types || {});
+        const updated = document.getElementById("map-updated");
+        const time = new Date().toLocaleTimeString(document.documentElement.lang);
+        if (updated) updated.textContent = picker.dataset.textUpdated.replace("%(time)s", time);
       }
-      timer = setTimeout(refresh, 1600 + Math.random() * 800);
+    } catch (error) {
+      // the network blinked: the next poll tries again
     }
+    timer = setTimeout(refresh, 1600 + Math.random() * 800);
   }
 
   document.getElementById("reserve").addEventListener("click", async (event) => {
