@@ -311,3 +311,24 @@ async def _actor(http: httpx.AsyncClient, role: str) -> Actor:
 
 async def _customers(http: httpx.AsyncClient, count: int) -> list[Actor]:
     return [await _actor(http, "customer") for _ in range(count)]
+
+
+async def test_a_lapsed_hold_cannot_be_paid(
+    desktop: Page, live_server: str, resources: Resources
+) -> None:
+    """The checkout counts the hold down; at zero it says the seats are back on sale and
+    turns the pay button off; a payment sent anyway is refused as lapsed (410)."""
+    page = desktop
+    async with httpx.AsyncClient(base_url=live_server, timeout=15) as http:
+        partner = await _actor(http, "partner")
+    sale = await open_sale(resources, partner.id, seats=3, hold_seconds=3)
+    await sign_up(page, "customer", "Slow Payer", "/")
+    await reserve_seats(page, sale, [sale.seat_ids[0]])
+    await page.get_by_label("Card number").fill(SUCCESS_CARD)
+    await page.get_by_label("Expiry (MM/YY)").fill("12/40")
+    await page.get_by_label("Security code").fill("123")
+    await expect(page.locator(".hold")).to_have_class("hold expired", timeout=10_000)
+    await expect(page.locator(".hold")).to_contain_text("back on sale")
+    await expect(page.locator("#pay-form button[type=submit]")).to_be_disabled()
+    await page.locator("#pay-form").evaluate("form => form.submit()")
+    await expect(page.get_by_role("heading", name="Your hold has lapsed")).to_be_visible()

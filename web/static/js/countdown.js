@@ -1,6 +1,7 @@
 // Countdowns: every element with data-countdown-to="<RFC 3339>" shows the time left in its
 // [data-countdown-text] child, each second. At zero, data-reload-at-zero reloads the page
-// (a sale that opens), data-expired-text replaces the element's text (a hold that lapsed).
+// (a sale that opens), data-expired-text replaces the element's text (a hold that lapsed) and
+// data-expired-disables names the controls to turn off.
 "use strict";
 (function () {
   const clocks = [...document.querySelectorAll("[data-countdown-to]")];
@@ -30,6 +31,10 @@
       if (clock.dataset.expiredText) {
         clock.textContent = clock.dataset.expiredText;
         clock.classList.add("expired");
+      }
+      // a lapsed hold cannot be paid: its form's button says so by being off
+      if (clock.dataset.expiredDisables) {
+        for (const control of document.querySelectorAll(clock.dataset.expiredDisables)) control.disabled = true;
       }
       if (clock.dataset.reloadAtZero) setTimeout(() => location.reload(), 1500);
     }
