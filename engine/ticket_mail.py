@@ -40,6 +40,7 @@ class MailTicket(msgspec.Struct, frozen=True):
     event_name: str | None
     venue: str | None
     starts_at: datetime | None
+    time_zone: str | None = None  # the event's; None: the site's
 
 
 class MailOrder(msgspec.Struct, frozen=True):
@@ -97,7 +98,8 @@ class MailLook(msgspec.Struct, frozen=True):
 
 def _when(ticket: MailTicket, words: Messages, look: MailLook) -> str:
     name = ticket.event_name or words.gettext("Event")
-    moment = words.moment(ticket.starts_at, look.time_zone) if ticket.starts_at else ""
+    zone = ticket.time_zone or look.time_zone
+    moment = words.moment(ticket.starts_at, zone) if ticket.starts_at else ""
     where = ", ".join(part for part in (ticket.venue, moment) if part)
     return f"{name} ({where})" if where else name
 

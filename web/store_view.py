@@ -1,8 +1,9 @@
 """What the customer pages share: their language's texts, prices and moments, and the seat
 map drawn as SVG.
 
-Prices are minor units of the one configured currency (CURRENCY), moments are shown in the
-configured zone (TIME_ZONE), each written the way the visitor's language writes them
+Prices are minor units of the one configured currency (CURRENCY), an event's moments are shown
+in its own time zone (or the configured TIME_ZONE), each written the way the visitor's
+language writes them
 (engine/locales.py).
 """
 
@@ -53,8 +54,9 @@ def shop_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     texts = words(request)
     return {
         "price": lambda cents: texts.money(cents, settings.currency),
-        "moment": lambda at: texts.moment(at, settings.time_zone) if at else "",
-        "day": lambda at: texts.day(at, settings.time_zone) if at else "",
+        # an event's times in its own zone when it has one, else the site's
+        "moment": lambda at, zone=None: texts.moment(at, zone or settings.time_zone) if at else "",
+        "day": lambda at, zone=None: texts.day(at, zone or settings.time_zone) if at else "",
         "iso": lambda at: at.isoformat() if at else "",
         "status_name": lambda status: texts.gettext(STATUS_NAMES.get(status) or status),
         "ngettext": texts.ngettext,

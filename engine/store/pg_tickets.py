@@ -406,7 +406,7 @@ class PgMailOutbox:
                 return None
             tickets = await conn.fetch(
                 """SELECT t.id, t.label, t.code, t.status, e.name AS event_name, e.venue,
-                          e.starts_at
+                          e.starts_at, e.time_zone
                      FROM tickets t LEFT JOIN events e ON e.id = t.event_id
                     WHERE t.order_id = $1 ORDER BY t.line_no""",
                 order_id,

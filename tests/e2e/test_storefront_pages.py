@@ -87,7 +87,8 @@ async def seated_sale(resources: Resources, partner_id: int, name: str) -> OnSal
         r["id"] for r in sorted(rows, key=lambda r: (r["label"][0], int(r["label"][1:])))
     ]
     await resources.pool.execute(
-        "UPDATE events SET name = $2, venue = 'Arena Pampulha' WHERE id = $1",
+        """UPDATE events SET name = $2, venue = 'Arena Pampulha', time_zone = 'America/Sao_Paulo'
+            WHERE id = $1""",
         sale.event_id,
         name,
     )
@@ -163,6 +164,8 @@ async def buy_two_seats(page: Page, live_server: str, resources: Resources) -> N
         await page.get_by_role("link", name=name).click()
         await expect(page.get_by_role("heading", name=name)).to_be_visible()
         await expect(page.locator(".sale-box")).to_contain_text("On sale")
+        # the event's times are shown in its venue's zone
+        await expect(page.locator(".event-page .lead")).to_contain_text(" -03")
         await screenshot(page, "event")
 
         # the waiting room: in line while the slot is taken, then straight to the seats
