@@ -121,3 +121,19 @@ def test_the_drawing_puts_rows_under_each_other_and_seats_side_by_side() -> None
     assert placed["B1"][1] - placed["A1"][1] == SEAT + GAP
     assert [t.text for t in drawing.sections] == ["Floor"]
     assert drawing.width >= ROW_LABEL + 2 * (SEAT + GAP)
+
+
+async def test_more_than_the_per_customer_limit_is_refused_in_words(
+    browser_client: AsyncTestClient[Any], resources: Resources
+) -> None:
+    sale = await open_sale(resources, await create_partner(resources.pool), seats=12, limit=10)
+    await signed_in_as(browser_client, "customer")
+    page = await browser_client.get(f"/event/{sale.event_id}/seats")
+    assert 'data-limit="10"' in page.text  # the map stops picking there
+    headers = {"X-CSRF-Token": csrf_of(page.text), "Accept": "application/json"}
+    refused = await browser_client.post(
+        f"/event/{sale.event_id}/reserve", json={"seat_ids": sale.seat_ids[:11]}, headers=headers
+    )
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "limit_exceeded"
+    assert refused.json()["message"] == "That is more tickets than one customer may buy."
