@@ -60,6 +60,10 @@ def shop_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "iso": lambda at: at.isoformat() if at else "",
         "status_name": lambda status: texts.gettext(STATUS_NAMES.get(status) or status),
         "ngettext": texts.ngettext,
+        # a plural's form for `count`, with %(num)s left in, for scripts to fill in
+        "plural_text": lambda singular, plural, count: texts.translations.ungettext(
+            singular, plural, count
+        ),
         "currency": settings.currency,
     }
 

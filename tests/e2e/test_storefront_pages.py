@@ -293,13 +293,29 @@ async def buy_two_seats(page: Page, live_server: str, resources: Resources) -> N
         await expect(page.locator(".alert-notice")).to_contain_text("cancelled")
 
 
-async def test_the_storefront_speaks_the_visitors_language(desktop: Page, live_server: str) -> None:
-    """Accept-Language picks Portuguese; the switcher changes to Spanish and stays."""
+async def test_the_storefront_speaks_the_visitors_language(
+    desktop: Page, live_server: str, resources: Resources
+) -> None:
+    """Accept-Language picks Portuguese (texts, plurals, dates); the switcher changes to
+    Spanish and stays."""
     page = desktop
+    async with httpx.AsyncClient(base_url=live_server, timeout=15) as http:
+        partner = await _actor(http, "partner")
+    name = f"Festa Junina {datetime.now(UTC).strftime('%H%M%S%f')}"
+    sale = await open_sale(resources, partner.id, seats=1)
+    await resources.pool.execute(
+        """UPDATE events SET name = $2, venue = 'Largo do Pelourinho',
+                             time_zone = 'America/Bahia' WHERE id = $1""",
+        sale.event_id,
+        name,
+    )
     await page.context.set_extra_http_headers({"Accept-Language": "pt-BR,pt;q=0.9"})
-    await page.goto("/")
+    await page.goto(f"/?q={name}")
     await expect(page.get_by_role("heading", name="Encontre seu próximo evento")).to_be_visible()
     assert await page.get_attribute("html", "lang") == "pt-BR"
+    card = page.locator(".event-card")
+    await expect(card).to_contain_text("1 disponível")  # the singular
+    await expect(card).to_contain_text("de 20")  # "... de jan. de 2027"-style dates
     await screenshot(page, "storefront-pt-BR")
     await page.get_by_label("Idioma").select_option("es")
     await page.get_by_role("button", name="Mudar").click()

@@ -2,10 +2,16 @@
 // reload (the seat map's status answer, shared by every page of the event, every 5 s).
 "use strict";
 (function () {
+  // "1 available" / "2 available" in the page's language (its plural forms, from the page)
+  function availableText(holder, count) {
+    const form = count === 1 ? holder.dataset.textAvailableOne : holder.dataset.textAvailableOther;
+    return form.replace("%(num)s", String(count));
+  }
+
   const box = document.querySelector(".sale-box[data-event]");
   if (!box) return;
   const url = "/event/" + box.dataset.event + "/seat-status";
-  const say = (count) => box.dataset.textAvailable.replace("%(count)s", String(count));
+  const say = (count) => availableText(box, count);
   async function poll() {
     try {
       const answer = await window.boxoffice.send(url);

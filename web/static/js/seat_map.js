@@ -7,6 +7,12 @@
 (function () {
   const picker = document.getElementById("picker");
   if (!picker) return;
+  // "1 available" / "2 available" in the page's language (its plural forms, from the page)
+  function availableText(holder, count) {
+    const form = count === 1 ? holder.dataset.textAvailableOne : holder.dataset.textAvailableOther;
+    return form.replace("%(num)s", String(count));
+  }
+
   const eventId = picker.dataset.event;
   const limit = Number(picker.dataset.limit || 10);
   const seats = new Map();
@@ -108,7 +114,7 @@
   function showTypes(available) {
     for (const [type, count] of Object.entries(available)) {
       const text = document.querySelector(`[data-available-of="${type}"]`);
-      if (text) text.textContent = picker.dataset.textAvailable.replace("%(count)s", String(count));
+      if (text) text.textContent = availableText(picker, count);
       const input = document.querySelector(`.stepper[data-type="${type}"] .qty`);
       if (input) input.max = String(Math.min(count, 100));
     }
