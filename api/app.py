@@ -8,7 +8,6 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, get
@@ -59,7 +58,7 @@ ROUTE_HANDLERS: list[object] = [
 # the pages' scripts and styles: files, so that the pages' CSP allows no inline code
 STATIC_FILES = create_static_files_router(
     path="/static",
-    directories=[Path(__file__).resolve().parent / "static", PAGE_STATIC_DIRECTORY],
+    directories=[PAGE_STATIC_DIRECTORY],
     cache_control=CacheControlHeader(public=True, max_age=60),
     include_in_schema=False,
 )

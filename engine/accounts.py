@@ -17,6 +17,7 @@ from engine.errors import (
     PermissionDenied,
     TooManyAttempts,
 )
+from engine.locales import supported_tag
 from engine.passwords import Passwords
 from engine.principal import Principal, Role
 from engine.rate_limits import RateLimiter, RateLimits, enforce
@@ -88,6 +89,9 @@ class AccountStore(Protocol):
 
     async def user_and_disabled(self, user_id: int) -> tuple[User, bool] | None:
         """The user of this id and whether it is disabled (or deleted); None if none."""
+
+    async def set_locale(self, user_id: int, locale: str) -> None:
+        """Remember the language this user reads (their e-mails are written in it)."""
 
 
 class LoginThrottle(Protocol):
@@ -218,6 +222,13 @@ class Accounts:
         if user is None:
             raise InvalidCredentials("This account no longer exists")
         return user
+
+    async def set_locale(self, principal: Principal, locale: str) -> None:
+        """The language a signed-in user chose (or signed up in): a supported tag, else
+        nothing is changed."""
+        chosen = supported_tag(locale)
+        if chosen is not None:
+            await self._store.set_locale(principal.user_id, chosen)
 
 
 class UserAdminStore(Protocol):

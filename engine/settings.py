@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.rate_limits import Rate, RateLimits
 
@@ -52,6 +53,11 @@ class Settings:
     mail_from: str | None  # None: engine.ticket_mail.DEFAULT_SENDER
     hsts_seconds: int = 0
     metrics_token: str | None = None
+    # what customers see: links in e-mails start with public_url; prices are in `currency`
+    # (ISO 4217) and moments in `time_zone` (IANA), written per language by engine/locales.py
+    public_url: str = "http://127.0.0.1:8000"
+    currency: str = "USD"
+    time_zone: str = "UTC"
     session_ttl_seconds: int = 8 * 3600
     secure_cookies: bool = False
     refresh_ttl_seconds: int = 30 * 86_400
@@ -168,6 +174,9 @@ def load_settings() -> Settings:
         hsts_seconds=_int("HSTS_SECONDS", 0),
         # the bearer token /metrics asks for; in production, no token means no /metrics
         metrics_token=_env("METRICS_TOKEN"),
+        public_url=_public_url(),
+        currency=_currency(),
+        time_zone=_time_zone(),
         # a browser session (the pages' cookie) lasts this long from sign-in
         session_ttl_seconds=_int("SESSION_TTL_SECONDS", 8 * 3600),
         # cookies are Secure on requests that came over TLS; this makes them Secure always
@@ -183,6 +192,31 @@ def _flag(name: str) -> bool:
     if raw not in ("0", "1", "true", "false", "yes", "no"):
         raise SettingsError(f"{name} must be 1/0, true/false or yes/no, got {raw!r}")
     return raw in ("1", "true", "yes")
+
+
+def _public_url() -> str:
+    """PUBLIC_URL: where customers reach the site, for links in e-mails (no trailing /)."""
+    host, port = _env("HOST", "127.0.0.1") or "127.0.0.1", _int("PORT", 8000)
+    return (_env("PUBLIC_URL", f"http://{host}:{port}") or "").rstrip("/")
+
+
+def _currency() -> str:
+    """CURRENCY: the ISO 4217 code of every price (prices are minor units of it)."""
+    value = (_env("CURRENCY", "USD") or "USD").upper()
+    if len(value) != 3 or not value.isalpha():
+        raise SettingsError(f"CURRENCY must be an ISO 4217 code such as USD, got {value!r}")
+    return value
+
+
+def _time_zone() -> str:
+    """TIME_ZONE: the IANA zone (America/Sao_Paulo) customers' pages and e-mails show
+    moments in."""
+    value = _env("TIME_ZONE", "UTC") or "UTC"
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"TIME_ZONE must be an IANA time zone, got {value!r}") from exc
+    return value
 
 
 APPENDFSYNC_POLICIES = ("always", "everysec", "no")

@@ -24,6 +24,7 @@ from engine.errors import (
 )
 from web.csrf import rotate_token
 from web.forms import convert, field_errors, form_fields
+from web.i18n import language_of
 from web.pages import render
 from web.safe_paths import landing, local_path
 from web.sessions import clear_session, current_session, session_id_of, set_session
@@ -141,6 +142,8 @@ class AccountPages(Controller):
                 errors={},
                 error=exc.detail,
             )
+        # the language the customer signed up in is the one their e-mails are written in
+        await services_of(request.app).accounts.set_locale(user.principal, language_of(request))
         return await signed_in(request, user, next_path)
 
     @get("/sign-out")

@@ -13,6 +13,7 @@ from litestar.response import Redirect
 from api.problems import domain_error, http_error, problem, status_of, validation_error
 from engine.errors import BoxofficeError
 from web.csrf import CsrfRefused
+from web.i18n import N_
 from web.pages import render_now
 from web.sessions import SignInRequired, WrongRole
 
@@ -33,7 +34,12 @@ def wrong_role(request: Request[Any, Any, Any], exc: WrongRole) -> Response[Any]
     if wants_json(request):
         return problem(403, "forbidden", "Not allowed", detail)
     return render_now(
-        request, "error.html", 403, title="Not for this account", detail=detail, offer_sign_out=True
+        request,
+        "error.html",
+        403,
+        title=N_("Not for this account"),
+        detail=detail,
+        offer_sign_out=True,
     )
 
 
@@ -41,7 +47,8 @@ def csrf_refused(request: Request[Any, Any, Any], exc: CsrfRefused) -> Response[
     detail = f"{exc}. Reload the page and try again."
     if wants_json(request):
         return problem(403, "csrf_failed", "Security token refused", detail)
-    return render_now(request, "error.html", 403, title="Security token refused", detail=detail)
+    title = N_("Security token refused")
+    return render_now(request, "error.html", 403, title=title, detail=detail)
 
 
 def domain_refusal(request: Request[Any, Any, Any], exc: BoxofficeError) -> Response[Any]:
@@ -53,14 +60,15 @@ def domain_refusal(request: Request[Any, Any, Any], exc: BoxofficeError) -> Resp
 def http_refusal(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if wants_json(request):
         return http_error(request, exc)
-    title = "Page not found" if exc.status_code == 404 else "Request refused"
+    title = N_("Page not found") if exc.status_code == 404 else N_("Request refused")
     return render_now(request, "error.html", exc.status_code, title=title, detail=str(exc.detail))
 
 
 def invalid_request(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     if wants_json(request):
         return validation_error(request, exc)
-    return render_now(request, "error.html", 400, title="Invalid request", detail=str(exc.detail))
+    title = N_("Invalid request")
+    return render_now(request, "error.html", 400, title=title, detail=str(exc.detail))
 
 
 WEB_EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {

@@ -1,9 +1,11 @@
 """The pages' language: the hook every template's text goes through.
 
-Templates write their text as `{{ _("Sign in") }}`; `translator(language)` returns the
-function bound to `_`. English is the only language so far, so the text is returned as
-written; a catalogue per language plugs in here, and `language_of` already picks the
-visitor's language from a `lang` cookie or Accept-Language among `LANGUAGES`.
+Templates write their text as `{{ _("Sign in") }}` (values as `_("Hello %(name)s", name=...)`);
+`translator(language)` returns the function bound to `_`, which looks the text up in that
+language's catalogue (engine/locales.py: English, Brazilian Portuguese, Spanish).
+`language_of` picks the visitor's language: the switcher's `lang` cookie, else the browser's
+Accept-Language, else English. Texts held in Python and translated where they are shown are
+marked with `N_` so the catalogues find them.
 """
 
 from __future__ import annotations
@@ -13,27 +15,29 @@ from typing import Any
 
 from litestar import Request
 
-LANGUAGES = ("en",)
-DEFAULT_LANGUAGE = "en"
+from engine.locales import DEFAULT_LOCALE, NATIVE_NAMES, SUPPORTED, choose_locale, messages_for
+
+LANGUAGES = tuple(SUPPORTED)
+DEFAULT_LANGUAGE = DEFAULT_LOCALE
 LANGUAGE_COOKIE = "lang"
+LANGUAGE_NAMES = NATIVE_NAMES
+
+
+def N_(text: str) -> str:
+    """Mark a text for the catalogues; it is translated where it is shown."""
+    return text
+
+
+# shown through `_()` in base.html
+ROLE_NAMES = (N_("customer"), N_("partner"), N_("staff"), N_("admin"))
 
 
 def language_of(request: Request[Any, Any, Any]) -> str:
-    chosen = request.cookies.get(LANGUAGE_COOKIE)
-    if chosen in LANGUAGES:
-        return chosen
-    for part in request.headers.get("accept-language", "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        for candidate in (tag, tag.split("-")[0]):
-            if candidate in LANGUAGES:
-                return candidate
-    return DEFAULT_LANGUAGE
+    return choose_locale(
+        request.headers.get("accept-language"), request.cookies.get(LANGUAGE_COOKIE)
+    )
 
 
-def translator(language: str) -> Callable[[str], str]:
-    """The `_` of a page in `language`: the text itself while English is the only one."""
-    return _as_written
-
-
-def _as_written(text: str) -> str:
-    return text
+def translator(language: str) -> Callable[..., str]:
+    """The `_` of a page in `language`."""
+    return messages_for(language).gettext

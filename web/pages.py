@@ -9,16 +9,16 @@ from litestar.response import Template
 
 from engine.web_sessions import WebSession
 from web.csrf import attach_token, page_token
-from web.i18n import language_of, translator
+from web.i18n import LANGUAGE_NAMES, N_, language_of, translator
 from web.sessions import current_session
 
 NAV_BY_ROLE: dict[str, tuple[tuple[str, str], ...]] = {
-    "partner": (("/panel/", "Events"), ("/panel/staff", "Staff"), ("/gate/", "Gate")),
-    "staff": (("/gate/", "Gate"),),
-    "customer": (("/", "Events"), ("/account/", "My tickets")),
-    "admin": (("/", "Events"),),
+    "partner": (("/panel/", N_("Events")), ("/panel/staff", N_("Staff")), ("/gate/", N_("Gate"))),
+    "staff": (("/gate/", N_("Gate")),),
+    "customer": (("/", N_("Events")), ("/account/", N_("My tickets"))),
+    "admin": (("/", N_("Events")),),
 }
-ANONYMOUS_NAV = (("/", "Events"),)
+ANONYMOUS_NAV = (("/", N_("Events")),)
 
 
 def current_nav(nav: tuple[tuple[str, str], ...], path: str) -> str | None:
@@ -40,6 +40,7 @@ def layout_context(request: Request[Any, Any, Any], session: WebSession | None) 
         "path": path,
         "csrf_token": page_token(request),
         "lang": language,
+        "languages": LANGUAGE_NAMES,
         "_": translator(language),
     }
 

@@ -15,12 +15,14 @@ from web.csrf import csrf_guard
 from web.errors import WEB_EXCEPTION_HANDLERS
 from web.formatting import FILTERS
 from web.gate_pages import GatePages
+from web.order_pages import OrderPages
 from web.panel_events import PanelEventPages
 from web.panel_inventory import PanelInventoryPages
 from web.panel_live import PanelLivePages
 from web.panel_orders import PanelOrderPages
 from web.panel_sale import PanelSalePages
 from web.panel_staff import PanelStaffPages
+from web.store_pages import StorePages
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -31,6 +33,8 @@ def page_controllers() -> list[type[Controller]]:
     """Every page handler; a new page area adds its controller here."""
     return [
         AccountPages,
+        StorePages,
+        OrderPages,
         PanelEventPages,
         PanelInventoryPages,
         PanelSalePages,

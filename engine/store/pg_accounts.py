@@ -45,6 +45,9 @@ class PgAccountStore:
         )
         return (_user(row), row["password_hash"], row["disabled"]) if row else None
 
+    async def set_locale(self, user_id: int, locale: str) -> None:
+        await self._pool.execute("UPDATE users SET locale = $2 WHERE id = $1", user_id, locale)
+
     async def user_by_id(self, user_id: int) -> User | None:
         row = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE id = $1", user_id)
         return _user(row) if row else None

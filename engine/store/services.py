@@ -24,6 +24,7 @@ from engine.persistence import DeadLetter, Persister
 from engine.refresh_tokens import RefreshTokens
 from engine.reports import Reports
 from engine.revocation import RevokedUsers
+from engine.seat_map import SeatMaps
 from engine.store.event_orders import RedisEventOrders
 from engine.store.pg_accounts import PgAccountStore
 from engine.store.pg_catalogue import PgCatalogueStore
@@ -40,6 +41,7 @@ from engine.store.redis_throttle import RedisLoginThrottle
 from engine.store.redis_waiting_room import waiting_room
 from engine.store.redis_web_sessions import RedisWebSessionStore
 from engine.store.resources import Resources
+from engine.storefront import Storefront
 from engine.tickets import Tickets
 from engine.waiting_room import RoomPolicy, WaitingRoom
 from engine.web_sessions import WebSessions
@@ -81,6 +83,8 @@ class Services:
     gate: Gate
     revoked_users: RevokedUsers
     idempotency: RedisIdempotencyStore
+    storefront: Storefront
+    seat_maps: SeatMaps
     web_sessions: WebSessions  # the pages' browser sessions (web/)
     dashboard: Dashboard  # the panel's live figures
     staff: StaffAccounts  # a partner's gate accounts: list, disable
@@ -106,21 +110,21 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
     lineup_store = PgLineupStore(resources.pool)
     accounts_store = PgAccountStore(resources.pool)
     reports = Reports(PgReportStore(resources.pool, resources.order_store), resources.inventory)
+    catalogue = Catalogue(
+        PgCatalogueStore(resources.pool),
+        resources.inventory,
+        resources.sale_reads,
+        lineup_store,
+        event_orders,
+    )
+    inventory_store = PgInventoryStore(resources.pool)
     return Services(
         resources=resources,
         persistence=persistence,
         waiting_room=room,
         orders=orders,
-        catalogue=Catalogue(
-            PgCatalogueStore(resources.pool),
-            resources.inventory,
-            resources.sale_reads,
-            lineup_store,
-            event_orders,
-        ),
-        inventory=Inventory(
-            PgInventoryStore(resources.pool), resources.inventory, resources.sale_reads
-        ),
+        catalogue=catalogue,
+        inventory=Inventory(inventory_store, resources.inventory, resources.sale_reads),
         lineup=Lineup(lineup_store),
         reports=reports,
         accounts=Accounts(
@@ -150,6 +154,8 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
         ),
         revoked_users=RevokedUsers(RedisRevocationCopy(resources.redis), accounts_store),
         idempotency=RedisIdempotencyStore(resources.redis),
+        storefront=Storefront(catalogue),
+        seat_maps=SeatMaps(inventory_store, resources.inventory),
         web_sessions=WebSessions(
             RedisWebSessionStore(resources.redis), settings.session_ttl_seconds
         ),

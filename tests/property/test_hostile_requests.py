@@ -208,12 +208,6 @@ def fitting_roles(handler: Any) -> list[str]:
     return fitting or ["anon", "customer", "owner"]
 
 
-def is_page(handler: Any) -> bool:
-    """A handler of the pages (web/): it answers a refusal with an HTML page unless the
-    request asks for JSON, so only "never a 5xx" holds for it here."""
-    return str(getattr(handler.fn, "__module__", "")).startswith("web.")
-
-
 def check_answer(response: Any, context: Any, html_page: bool) -> None:
     assert response.status_code < 500, (context, response.status_code, response.text[:300])
     if response.status_code >= 400 and not html_page:
@@ -278,9 +272,17 @@ def fuzz_route(
         url = path + "?" + "&".join(f"{escaped(k)}={escaped(v)}" for k, v in query.items())
         response = client.request(method, url, headers=headers, content=body)
         context = (method, path, query, body and body[:80], content_type, who)
-        check_answer(response, context, template.startswith(HTML_PAGES) or is_page(handler))
+        check_answer(response, context, is_page(template, handler))
 
     hostile_request()
+
+
+def is_page(template: str, handler: Any) -> bool:
+    """The docs, and the browser pages (web/), which answer a refusal with an HTML page
+    unless the script asked for JSON; the API's routes answer problem+json."""
+    return template.startswith(HTML_PAGES) or getattr(handler.fn, "__module__", "").startswith(
+        "web."
+    )
 
 
 def _is_struct(shape: Any) -> bool:

@@ -25,6 +25,7 @@ _NAMES = (
     "JWT_SECRET", "JWT_TTL_SECONDS", "TICKET_SIGNING_KEY", "LOG_LEVEL", "REDIS_APPENDFSYNC",
     "HSTS_SECONDS", "METRICS_TOKEN", "SMTP_URL", "MAIL_FROM", "WEB_CONCURRENCY",
     "PASSWORD_THREADS", "REFRESH_TTL_SECONDS",
+    "PUBLIC_URL", "CURRENCY", "TIME_ZONE",
 )  # fmt: skip
 
 
@@ -233,4 +234,31 @@ def test_metrics_token_and_hsts_are_off_unless_set(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setenv("HSTS_SECONDS", "a year")
     with pytest.raises(SettingsError, match="HSTS_SECONDS must be an integer"):
+        load_settings()
+
+
+def test_what_customers_see_has_defaults_and_refuses_bad_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings()
+    assert (settings.public_url, settings.currency, settings.time_zone) == (
+        "http://127.0.0.1:8000",
+        "USD",
+        "UTC",
+    )
+    monkeypatch.setenv("PUBLIC_URL", "https://tickets.example.org/")
+    monkeypatch.setenv("CURRENCY", "brl")
+    monkeypatch.setenv("TIME_ZONE", "America/Sao_Paulo")
+    settings = load_settings()
+    assert (settings.public_url, settings.currency, settings.time_zone) == (
+        "https://tickets.example.org",
+        "BRL",
+        "America/Sao_Paulo",
+    )
+    monkeypatch.setenv("TIME_ZONE", "Mars/Olympus_Mons")
+    with pytest.raises(SettingsError, match="TIME_ZONE"):
+        load_settings()
+    monkeypatch.setenv("TIME_ZONE", "UTC")
+    monkeypatch.setenv("CURRENCY", "dollars")
+    with pytest.raises(SettingsError, match="CURRENCY"):
         load_settings()

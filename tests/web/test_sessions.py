@@ -178,8 +178,8 @@ async def test_pages_are_secured_and_not_cached(browser_client: AsyncTestClient[
     assert page.headers["x-content-type-options"] == "nosniff"
     css = await browser_client.get("/static/css/site.css")
     assert css.status_code == 200 and "--focus" in css.text
-    # the waiting room's files are still served from api/static
-    assert (await browser_client.get("/static/waiting_room.js")).status_code == 200
+    # the pages' scripts, the waiting room's among them
+    assert (await browser_client.get("/static/js/waiting_room.js")).status_code == 200
 
 
 async def test_cookies_are_secure_over_tls(services: test_services.TestServices) -> None:
