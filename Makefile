@@ -28,6 +28,11 @@ run: install
 test: install /usr/bin/chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# the browser tests again, writing their screenshots over docs/screenshots/ (the README's)
+.PHONY: screenshots
+screenshots: install /usr/bin/chromium
+	SCREENSHOTS=docs $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
 # the waiting-room page is tested in Debian's chromium (tests/e2e): installed here when it is
 # missing and we are root; otherwise that test fails and says how to install it
 /usr/bin/chromium:

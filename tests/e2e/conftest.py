@@ -1,6 +1,6 @@
 """What the pages' browser tests share: the API under uvicorn on the test run's database and
 Redis, Debian's chromium driven by Playwright, a page at phone (390 px) or desktop (1280 px)
-width, and screenshots for review under docs/screenshots/.
+width, and screenshots for review (docs/screenshots/ with `make screenshots`).
 
 Every page a fixture gives is watched: a script error or a Content-Security-Policy violation
 fails the test at teardown, so a page that only looks right cannot pass.
@@ -8,6 +8,7 @@ fails the test at teardown, so a page that only looks right cannot pass.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,7 +20,13 @@ from tests.api_server import running_api
 from tests.services import TestServices
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# a run keeps its screenshots in its own folder; `make screenshots` (SCREENSHOTS=docs) writes
+# them over the committed ones in docs/screenshots/, which the README shows
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("SCREENSHOTS") == "docs"
+    else ROOT / ".data" / "test" / "screenshots"
+)
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
@@ -91,7 +98,7 @@ async def phone(chromium_browser: Browser, live_server: str) -> AsyncIterator[Pa
 
 
 async def screenshot(page: Page, name: str, full_page: bool = True) -> Path:
-    """Save the page as docs/screenshots/<name>-<width>.png, for review and the README: the
+    """Save the page as <name>-<width>.png under SCREENSHOTS, for review and the README: the
     whole page, or with `full_page=False` what the screen shows (for fixed overlays)."""
     width = page.viewport_size["width"] if page.viewport_size else 0
     path = SCREENSHOTS / f"{name}-{width}.png"
