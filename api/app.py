@@ -14,7 +14,6 @@ from typing import Any
 from litestar import Litestar, Request, get
 from litestar.datastructures import CacheControlHeader
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
@@ -23,7 +22,9 @@ from api import events, inventory, lineup, orders, reports, tickets, waiting_roo
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.bodies import BodyRequest
+from api.docs_pages import render_plugins
 from api.hot_paths import BoxofficeApp
+from api.openapi import complete_openapi
 from api.operations import count_dead_letters, health, metrics_guard, ready
 from api.orders import serve_claim
 from api.problems import EXCEPTION_HANDLERS
@@ -129,11 +130,11 @@ def create_app(hot_paths: bool = True) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="boxoffice",
             version="0.1.0",
-            description="Flash-sale ticketing engine. Contract: API.md.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin()],
+            render_plugins=render_plugins(),
         ),
     )
+    complete_openapi(app)
     if hot_paths:
         app.hot_path("POST", "/orders", serve_claim)
         app.hot_path("POST", "/events/{event_id:int}/queue", serve_queue)

@@ -9,8 +9,8 @@ that write their responses themselves (api/hot_paths.py) and the pages alike:
   new one; it is also in `REQUEST_ID` while the request runs, so each JSON log line of the
   request carries it (ops/logs.py);
 - `Content-Security-Policy` on HTML: the pages load only their own scripts and styles and may
-  not be framed; the API docs under /schema load Swagger/Scalar from their CDN, so they get
-  only `frame-ancestors 'none'`;
+  not be framed; the API docs under /schema (api/docs_pages.py) load only this server's
+  vendored Swagger UI and Scalar too, but need the inline scripts and styles those render;
 - `Strict-Transport-Security` when HSTS_SECONDS is set (the API is served over TLS);
 - an exception that escapes before anything was sent is logged and answered as a 500
   problem+json, rather than uvicorn's plain-text one without these headers.
@@ -42,7 +42,11 @@ PAGE_POLICY = (
     b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
     b"object-src 'none'"
 )
-DOCS_POLICY = b"frame-ancestors 'none'"
+DOCS_POLICY = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
+    b"object-src 'none'"
+)
 DOCS_PATH = "/schema"
 
 _INTERNAL_ERROR = (

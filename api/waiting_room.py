@@ -95,7 +95,7 @@ class QueueController(Controller):
         status = await services_of(request.app).waiting_room.status(customer, event_id)
         return Response(status, headers=headers_of(status))
 
-    @get("/waiting-room", media_type=MediaType.HTML, include_in_schema=False)
+    @get("/waiting-room", media_type=MediaType.HTML)
     async def page(self, event_id: PathId) -> Response[bytes]:
         # the page is the same for every event and customer: it reads both in the browser
         return Response(_page(), headers={"Cache-Control": "public, max-age=60"})
