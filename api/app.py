@@ -19,9 +19,11 @@ from litestar.response import Response
 from litestar.static_files import create_static_files_router
 
 from api import events, inventory, lineup, orders, reports, tickets, waiting_room
+from api.access_log import AccessLog
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.bodies import BodyRequest
+from api.business_metrics import refresh_live_figures
 from api.docs_pages import render_plugins
 from api.hot_paths import BoxofficeApp
 from api.openapi import complete_openapi
@@ -70,7 +72,9 @@ class MetricsController(PrometheusController):
 
     @get()
     async def get(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        await count_dead_letters(services_of(request.app).resources)
+        resources = services_of(request.app).resources
+        await count_dead_letters(resources)
+        await refresh_live_figures(resources.redis)
         return await super().get.fn(self)  # type: ignore[no-any-return]
 
 
@@ -118,7 +122,9 @@ def create_app(hot_paths: bool = True) -> Litestar:
     )
     app = BoxofficeApp(
         prometheus=prometheus,
-        response_headers=ResponseHeaders(settings.hsts_seconds),
+        response_headers=ResponseHeaders(
+            settings.hsts_seconds, AccessLog(settings.access_log_sample)
+        ),
         route_handlers=[*ROUTE_HANDLERS, MetricsController, STATIC_FILES],
         dependencies=AUTH_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -52,6 +52,8 @@ class Settings:
     mail_from: str | None  # None: engine.ticket_mail.DEFAULT_SENDER
     hsts_seconds: int = 0
     metrics_token: str | None = None
+    access_log_sample: float = 1.0  # share of hot-path answers below 500 that are logged
+    worker_metrics_port: int = 0  # the worker's Prometheus port; 0: not served
 
     @property
     def production(self) -> bool:
@@ -164,7 +166,24 @@ def load_settings() -> Settings:
         hsts_seconds=_int("HSTS_SECONDS", 0),
         # the bearer token /metrics asks for; in production, no token means no /metrics
         metrics_token=_env("METRICS_TOKEN"),
+        access_log_sample=_share("ACCESS_LOG_SAMPLE", 0.01),
+        worker_metrics_port=_int("WORKER_METRICS_PORT", 9101),
     )
+
+
+def _share(name: str, default: float) -> float:
+    """A fraction from 0 to 1 (ACCESS_LOG_SAMPLE: of the hot paths' answers below 500 that
+    get an access log line; the other answers are always logged)."""
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number from 0 to 1, got {raw!r}") from exc
+    if not 0 <= value <= 1:
+        raise SettingsError(f"{name} must be a number from 0 to 1, got {raw!r}")
+    return value
 
 
 APPENDFSYNC_POLICIES = ("always", "everysec", "no")
