@@ -47,11 +47,13 @@ class Settings:
     login_window_seconds: int
     rate_limits: RateLimits
     log_level: str
-    ticket_signing_key: str | None  # None: derived from the JWT secret (ticket_signing_key())
+    ticket_signing_key: str  # seals gate keys (engine/gate_keys.py); independent of JWT_SECRET
     smtp_url: str | None  # None: mail is written as .eml files under <data_dir>/mail
     mail_from: str | None  # None: engine.ticket_mail.DEFAULT_SENDER
     hsts_seconds: int = 0
     metrics_token: str | None = None
+    # earlier TICKET_SIGNING_KEYs: gate keys sealed under them still open (a rotation)
+    previous_ticket_signing_keys: tuple[str, ...] = ()
     access_log_sample: float = 1.0  # share of hot-path answers below 500 that are logged
     worker_metrics_port: int = 0  # the worker's Prometheus port; 0: not served
 
@@ -116,6 +118,22 @@ def _jwt_secret(env: str, data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _generated_secret(name: str, env: str, data_dir: Path) -> str:
+    """NAME from the environment; in development, a secret generated once in DATA_DIR."""
+    secret = _env(name)
+    if secret:
+        return secret
+    if env == "production":
+        raise SettingsError(f"BOXOFFICE_ENV=production requires {name}")
+    path = data_dir / name.lower()
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+        log.warning("%s not set: generated a development secret in %s", name, path)
+    return path.read_text().strip()
+
+
 def _data_dir() -> Path:
     """DATA_DIR (or BOXOFFICE_DATA_DIR): generated secrets, mail files, embedded servers."""
     return Path(_env("DATA_DIR", str(ROOT / ".data")) or ROOT / ".data")
@@ -159,7 +177,12 @@ def load_settings() -> Settings:
         login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 300),
         rate_limits=_rate_limits(),
         log_level=_log_level(),
-        ticket_signing_key=_env("TICKET_SIGNING_KEY"),
+        ticket_signing_key=_generated_secret("TICKET_SIGNING_KEY", env, data_dir),
+        previous_ticket_signing_keys=tuple(
+            key.strip()
+            for key in (_env("TICKET_SIGNING_KEY_PREVIOUS") or "").split(",")
+            if key.strip()
+        ),
         smtp_url=_env("SMTP_URL"),
         mail_from=_env("MAIL_FROM"),
         # Strict-Transport-Security max-age, for an API served over TLS; 0 sends none
@@ -236,6 +259,15 @@ def reset_settings() -> None:
 
 
 def ticket_signing_key(settings: Settings) -> bytes:
-    """HMAC key for ticket codes: TICKET_SIGNING_KEY, or derived from the JWT secret."""
-    source = settings.ticket_signing_key or f"ticket-codes:{settings.jwt_secret}"
-    return source.encode()
+    """The secret that seals new gate keys: TICKET_SIGNING_KEY."""
+    return settings.ticket_signing_key.encode()
+
+
+def earlier_ticket_signing_keys(settings: Settings) -> list[bytes]:
+    """Secrets that only open gate keys sealed before: TICKET_SIGNING_KEY_PREVIOUS (a
+    rotation), then the one earlier versions derived from JWT_SECRET when TICKET_SIGNING_KEY
+    was unset, so keys sealed by them stay readable (README: rotating the ticket key)."""
+    earlier = [key.encode() for key in settings.previous_ticket_signing_keys]
+    earlier.append(f"ticket-codes:{settings.jwt_secret}".encode())
+    current = ticket_signing_key(settings)
+    return [key for key in dict.fromkeys(earlier) if key != current]

@@ -212,7 +212,7 @@ async def test_hsts_when_configured(app_with: Any) -> None:
 # /metrics in production -------------------------------------------------------------------
 
 
-PRODUCTION = {"BOXOFFICE_ENV": "production", "JWT_SECRET": "p" * 48}
+PRODUCTION = {"BOXOFFICE_ENV": "production", "JWT_SECRET": "p" * 48, "TICKET_SIGNING_KEY": "t" * 48}
 
 
 async def test_production_metrics_need_the_configured_token(app_with: Any) -> None:
