@@ -25,8 +25,17 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python -m ops.stack
 
-test: install /usr/bin/chromium
+test: install /usr/bin/chromium /usr/bin/promtool
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the alert rules (ops/observability) are checked by promtool, from Debian's prometheus package:
+# installed here when it is missing and we are root; otherwise that test fails and says how
+/usr/bin/promtool:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+	else \
+		echo "promtool is missing and this is not root: sudo apt-get install -y prometheus"; \
+	fi
 
 # the waiting-room page is tested in Debian's chromium (tests/e2e): installed here when it is
 # missing and we are root; otherwise that test fails and says how to install it

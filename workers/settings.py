@@ -79,4 +79,7 @@ class WorkerSettings:
     keep_result = 0  # the outbox reconciler may enqueue the same order id again
     job_timeout = JOB_TIMEOUT_S
     poll_delay = 0.05
+    # the job loop writes ARQ's health key this often (it lives a second longer):
+    # `arq workers.settings.WorkerSettings --check`, compose's healthcheck, reads it
+    health_check_interval = 10
     redis_settings = RedisSettings.from_dsn(get_settings().job_queue_redis_url)
