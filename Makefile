@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11 and make:
 #   make run    install, start embedded PostgreSQL/Redis unless URLs are given, serve on :8000
+#   make demo   the same, with demo accounts and an event on sale; prints logins and URLs
 #   make test   install, then run the whole suite against real PostgreSQL and Redis
 PYTHON ?= python3.11
 VENV := .venv
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: all install run test lint typecheck fmt clean bench reconcile
+.PHONY: all install run demo test lint typecheck fmt clean bench reconcile
 
 all: lint typecheck test
 
@@ -24,6 +25,10 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/python -m ops.stack
+
+# make run, plus a demo partner, gate staff, customers and an event on sale (ops/demo.py)
+demo: install
+	$(BIN)/python -m ops.demo
 
 test: install /usr/bin/chromium /usr/bin/promtool
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
