@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
@@ -104,5 +105,13 @@ def _forget(event_id: int) -> None:
     OUTBOX_OLDEST.remove(label)
 
 
+_outcome_children: dict[tuple[str, str], Any] = {}
+
+
 def count_outcome(action: str, result: str) -> None:
-    OUTCOMES.labels(action, result).inc()
+    """One more answer of `action` with `result`; the labelled child is looked up once (a
+    claim counts on every request, and `labels()` takes a lock)."""
+    child = _outcome_children.get((action, result))
+    if child is None:
+        child = _outcome_children[(action, result)] = OUTCOMES.labels(action, result)
+    child.inc()

@@ -290,6 +290,42 @@ _SCAN_REFUSALS = {
     410: "the order was cancelled (`result: void`)",
 }
 
+# OpenAPI links: what a created resource's id opens next (schemathesis follows them in its
+# stateful phase, and the docs show them). (method, path) of the creating operation ->
+# the operations that take `parameter` from the answer's `id`.
+LINKS: dict[tuple[str, str], tuple[str, tuple[tuple[str, str], ...]]] = {
+    ("POST", "/events"): (
+        "event_id",
+        (
+            ("GET", "/events/{event_id}"),
+            ("PATCH", "/events/{event_id}"),
+            ("POST", "/events/{event_id}/seats"),
+            ("POST", "/events/{event_id}/ticket-types"),
+            ("PUT", "/events/{event_id}/sale"),
+            ("POST", "/events/{event_id}/publish"),
+            ("GET", "/partner/events/{event_id}/sales"),
+            ("DELETE", "/events/{event_id}"),
+        ),
+    ),
+    ("POST", "/attractions"): (
+        "attraction_id",
+        (("GET", "/attractions/{attraction_id}"), ("PATCH", "/attractions/{attraction_id}")),
+    ),
+    ("POST", "/events/{event_id}/ticket-types"): (
+        "type_id",
+        (("PATCH", "/ticket-types/{type_id}"), ("DELETE", "/ticket-types/{type_id}")),
+    ),
+    ("POST", "/orders"): (
+        "order_id",
+        (
+            ("GET", "/orders/{order_id}"),
+            ("POST", "/orders/{order_id}/pay"),
+            ("POST", "/orders/{order_id}/cancel"),
+            ("GET", "/orders/{order_id}/tickets"),
+        ),
+    ),
+}
+
 ORDER_EXAMPLES = {
     "seats": {
         "summary": "Two reserved seats",
@@ -347,6 +383,7 @@ def complete_openapi(app: Litestar) -> dict[str, Any]:
                     content = operation["requestBody"]["content"]["application/json"]
                     content["schema"] = bodies[key]
                 _complete_operation(key, operation, handlers.get(key), components)
+    _add_links(document)
     document["info"]["description"] = DESCRIPTION
     plugin = app.plugins.get(OpenAPIPlugin)
     # the plugin serves the dict it cached; Litestar offers no other hook to complete it
@@ -374,6 +411,20 @@ DESCRIPTION = (
     "Every answer carries `X-Request-ID` (the client's own when it sent a sane one); it is "
     "in the server's log lines of that request."
 )
+
+
+def _add_links(document: dict[str, Any]) -> None:
+    paths = document["paths"]
+    for (method, path), (parameter, targets) in LINKS.items():
+        created = paths[path][method.lower()]["responses"]
+        success = next(status for status in created if status.startswith("2"))
+        created[success]["links"] = {
+            paths[target][verb.lower()]["operationId"]: {
+                "operationId": paths[target][verb.lower()]["operationId"],
+                "parameters": {parameter: "$response.body#/id"},
+            }
+            for verb, target in targets
+        }
 
 
 def _handlers_by_operation(app: Litestar) -> dict[tuple[str, str], Any]:

@@ -3,8 +3,10 @@ run against the real server (hot paths on) as a partner and as a customer, finds
 the server answers that the document does not say.
 
 Schemathesis checks every response's status, content type, headers and body against the
-document, that bad input is refused (4xx, never 5xx), that operations declaring security
-refuse a missing or wrong token, and more. Two checks are left out, for reasons of the
+document (in single requests, and in sequences that follow the document's links from a
+created event, attraction, ticket type or order to what its id opens), that bad input is
+refused (4xx, never 5xx), that operations declaring security refuse a missing or wrong
+token, and more. Two checks are left out, for reasons of the
 server's design rather than of the document:
 - `positive_data_acceptance` expects every schema-valid request to pass validation, but an
   opaque `cursor` the server did not hand out, a partner registration without
@@ -103,6 +105,9 @@ async def test_the_document_names_its_headers_and_security(client: AsyncTestClie
         "ScanRefused"
     )
     assert "/events/{event_id}/waiting-room" in document["paths"]
+    links = document["paths"]["/orders"]["post"]["responses"]["201"]["links"]
+    assert {link["parameters"]["order_id"] for link in links.values()} == {"$response.body#/id"}
+    assert len(links) == 4
 
 
 async def test_the_order_examples_are_accepted(
@@ -123,7 +128,9 @@ def run_schemathesis(
     api: str, token: str, workdir: Path, *filters: str
 ) -> subprocess.CompletedProcess[str]:
     """The CLI, bounded: a few examples per operation and at most 25 s; its caches go to
-    `workdir`, not into the checkout."""
+    `workdir`, not into the checkout. One worker: with two, schemathesis's threads now and
+    then trip CPython 3.11 while compiling its own code ("SystemError: AST constructor
+    recursion depth mismatch", reported as a run error, not a finding about the API)."""
     return subprocess.run(
         [
             str(SCHEMATHESIS),
@@ -131,8 +138,8 @@ def run_schemathesis(
             f"{api}/schema/openapi.json",
             *("--header", f"Authorization: Bearer {token}"),
             *("--checks", CHECKS, "--exclude-checks", LEFT_OUT),
-            *("--phases", "examples,coverage,fuzzing"),
-            *("--max-examples", "6", "--seed", "18", "--workers", "2"),
+            *("--phases", "examples,coverage,fuzzing,stateful"),
+            *("--max-examples", "6", "--seed", "18", "--workers", "1"),
             *("--max-time", "25", "--request-timeout", "10"),
             *filters,
         ],
