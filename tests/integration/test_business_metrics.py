@@ -142,7 +142,8 @@ async def test_business_series_move_during_a_short_sale(
     assert scraped(after, "boxoffice_outbox_orders", event_id=event) == 0
     assert scraped(after, "boxoffice_waiting_room_customers", event_id=event, state="waiting") == 0
 
-    assert sample("boxoffice_persistence_lag_seconds_count") == lag_before + 1
+    # at least ours: the worker's sync loop may complete other tests' paid orders meanwhile
+    assert sample("boxoffice_persistence_lag_seconds_count") >= lag_before + 1
     assert sample("boxoffice_persist_batch_orders_count") >= batches_before + 1
     assert (
         sample("boxoffice_worker_jobs_total", function="persist_order", result="persisted")

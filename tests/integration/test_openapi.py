@@ -113,15 +113,15 @@ async def test_the_document_names_its_headers_and_security(client: AsyncTestClie
 async def test_the_order_examples_are_accepted(
     http: httpx.AsyncClient, client: AsyncTestClient[Any]
 ) -> None:
-    """The documented examples of POST /orders pass validation: on ids that do not exist they
-    are refused as unknown (404), not as malformed (422)."""
+    """The documented examples of POST /orders pass validation: on their ids (which may or
+    may not name an event on sale in this database) the answer is a claim or a refusal of
+    the sale, never a 400 or 422 about the body."""
     document = (await client.get("/schema/openapi.json")).json()
     body = document["paths"]["/orders"]["post"]["requestBody"]["content"]["application/json"]
     headers = {"Authorization": f"Bearer {await token_of(http, 'customer')}"}
     for example in body["examples"].values():
         answer = await http.post("/orders", json=example["value"], headers=headers)
-        assert answer.status_code == 404, answer.text
-        assert answer.json()["code"] == "not_found"
+        assert answer.status_code in (201, 403, 404, 409), answer.text
 
 
 def run_schemathesis(
