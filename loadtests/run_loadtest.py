@@ -55,6 +55,7 @@ from loadtests.audit import (
 )
 from loadtests.bench_stack import BenchStack, results_dir
 from loadtests.cpu_sampler import CpuSampler
+from loadtests.metrics_check import check_metrics
 from loadtests.report import write_report
 from loadtests.setup import Plan, read_plan
 from ops.embedded import free_port
@@ -469,6 +470,7 @@ def run(args: argparse.Namespace) -> int:
         sampler.stop()
         timings["drain_s"] = drained_s
         timings["audit_s"] = time.monotonic() - mark - drained_s
+        result.facts["metrics"] = check_metrics(host, [e.id for e in plan.events], result)
         for detail in drift_repaired_in_logs(stack):
             result.breach(f"the workers' reconcile cron repaired drift during the run: {detail}")
         figures = locust_figures(out / f"{profile.prefix}_stats.csv")
@@ -521,6 +523,8 @@ def print_summary(context: dict[str, Any], result: AuditResult) -> None:
         f"error ratio {figures['error_ratio']:.4f}"
     )
     print(f"sold: {sold:,} of {context['capacity']:,}")
+    counted = audit_facts.get("metrics", {}).get("outcomes", {})
+    print(f"/metrics outcomes: {json.dumps(counted)}")
     refusals = {k: v["clients"] for k, v in audit_facts.get("refusals", {}).items()}
     print(f"refusals: {json.dumps(refusals)}")
     print(f"timings: {json.dumps(context['timings'])}")
