@@ -79,7 +79,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy engine api workers ops loadtests
+	$(BIN)/mypy engine api workers ops loadtests web
 
 fmt: install
 	$(BIN)/ruff check --fix .

@@ -156,6 +156,13 @@ class EventController(Controller):
     ) -> Event:
         return await services_of(request.app).catalogue.publish(partner, event_id)
 
+    @post("/{event_id:int}/cancel", status_code=200)
+    async def cancel(
+        self, request: Request[Any, Any, Any], partner: AsPartner, event_id: PathId
+    ) -> Event:
+        """Call the event off: status `cancelled`, its sale stops; orders stay as they are."""
+        return await services_of(request.app).catalogue.cancel(partner, event_id)
+
     @put("/{event_id:int}/sale")
     async def open_sale(
         self,

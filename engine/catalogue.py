@@ -158,6 +158,9 @@ class CatalogueStore(Protocol):
     async def publish(self, event_id: int) -> Event | None:
         """None unless the event exists and is a draft or already published."""
 
+    async def cancel(self, event_id: int) -> Event | None:
+        """Mark the event cancelled; None unless it is a draft, published or cancelled."""
+
     async def update_sale(self, event_id: int, sale: SaleWindow | SaleChanges) -> Event | None:
         """Write the window fields given; InvalidInput when the result breaks a constraint."""
 
@@ -369,8 +372,9 @@ class Catalogue:
             await self._reload_sale(event)
         return (await self.availability([event]))[0]
 
-    async def delete(self, partner: Principal, event_id: int) -> None:
-        """Delete an event nobody ordered from; archive one with orders in any state."""
+    async def delete(self, partner: Principal, event_id: int) -> Removal:
+        """Delete an event nobody ordered from; archive one with orders in any state. Says
+        which ('deleted' or 'archived')."""
         event = await self._owned(partner, event_id)
         # off sale in Redis first, atomically with claims: from here on nothing of it is held
         # or sold, and its orders no longer change
@@ -392,6 +396,7 @@ class Catalogue:
             await self._live.forget(event_id)
         if removal == "gone":
             raise NotFound("No such event")
+        return removal
 
     async def publish(self, partner: Principal, event_id: int) -> Event:
         current = await self._owned(partner, event_id)
@@ -400,6 +405,17 @@ class Catalogue:
         event = await self._store.publish(event_id)
         if event is None:
             raise InvalidState("A cancelled event cannot be published")
+        await self._reload_sale(event)
+        return (await self.availability([event]))[0]
+
+    async def cancel(self, partner: Principal, event_id: int) -> Event:
+        """Call the event off: it stays visible as cancelled (buyers learn of it) and its sale
+        stops at once, since claims read the status the reload writes to Redis. Orders
+        already placed are left as they are: their customers cancel them for a refund."""
+        await self._owned(partner, event_id)
+        event = await self._store.cancel(event_id)
+        if event is None:
+            raise NotFound("No such event")
         await self._reload_sale(event)
         return (await self.availability([event]))[0]
 

@@ -56,6 +56,9 @@ class Settings:
     previous_ticket_signing_keys: tuple[str, ...] = ()
     access_log_sample: float = 1.0  # share of hot-path answers below 500 that are logged
     worker_metrics_port: int = 0  # the worker's Prometheus port; 0: not served
+    session_ttl_seconds: int = 8 * 3600
+    secure_cookies: bool = False
+    refresh_ttl_seconds: int = 30 * 86_400
 
     @property
     def production(self) -> bool:
@@ -167,7 +170,8 @@ def load_settings() -> Settings:
         # default's verify time, so logins do not queue behind hashing (README: figures)
         argon2_time_cost=_int("ARGON2_TIME_COST", 1),
         argon2_memory_kib=_int("ARGON2_MEMORY_KIB", 40960),
-        password_threads=_int("PASSWORD_THREADS", 2),
+        # argon2-cffi releases the GIL: one thread per core lets logins use the whole machine
+        password_threads=_int("PASSWORD_THREADS", os.cpu_count() or 2),
         # failed logins per window: per (e-mail, address) pair first, then a per-e-mail
         # ceiling and a per-address one that skip pairs which logged in before
         # (engine/accounts.py `LoginThrottle`)
@@ -191,6 +195,13 @@ def load_settings() -> Settings:
         metrics_token=_env("METRICS_TOKEN"),
         access_log_sample=_share("ACCESS_LOG_SAMPLE", 0.01),
         worker_metrics_port=_int("WORKER_METRICS_PORT", 9101),
+        # a browser session (the pages' cookie) lasts this long from sign-in
+        session_ttl_seconds=_int("SESSION_TTL_SECONDS", 8 * 3600),
+        # cookies are Secure on requests that came over TLS; this makes them Secure always
+        # (behind a proxy that ends TLS and does not say so in X-Forwarded-Proto)
+        secure_cookies=_flag("SECURE_COOKIES"),
+        # a sign-in's refresh tokens lapse after this long unused (engine/refresh_tokens.py)
+        refresh_ttl_seconds=_int("REFRESH_TTL_SECONDS", 30 * 86_400),
     )
 
 
@@ -207,6 +218,13 @@ def _share(name: str, default: float) -> float:
     if not 0 <= value <= 1:
         raise SettingsError(f"{name} must be a number from 0 to 1, got {raw!r}")
     return value
+
+
+def _flag(name: str) -> bool:
+    raw = (_env(name, "0") or "0").lower()
+    if raw not in ("0", "1", "true", "false", "yes", "no"):
+        raise SettingsError(f"{name} must be 1/0, true/false or yes/no, got {raw!r}")
+    return raw in ("1", "true", "yes")
 
 
 APPENDFSYNC_POLICIES = ("always", "everysec", "no")

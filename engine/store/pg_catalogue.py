@@ -198,6 +198,11 @@ class PgCatalogueStore:
             event_id, {"status": "published"}, "e.status IN ('draft', 'published')"
         )
 
+    async def cancel(self, event_id: int) -> Event | None:
+        return await self._update(
+            event_id, {"status": "cancelled"}, "e.status IN ('draft', 'published', 'cancelled')"
+        )
+
     async def remove_event(self, event_id: int, has_orders: bool) -> Removal:
         async with self._pool.acquire() as conn, conn.transaction():
             # the row lock orders this against a concurrent removal of the same event

@@ -59,6 +59,7 @@ class EventScripts:
         self.issue_tickets = EventScript(redis, "issue_tickets")
         self.load_tickets = EventScript(redis, "load_tickets")
         self.park_changes = EventScript(redis, "park_changes")
+        self.pay = EventScript(redis, "pay")
         self.pay_begin = EventScript(redis, "pay_begin")
         self.release = EventScript(redis, "release")
         self.restore_document = EventScript(redis, "restore_document")

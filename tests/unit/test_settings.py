@@ -26,6 +26,7 @@ _NAMES = (
     "JWT_SECRET", "JWT_TTL_SECONDS", "TICKET_SIGNING_KEY", "LOG_LEVEL", "REDIS_APPENDFSYNC",
     "HSTS_SECONDS", "METRICS_TOKEN", "SMTP_URL", "MAIL_FROM", "WEB_CONCURRENCY",
     "TICKET_SIGNING_KEY_PREVIOUS", "ACCESS_LOG_SAMPLE", "WORKER_METRICS_PORT",
+    "PASSWORD_THREADS", "REFRESH_TTL_SECONDS",
 )  # fmt: skip
 
 
@@ -99,6 +100,22 @@ def test_queue_redis_url_defaults_to_redis_url(monkeypatch: pytest.MonkeyPatch) 
 
     assert settings.job_queue_redis_url == "redis://queue.invalid:6379/0"
     assert settings.redis_url == "redis://redis.invalid:6379/0"
+
+
+def test_password_verifies_use_every_core_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2-cffi releases the GIL: one verify thread per core lets a login storm use the
+    whole machine (engine/passwords.py)."""
+    assert load_settings().password_threads == os.cpu_count()
+    monkeypatch.setenv("PASSWORD_THREADS", "3")
+    assert load_settings().password_threads == 3
+
+
+def test_refresh_tokens_lapse_after_thirty_days_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().refresh_ttl_seconds == 30 * 86_400
+    monkeypatch.setenv("REFRESH_TTL_SECONDS", "3600")
+    assert load_settings().refresh_ttl_seconds == 3600
 
 
 @pytest.mark.parametrize("port", ["eighty", "80.5", "8000x"])
