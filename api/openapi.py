@@ -133,6 +133,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {401: ("invalid_credentials", "account_disabled")},
         rate_limited=True,
     ),
+    ("POST", "/auth/refresh"): Operation(
+        "Trade a refresh token for a new access token and the refresh token that replaces it",
+        {401: ("invalid_refresh_token", "account_disabled")},
+    ),
+    ("POST", "/auth/logout"): Operation(
+        "End a sign-in: none of its refresh tokens works again",
+        {401: ("invalid_refresh_token",)},
+    ),
     ("GET", "/me"): Operation("The logged-in user"),
     ("POST", "/partner/staff"): Operation(
         "Create a gate scanner account for this partner", {409: ("email_taken",)}
@@ -155,7 +163,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("DELETE", "/events/{event_id}"): Operation(
         "Delete an event (archived when it has past orders)", {409: ("event_has_sales",)}
     ),
-    ("POST", "/events/{event_id}/publish"): Operation("Publish an event"),
+    ("POST", "/events/{event_id}/publish"): Operation(
+        "Publish an event (not a cancelled one)", {409: ("invalid_state",)}
+    ),
+    ("POST", "/events/{event_id}/cancel"): Operation(
+        "Call an event off: cancelled, its sale stops; orders stay for their customers to cancel",
+        {409: ("invalid_state",)},
+    ),
     ("PUT", "/events/{event_id}/sale"): Operation(
         "Open the on-sale window (hold time, per-customer limit, waiting room)",
         {409: ("invalid_state",)},
@@ -274,6 +288,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/partner/events/{event_id}/orders"): Operation(
         "The orders of one of the partner's events, searchable"
+    ),
+    ("GET", "/partner/events/{event_id}/orders.csv"): Operation(
+        "Every order of the event as CSV (streamed)"
+    ),
+    ("GET", "/partner/events/{event_id}/attendees.csv"): Operation(
+        "One CSV row per valid or used ticket: label, holder, code, status, check-in time"
     ),
 }
 
