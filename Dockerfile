@@ -27,9 +27,10 @@ COPY workers ./workers
 COPY lua ./lua
 COPY ops ./ops
 
+# .data/mail exists in the image so the compose `mail` volume mounted there is the worker's
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home boxoffice \
-    && mkdir -p /app/.data \
-    && chown boxoffice:boxoffice /app/.data
+    && mkdir -p /app/.data/mail \
+    && chown -R boxoffice:boxoffice /app/.data
 
 
 # Locust and the load-test suites: `docker compose --profile loadtest up`

@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11 and make:
 #   make run    install, start embedded PostgreSQL/Redis unless URLs are given, serve on :8000
+#   make demo   the same, with demo accounts and an event on sale; prints logins and URLs
 #   make test   install, then run the whole suite against real PostgreSQL and Redis
 PYTHON ?= python3.11
 VENV := .venv
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: all install run test lint typecheck fmt clean bench reconcile
+.PHONY: all install run demo test lint typecheck fmt clean bench reconcile
 
 all: lint typecheck test
 
@@ -25,13 +26,26 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python -m ops.stack
 
-test: install /usr/bin/chromium
+# make run, plus a demo partner, gate staff, customers and an event on sale (ops/demo.py)
+demo: install
+	$(BIN)/python -m ops.demo
+
+test: install /usr/bin/chromium /usr/bin/promtool
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # the browser tests again, writing their screenshots over docs/screenshots/ (the README's)
 .PHONY: screenshots
 screenshots: install /usr/bin/chromium
 	SCREENSHOTS=docs $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+# the alert rules (ops/observability) are checked by promtool, from Debian's prometheus package:
+# installed here when it is missing and we are root; otherwise that test fails and says how
+/usr/bin/promtool:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+	else \
+		echo "promtool is missing and this is not root: sudo apt-get install -y prometheus"; \
+	fi
 
 # the waiting-room page is tested in Debian's chromium (tests/e2e): installed here when it is
 # missing and we are root; otherwise that test fails and says how to install it

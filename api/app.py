@@ -13,16 +13,19 @@ from typing import Any
 from litestar import Litestar, Request, get
 from litestar.datastructures import CacheControlHeader
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
 
 from api import events, inventory, lineup, orders, reports, tickets, waiting_room
+from api.access_log import AccessLog
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
 from api.bodies import BodyRequest
+from api.business_metrics import refresh_live_figures
+from api.docs_pages import render_plugins
 from api.hot_paths import BoxofficeApp
+from api.openapi import complete_openapi
 from api.operations import count_dead_letters, health, metrics_guard, ready
 from api.orders import serve_claim, serve_pay
 from api.problems import EXCEPTION_HANDLERS
@@ -71,7 +74,9 @@ class MetricsController(PrometheusController):
 
     @get()
     async def get(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        await count_dead_letters(services_of(request.app).resources)
+        resources = services_of(request.app).resources
+        await count_dead_letters(resources)
+        await refresh_live_figures(resources.redis)
         return await super().get.fn(self)  # type: ignore[no-any-return]
 
 
@@ -119,7 +124,9 @@ def create_app(hot_paths: bool = True) -> Litestar:
     )
     app = BoxofficeApp(
         prometheus=prometheus,
-        response_headers=ResponseHeaders(settings.hsts_seconds),
+        response_headers=ResponseHeaders(
+            settings.hsts_seconds, AccessLog(settings.access_log_sample)
+        ),
         route_handlers=[*ROUTE_HANDLERS, MetricsController, STATIC_FILES, *page_routes()],
         template_config=template_config(),
         dependencies=AUTH_DEPENDENCIES,
@@ -132,11 +139,11 @@ def create_app(hot_paths: bool = True) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="boxoffice",
             version="0.1.0",
-            description="Flash-sale ticketing engine. Contract: API.md.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin()],
+            render_plugins=render_plugins(),
         ),
     )
+    complete_openapi(app)
     if hot_paths:
         app.hot_path("POST", "/orders", serve_claim)
         app.hot_path("POST", "/orders/{order_id:str}/pay", serve_pay)

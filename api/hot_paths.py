@@ -126,7 +126,11 @@ class BoxofficeApp(Litestar):
     ) -> None:
         scope["app"] = self
         started = time.perf_counter()
-        status = await serve(scope, receive, send, self._route)
+        try:
+            status = await serve(scope, receive, send, self._route)
+        except Exception:  # answered 500 by api/security_headers.py: count it as such
+            self._metrics.observe(scope["method"], template, 500, started)
+            raise
         if status is not None:  # passed on: Litestar's middleware counted it
             self._metrics.observe(scope["method"], template, status, started)
 
@@ -155,7 +159,9 @@ class HotMetrics:
     (`request_count`, `request_time`, `requests_error_count`) on an instance built from the
     app's PrometheusConfig, so /metrics shows one `boxoffice_requests_total` whoever
     answered, with the same labels and buckets; the labelled children are looked up once per
-    (method, path, status)."""
+    (method, path, status). The path label is Litestar's own form of the template
+    (`/events/{event_id}/queue`, without the `:int`), so a route has one label whoever
+    answered; a 5xx counts in `boxoffice_requests_error_total` as Litestar's do."""
 
     def __init__(self, config: PrometheusConfig) -> None:
         self._app_name = config.app_name
@@ -169,19 +175,23 @@ class HotMetrics:
         self._count = middleware.request_count(labels)
         self._time = middleware.request_time(labels)
         self._errors = middleware.requests_error_count(labels)
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     def observe(self, method: str, template: str, status: int, started: float) -> None:
         key = (method, template, status)
         children = self._children.get(key)
         if children is None:
-            labels = (method, template, status, self._app_name)
-            children = self._count.labels(*labels), self._time.labels(*labels)
-            if status >= 500:
-                self._errors.labels(*labels).inc(0)
+            labels = (method, _PATH_PARAM_TYPE.sub("}", template), status, self._app_name)
+            errors = self._errors.labels(*labels) if status >= 500 else None
+            children = self._count.labels(*labels), self._time.labels(*labels), errors
             self._children[key] = children
         children[0].inc()
         children[1].observe(time.perf_counter() - started)
+        if children[2] is not None:
+            children[2].inc()
+
+
+_PATH_PARAM_TYPE = re.compile(r":\w+}")  # "{event_id:int}" -> "{event_id}", as Litestar labels
 
 
 async def _never_called(scope: Any, receive: Any, send: Any) -> None:

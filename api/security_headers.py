@@ -9,11 +9,12 @@ that write their responses themselves (api/hot_paths.py) and the pages alike:
   new one; it is also in `REQUEST_ID` while the request runs, so each JSON log line of the
   request carries it (ops/logs.py);
 - `Content-Security-Policy` on HTML: the pages load only their own scripts and styles and may
-  not be framed; the API docs under /schema load Swagger/Scalar from their CDN, so they get
-  only `frame-ancestors 'none'`;
+  not be framed; the API docs under /schema (api/docs_pages.py) load only this server's
+  vendored Swagger UI and Scalar too, but need the inline scripts and styles those render;
 - `Strict-Transport-Security` when HSTS_SECONDS is set (the API is served over TLS);
 - an exception that escapes before anything was sent is logged and answered as a 500
-  problem+json, rather than uvicorn's plain-text one without these headers.
+  problem+json, rather than uvicorn's plain-text one without these headers;
+- the access log line of the answer (api/access_log.py), written inside, with the id set.
 
 It runs on every claim, so it allocates little: the constant headers are built once, the
 request id of a request without one is a per-process prefix and a counter.
@@ -27,6 +28,7 @@ import re
 import secrets
 from typing import Any
 
+from api.access_log import AccessLog
 from api.hot_paths import ASGIApp, Message, Receive, Scope, Send, respond
 from api.problems import PROBLEM_JSON
 from ops.logs import REQUEST_ID
@@ -42,7 +44,11 @@ PAGE_POLICY = (
     b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
     b"object-src 'none'"
 )
-DOCS_POLICY = b"frame-ancestors 'none'"
+DOCS_POLICY = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
+    b"object-src 'none'"
+)
 DOCS_PATH = "/schema"
 
 _INTERNAL_ERROR = (
@@ -69,11 +75,12 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> bytes:
 
 
 class ResponseHeaders:
-    def __init__(self, hsts_seconds: int = 0) -> None:
+    def __init__(self, hsts_seconds: int = 0, access_log: AccessLog | None = None) -> None:
         common = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
         if hsts_seconds > 0:
             common.append((b"strict-transport-security", b"max-age=%d" % hsts_seconds))
         self.common: tuple[tuple[bytes, bytes], ...] = tuple(common)
+        self.access_log = access_log  # api/access_log.py: inside, so lines carry the id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
         request_id = request_id_of(scope["headers"])
@@ -92,7 +99,10 @@ class ResponseHeaders:
             await send(message)
 
         try:
-            await app(scope, receive, send_with_headers)
+            if self.access_log is None:
+                await app(scope, receive, send_with_headers)
+            else:
+                await self.access_log(scope, receive, send_with_headers, app)
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if started:  # half an answer: uvicorn closes the connection

@@ -1,6 +1,7 @@
 """Per-event Ed25519 keys that sign ticket codes: created on first need, rotatable, kept in
-PostgreSQL with the private half sealed (AES-256-GCM under a key derived from the ticket
-signing secret in settings), so neither half is ever in the repository.
+PostgreSQL with the private half sealed (AES-256-GCM under a key derived from
+TICKET_SIGNING_KEY, independent of JWT_SECRET; earlier secrets still open what they sealed),
+so neither half is ever in the repository.
 
 - Workers mint: `prepare(event_ids)` loads (or creates) each event's signing key, then `mint`
   signs without I/O. The newest key of an event signs; older ones keep verifying what they
@@ -22,7 +23,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -105,13 +106,14 @@ class SealedKeyError(RuntimeError):
 
 
 class KeyVault:
-    """Seals private keys for storage; a sealed key opens only for its own event and key id."""
+    """Seals private keys for storage; a sealed key opens only for its own event and key id.
 
-    def __init__(self, secret: bytes) -> None:
-        derived = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"boxoffice gate keys v1"
-        ).derive(secret)
-        self._aead = AESGCM(derived)
+    New keys are sealed under `secret`; keys sealed before under one of `earlier` secrets
+    (a rotated TICKET_SIGNING_KEY, or the key once derived from JWT_SECRET) still open."""
+
+    def __init__(self, secret: bytes, earlier: Sequence[bytes] = ()) -> None:
+        self._aead = _aead_of(secret)
+        self._earlier = [_aead_of(key) for key in earlier]
 
     @staticmethod
     def _context(event_id: int, key_id: int) -> bytes:
@@ -123,13 +125,22 @@ class KeyVault:
 
     def open(self, event_id: int, key_id: int, sealed: bytes) -> bytes:
         nonce, box = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
-        try:
-            return self._aead.decrypt(nonce, box, self._context(event_id, key_id))
-        except InvalidTag as exc:
-            raise SealedKeyError(
-                f"gate key {key_id} of event {event_id} does not open: was TICKET_SIGNING_KEY "
-                "(or JWT_SECRET, which it defaults to) changed?"
-            ) from exc
+        for aead in (self._aead, *self._earlier):
+            try:
+                return aead.decrypt(nonce, box, self._context(event_id, key_id))
+            except InvalidTag:
+                continue
+        raise SealedKeyError(
+            f"gate key {key_id} of event {event_id} does not open: was TICKET_SIGNING_KEY "
+            "changed without its old value in TICKET_SIGNING_KEY_PREVIOUS?"
+        )
+
+
+def _aead_of(secret: bytes) -> AESGCM:
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"boxoffice gate keys v1"
+    ).derive(secret)
+    return AESGCM(derived)
 
 
 @dataclass
@@ -175,10 +186,11 @@ class GateKeys:
         secret: bytes,
         clock: Callable[[], float] = time.monotonic,
         live: LiveGateKeys | None = None,
+        earlier_secrets: Sequence[bytes] = (),
     ) -> None:
         self._store = store
         self._live = live
-        self._vault = KeyVault(secret)
+        self._vault = KeyVault(secret, earlier_secrets)
         self._clock = clock
         self._signing: dict[int, _Signing] = {}
         self._verifying: dict[int, _PartnerKeys] = {}

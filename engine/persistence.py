@@ -149,10 +149,13 @@ class Persister:
         signer: TicketSigner,
         backoff: Backoff = REFUSED_BACKOFF,
         on_dead_letter: Callable[[DeadLetter], None] | None = None,
+        on_completed: Callable[[list[float]], None] | None = None,
     ) -> None:
         self._log = log
         self._store = store
         self._on_dead_letter = on_dead_letter
+        # told, for each batch, the seconds from payment to completion of its paid orders
+        self._on_completed = on_completed
         # orders whose change PostgreSQL refused -> seconds it was last put off for: longer
         # each refusal (the backoff), forgotten once written
         self._parked: dict[str, float] = {}
@@ -215,6 +218,7 @@ class Persister:
             if completed:
                 await self._log.issue_tickets(await self._store.issued_tickets(completed))
             await self._log.complete(settled)
+            self._report_completed(pending, settled)
         await self._log.ack_changes(
             [
                 (order_id, score)
@@ -242,6 +246,19 @@ class Persister:
                 ]
             )
         return written, untouched
+
+    def _report_completed(
+        self, pending: list[tuple[str, OrderDocument, str | None]], settled: dict[str, int]
+    ) -> None:
+        if self._on_completed is None:
+            return
+        lags = [
+            (settled[order_id] - doc.paid_at) / 1000
+            for order_id, doc, _ in pending
+            if settled.get(order_id, 0) > 0 and doc.paid_at
+        ]
+        if lags:
+            self._on_completed(lags)
 
     async def _dead_letter(
         self, refused: list[tuple[OrderDocument, str | None, tuple[str, BaseException]]]

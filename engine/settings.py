@@ -48,7 +48,7 @@ class Settings:
     login_window_seconds: int
     rate_limits: RateLimits
     log_level: str
-    ticket_signing_key: str | None  # None: derived from the JWT secret (ticket_signing_key())
+    ticket_signing_key: str  # seals gate keys (engine/gate_keys.py); independent of JWT_SECRET
     smtp_url: str | None  # None: mail is written as .eml files under <data_dir>/mail
     mail_from: str | None  # None: engine.ticket_mail.DEFAULT_SENDER
     hsts_seconds: int = 0
@@ -58,6 +58,10 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     currency: str = "USD"
     time_zone: str = "UTC"
+    # earlier TICKET_SIGNING_KEYs: gate keys sealed under them still open (a rotation)
+    previous_ticket_signing_keys: tuple[str, ...] = ()
+    access_log_sample: float = 1.0  # share of hot-path answers below 500 that are logged
+    worker_metrics_port: int = 0  # the worker's Prometheus port; 0: not served
     session_ttl_seconds: int = 8 * 3600
     secure_cookies: bool = False
     refresh_ttl_seconds: int = 30 * 86_400
@@ -123,6 +127,22 @@ def _jwt_secret(env: str, data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _generated_secret(name: str, env: str, data_dir: Path) -> str:
+    """NAME from the environment; in development, a secret generated once in DATA_DIR."""
+    secret = _env(name)
+    if secret:
+        return secret
+    if env == "production":
+        raise SettingsError(f"BOXOFFICE_ENV=production requires {name}")
+    path = data_dir / name.lower()
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+        log.warning("%s not set: generated a development secret in %s", name, path)
+    return path.read_text().strip()
+
+
 def _data_dir() -> Path:
     """DATA_DIR (or BOXOFFICE_DATA_DIR): generated secrets, mail files, embedded servers."""
     return Path(_env("DATA_DIR", str(ROOT / ".data")) or ROOT / ".data")
@@ -167,7 +187,12 @@ def load_settings() -> Settings:
         login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 300),
         rate_limits=_rate_limits(),
         log_level=_log_level(),
-        ticket_signing_key=_env("TICKET_SIGNING_KEY"),
+        ticket_signing_key=_generated_secret("TICKET_SIGNING_KEY", env, data_dir),
+        previous_ticket_signing_keys=tuple(
+            key.strip()
+            for key in (_env("TICKET_SIGNING_KEY_PREVIOUS") or "").split(",")
+            if key.strip()
+        ),
         smtp_url=_env("SMTP_URL"),
         mail_from=_env("MAIL_FROM"),
         # Strict-Transport-Security max-age, for an API served over TLS; 0 sends none
@@ -177,6 +202,8 @@ def load_settings() -> Settings:
         public_url=_public_url(),
         currency=_currency(),
         time_zone=_time_zone(),
+        access_log_sample=_share("ACCESS_LOG_SAMPLE", 0.01),
+        worker_metrics_port=_int("WORKER_METRICS_PORT", 9101),
         # a browser session (the pages' cookie) lasts this long from sign-in
         session_ttl_seconds=_int("SESSION_TTL_SECONDS", 8 * 3600),
         # cookies are Secure on requests that came over TLS; this makes them Secure always
@@ -185,6 +212,21 @@ def load_settings() -> Settings:
         # a sign-in's refresh tokens lapse after this long unused (engine/refresh_tokens.py)
         refresh_ttl_seconds=_int("REFRESH_TTL_SECONDS", 30 * 86_400),
     )
+
+
+def _share(name: str, default: float) -> float:
+    """A fraction from 0 to 1 (ACCESS_LOG_SAMPLE: of the hot paths' answers below 500 that
+    get an access log line; the other answers are always logged)."""
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number from 0 to 1, got {raw!r}") from exc
+    if not 0 <= value <= 1:
+        raise SettingsError(f"{name} must be a number from 0 to 1, got {raw!r}")
+    return value
 
 
 def _flag(name: str) -> bool:
@@ -269,6 +311,15 @@ def reset_settings() -> None:
 
 
 def ticket_signing_key(settings: Settings) -> bytes:
-    """HMAC key for ticket codes: TICKET_SIGNING_KEY, or derived from the JWT secret."""
-    source = settings.ticket_signing_key or f"ticket-codes:{settings.jwt_secret}"
-    return source.encode()
+    """The secret that seals new gate keys: TICKET_SIGNING_KEY."""
+    return settings.ticket_signing_key.encode()
+
+
+def earlier_ticket_signing_keys(settings: Settings) -> list[bytes]:
+    """Secrets that only open gate keys sealed before: TICKET_SIGNING_KEY_PREVIOUS (a
+    rotation), then the one earlier versions derived from JWT_SECRET when TICKET_SIGNING_KEY
+    was unset, so keys sealed by them stay readable (README: rotating the ticket key)."""
+    earlier = [key.encode() for key in settings.previous_ticket_signing_keys]
+    earlier.append(f"ticket-codes:{settings.jwt_secret}".encode())
+    current = ticket_signing_key(settings)
+    return [key for key in dict.fromkeys(earlier) if key != current]

@@ -40,7 +40,10 @@ from locust.exception import StopUser
 from locust.runners import MasterRunner
 from locust.user.task import LOCUST_STATE_STOPPING
 
+from loadtests.locust_csv_close import stop_writing_once_closed
 from loadtests.setup import Plan, PlanEvent, read_plan
+
+stop_writing_once_closed()  # no CRITICAL traceback at shutdown (loadtests/locust_csv_close.py)
 
 ABANDON_SHARE = float(os.environ.get("LOADTEST_ABANDON", "0.10"))
 DECLINE_SHARE = float(os.environ.get("LOADTEST_DECLINE", "0.10"))

@@ -319,7 +319,7 @@ def markdown(out: Path, context: dict[str, Any]) -> list[str]:
         f"{marks['max_error_ratio']} (failures / requests; expected refusals such as 409 "
         f"`seat_unavailable` or 402 on a declined card are not failures), p95 claim latency at "
         f"most {marks['max_claim_p95_ms']:.0f} ms (the slower of seat and GA claims). "
-        f"Locust HTML: `reports/{prefix}.html`; CSV: `reports/{prefix}_*.csv`.",
+        f"Locust HTML: `{prefix}.html`; CSV: `{prefix}_*.csv`, beside this report.",
     ]
     return lines
 

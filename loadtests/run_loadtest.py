@@ -12,14 +12,20 @@ half serves the stack), at least one.
 Prints `oversold: N` and exits 1 on any breach of an invariant (loadtests/audit.py), any 5xx
 or unanswered request, any unexpected answer from the waiting room (e.g. a join answered 404),
 or a missed threshold: error ratio (failures / requests, where expected refusals such as 409
-seat_unavailable are not failures) and p95 claim latency. Outputs in
-reports/: <prefix>.html and <prefix>_*.csv from Locust, <prefix>.md and PNG charts.
+seat_unavailable are not failures) and p95 claim latency.
+
+While Locust runs, a line every five seconds says how it goes (users, requests a second, p95,
+units sold). Outputs go to reports/runs/ (not tracked, so a run leaves the checkout clean):
+<prefix>.html and <prefix>_*.csv from Locust, <prefix>.md, <prefix>_summary.json and PNG
+charts. `--publish` writes them to reports/ instead, replacing the committed reference
+report (reports/loadtest.md and its charts) on purpose.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import os
 import secrets
@@ -49,10 +55,12 @@ from loadtests.audit import (
 )
 from loadtests.bench_stack import BenchStack, results_dir
 from loadtests.cpu_sampler import CpuSampler
+from loadtests.metrics_check import check_metrics
 from loadtests.report import write_report
 from loadtests.setup import Plan, read_plan
 from ops.embedded import free_port
 
+RUN_REPORTS = ROOT / "reports" / "runs"  # gitignored; --publish writes to reports/
 STOP_TIMEOUT_S = 30  # users finish the request in flight; a refusal is never half counted
 LOCUST_START_S = 3
 PARTNER_ACCOUNTS = 2  # events alternate between them; each has a gate scanner
@@ -153,6 +161,57 @@ class SalesSampler(threading.Thread):
         self._stop_event.set()
         self.join(5)
         self.redis.close()
+
+
+class Progress(threading.Thread):
+    """Prints a line every few seconds while Locust runs: its users, requests a second and
+    p95 (the last aggregated row of its `_stats_history.csv`, written each second) and the
+    units sold and held so far (the sales sampler's last reading)."""
+
+    def __init__(
+        self, history: Path, sampler: SalesSampler, capacity: int, every_s: float = 5.0
+    ) -> None:
+        super().__init__(daemon=True)
+        self.history = history
+        self.sampler = sampler
+        self.capacity = capacity
+        self.every_s = every_s
+        self.started = time.monotonic()
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.every_s):
+            print(self.line(), flush=True)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(5)
+
+    def line(self) -> str:
+        users, rps, p95 = locust_now(self.history)
+        latest: dict[int, tuple[int, int]] = {}
+        for _, event_id, _, held, sold in self.sampler.rows[-len(self.sampler.event_ids) :]:
+            latest[event_id] = (held, sold)
+        held = sum(h for h, _ in latest.values())
+        sold = sum(s for _, s in latest.values())
+        return (
+            f"[{time.monotonic() - self.started:5.0f}s] users {users:>5}  "
+            f"requests/s {rps:>7,.0f}  p95 {p95:>6} ms  "
+            f"sold {sold:,} of {self.capacity:,} (held {held:,})"
+        )
+
+
+def locust_now(history: Path) -> tuple[int, float, str]:
+    """(users, requests a second, p95 in ms) of the last aggregated row Locust wrote."""
+    try:
+        with history.open() as file:
+            rows = [row for row in csv.reader(file) if len(row) > 11 and row[3] == "Aggregated"]
+    except OSError:
+        rows = []
+    if not rows:
+        return 0, 0.0, "-"
+    last = rows[-1]
+    return int(last[1]), float(last[4]), last[11]  # "User Count", "Requests/s", "95%"
 
 
 def locust(
@@ -324,7 +383,8 @@ def run(args: argparse.Namespace) -> int:
         max_claim_p95_ms=args.max_claim_p95_ms or profile.thresholds.max_claim_p95_ms,
     )
     processes = args.processes or max(1, (os.cpu_count() or 2) // 2)
-    out = results_dir()
+    out = results_dir() if args.publish else RUN_REPORTS
+    out.mkdir(parents=True, exist_ok=True)
     # the plan (tokens), the clients' records and the stack's log; kept when the audit fails
     run_dir = ROOT / ".data" / f"{profile.prefix}-run-{os.getpid()}"
     run_dir.mkdir(parents=True)
@@ -367,6 +427,9 @@ def run(args: argparse.Namespace) -> int:
         sampler.mark("load started")
         cpu = CpuSampler()
         cpu.start()
+        capacity = sum(e.capacity for e in plan.events)
+        progress = Progress(out / f"{profile.prefix}_stats_history.csv", sampler, capacity)
+        progress.start()
         failed = locust(
             "loadtests/locustfile.py",
             host,
@@ -379,6 +442,7 @@ def run(args: argparse.Namespace) -> int:
             env,
         )
         sampler.mark("load stopped")
+        progress.stop()
         cpu.stop()
         timings["sale_run_s"] = time.monotonic() - mark
         if failed:
@@ -406,6 +470,7 @@ def run(args: argparse.Namespace) -> int:
         sampler.stop()
         timings["drain_s"] = drained_s
         timings["audit_s"] = time.monotonic() - mark - drained_s
+        result.facts["metrics"] = check_metrics(host, [e.id for e in plan.events], result)
         for detail in drift_repaired_in_logs(stack):
             result.breach(f"the workers' reconcile cron repaired drift during the run: {detail}")
         figures = locust_figures(out / f"{profile.prefix}_stats.csv")
@@ -442,7 +507,7 @@ def run(args: argparse.Namespace) -> int:
     (out / f"{profile.prefix}_summary.json").write_text(
         json.dumps({k: v for k, v in context.items() if k != "sales_samples"}, indent=2)
     )
-    write_report(out, context)
+    context["report"] = str(write_report(out, context).relative_to(ROOT))
     print_summary(context, result)
     if result.ok:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -458,11 +523,13 @@ def print_summary(context: dict[str, Any], result: AuditResult) -> None:
         f"error ratio {figures['error_ratio']:.4f}"
     )
     print(f"sold: {sold:,} of {context['capacity']:,}")
+    counted = audit_facts.get("metrics", {}).get("outcomes", {})
+    print(f"/metrics outcomes: {json.dumps(counted)}")
     refusals = {k: v["clients"] for k, v in audit_facts.get("refusals", {}).items()}
     print(f"refusals: {json.dumps(refusals)}")
     print(f"timings: {json.dumps(context['timings'])}")
     print(f"CPU during the sale, in cores of {os.cpu_count()}: {json.dumps(context['cpu_cores'])}")
-    print(f"report: reports/{context['prefix']}.md")
+    print(f"report: {context['report']}")
     print(f"oversold: {result.oversold}")
     for breach in result.breaches:
         print(f"BREACH: {breach}")
@@ -478,6 +545,11 @@ def main() -> None:
     parser.add_argument("--run-time", type=int, default=0, help="seconds of sale load")
     parser.add_argument("--database-url", default="", help="a PostgreSQL server to use")
     parser.add_argument("--redis-url", default="", help="a Redis server to use")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="write the reports to reports/ (the committed reference), not reports/runs/",
+    )
     parser.add_argument("--max-error-ratio", type=float, default=0.0)
     parser.add_argument("--max-claim-p95-ms", type=float, default=0.0)
     # a CI timeout's SIGTERM still stops the stack (BenchStack.stop runs in `finally`)

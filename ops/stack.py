@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.settings import ROOT, StackSettings, get_settings, load_stack_settings
@@ -158,7 +159,9 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run() -> int:
+def run(after_ready: Callable[[str], str] | None = None) -> int:
+    """The stack until Ctrl-C; `after_ready(base_url)`, once the API answers, returns text
+    to print (`make demo` seeds its data there, ops/demo.py)."""
     launch = load_stack_settings()
     configure_logging(launch.log_level)
     started = time.monotonic()
@@ -183,6 +186,8 @@ def run() -> int:
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
+        if after_ready is not None:
+            print(after_ready(base), flush=True)
         while True:
             stack.supervisor.check()
             time.sleep(0.2)

@@ -14,6 +14,7 @@ from engine.persistence import Persister
 from engine.store import pg_failures
 from engine.store.redis_order_log import RedisOrderLog
 from workers.job_leases import JobLeases
+from workers.metrics import BATCH_ORDERS
 
 log = logging.getLogger("boxoffice.worker")
 
@@ -133,6 +134,7 @@ class PersistBatcher:
             batch = [order_id for order_id, _ in own] + leased
             if not batch and not suspects:
                 return False
+            BATCH_ORDERS.observe(len(batch) + len(suspects))
             written, untouched = await self._persister.settle(batch)
             if suspects:  # apart: if PostgreSQL refuses them again, only they wait
                 more, same = await self._persister.settle([o for o, _ in suspects])

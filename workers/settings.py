@@ -14,6 +14,7 @@ from engine.store.resources import open_resources
 from engine.store.services import build_persistence
 from ops.logs import configure_logging
 from workers.job_leases import JobLeases
+from workers.metrics import observe_completed, serve_metrics
 from workers.persist_batcher import PersistBatcher
 from workers.tasks import (
     IN_PROGRESS_MS,
@@ -32,7 +33,10 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
     resources = await open_resources(settings, pool_size=8)
-    persistence = build_persistence(resources, on_dead_letter=count_dead_letter)
+    persistence = build_persistence(
+        resources, on_dead_letter=count_dead_letter, on_completed=observe_completed
+    )
+    serve_metrics(settings.worker_metrics_port)
     leases = JobLeases(ctx["redis"], IN_PROGRESS_MS, LEASE_STALE_MS)
     batcher = PersistBatcher(persistence.persister, persistence.order_log, leases)
     batcher.start()
@@ -75,4 +79,7 @@ class WorkerSettings:
     keep_result = 0  # the outbox reconciler may enqueue the same order id again
     job_timeout = JOB_TIMEOUT_S
     poll_delay = 0.05
+    # the job loop writes ARQ's health key this often (it lives a second longer):
+    # `arq workers.settings.WorkerSettings --check`, compose's healthcheck, reads it
+    health_check_interval = 10
     redis_settings = RedisSettings.from_dsn(get_settings().job_queue_redis_url)

@@ -28,6 +28,7 @@ from engine.reconcile import reconcile_all, report
 from engine.store import pg_failures
 from engine.store.pg_orders import PgOrderRepair, write_refusals
 from engine.store.redis_order_log import RedisOrderLog
+from workers.metrics import JOBS, count_drift
 from workers.persist_batcher import NotPersisted, PersistBatcher
 
 log = logging.getLogger("boxoffice.worker")
@@ -65,10 +66,13 @@ async def persist_order(ctx: dict[str, Any], order_id: str) -> str:
         await ctx["persist_batcher"].submit(order_id)
     except Exception as exc:
         if not isinstance(exc, NotPersisted) and not pg_failures.expected(exc):
+            JOBS.labels("persist_order", "failed").inc()
             raise
+        JOBS.labels("persist_order", "retried").inc()
         delay = JOB_RETRY_BACKOFF.nth(ctx.get("job_try", 1))
         log.warning("persist_order %s failed (%s); retrying in %gs", order_id, exc, delay)
         raise Retry(defer=delay) from exc
+    JOBS.labels("persist_order", "persisted").inc()
     return "persisted"
 
 
@@ -165,6 +169,8 @@ async def reconcile(ctx: dict[str, Any]) -> dict[str, Any]:
         PgOrderRepair(resources.pool),
     )
     summary = report(drifts)
+    JOBS.labels("reconcile", "done").inc()
+    count_drift(summary["details"])
     if summary["with_drift"]:
         log.warning("reconcile repaired drift", extra={"drift": summary})
     return summary

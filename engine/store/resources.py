@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from engine.gate_keys import GateKeys
 from engine.live_tickets import TicketLoader
 from engine.passwords import Passwords
-from engine.settings import Settings, ticket_signing_key
+from engine.settings import Settings, earlier_ticket_signing_keys, ticket_signing_key
 from engine.store.claim_batcher import ClaimBatcher
 from engine.store.pg_orders import PgOrderStore
 from engine.store.pg_sale import PgSaleReads
@@ -63,6 +63,7 @@ class Resources:
             PgGateKeyStore(self.pool),
             ticket_signing_key(self.settings),
             live=self.live_gate_keys,
+            earlier_secrets=earlier_ticket_signing_keys(self.settings),
         )
 
     async def close(self) -> None:

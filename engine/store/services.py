@@ -58,12 +58,18 @@ class Persistence:
 
 
 def build_persistence(
-    resources: Resources, on_dead_letter: Callable[[DeadLetter], None] | None = None
+    resources: Resources,
+    on_dead_letter: Callable[[DeadLetter], None] | None = None,
+    on_completed: Callable[[list[float]], None] | None = None,
 ) -> Persistence:
     order_log = RedisOrderLog(resources.redis, resources.scripts)
     gate_keys = resources.gate_keys()
     persister = Persister(
-        order_log, resources.order_store, gate_keys, on_dead_letter=on_dead_letter
+        order_log,
+        resources.order_store,
+        gate_keys,
+        on_dead_letter=on_dead_letter,
+        on_completed=on_completed,
     )
     return Persistence(order_log, gate_keys, persister)
 

@@ -12,6 +12,7 @@ import pytest
 
 from engine.settings import (
     SettingsError,
+    earlier_ticket_signing_keys,
     load_settings,
     load_stack_settings,
     ticket_signing_key,
@@ -24,6 +25,7 @@ _NAMES = (
     "ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "QUEUE_REDIS_URL", "HOST", "PORT",
     "JWT_SECRET", "JWT_TTL_SECONDS", "TICKET_SIGNING_KEY", "LOG_LEVEL", "REDIS_APPENDFSYNC",
     "HSTS_SECONDS", "METRICS_TOKEN", "SMTP_URL", "MAIL_FROM", "WEB_CONCURRENCY",
+    "TICKET_SIGNING_KEY_PREVIOUS", "ACCESS_LOG_SAMPLE", "WORKER_METRICS_PORT",
     "PASSWORD_THREADS", "REFRESH_TTL_SECONDS",
     "PUBLIC_URL", "CURRENCY", "TIME_ZONE",
 )  # fmt: skip
@@ -54,6 +56,7 @@ def test_production_without_jwt_secret_refuses_to_start(
 def test_production_with_a_long_secret_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOXOFFICE_ENV", "production")
     monkeypatch.setenv("JWT_SECRET", SECRET)
+    monkeypatch.setenv("TICKET_SIGNING_KEY", "a ticket key of its own")
 
     settings = load_settings()
 
@@ -152,20 +155,33 @@ def test_the_embedded_redis_fsyncs_always_unless_a_known_policy_is_given(
         load_stack_settings()
 
 
-def test_the_ticket_signing_key_is_given_or_derived_from_the_jwt_secret(
-    monkeypatch: pytest.MonkeyPatch,
+def test_the_ticket_signing_key_is_independent_of_the_jwt_secret(
+    monkeypatch: pytest.MonkeyPatch, environment: Path
 ) -> None:
     monkeypatch.setenv("JWT_SECRET", SECRET)
-    derived = load_settings()
-    assert derived.ticket_signing_key is None
-    assert ticket_signing_key(derived) == f"ticket-codes:{SECRET}".encode()
+    generated = load_settings()  # development: generated once in DATA_DIR, kept
+    assert generated.ticket_signing_key not in (SECRET, f"ticket-codes:{SECRET}")
+    assert load_settings().ticket_signing_key == generated.ticket_signing_key
+    # what earlier versions derived from JWT_SECRET still opens the keys they sealed
+    assert earlier_ticket_signing_keys(generated) == [f"ticket-codes:{SECRET}".encode()]
 
     monkeypatch.setenv("BOXOFFICE_TICKET_SIGNING_KEY", "prefixed-key")
     assert ticket_signing_key(load_settings()) == b"prefixed-key"
     monkeypatch.setenv("TICKET_SIGNING_KEY", "plain-key")
-    assert ticket_signing_key(load_settings()) == b"plain-key"
+    monkeypatch.setenv("TICKET_SIGNING_KEY_PREVIOUS", "old-key-2, old-key-1")
+    rotated = load_settings()
+    assert ticket_signing_key(rotated) == b"plain-key"
+    assert earlier_ticket_signing_keys(rotated) == [
+        b"old-key-2",
+        b"old-key-1",
+        f"ticket-codes:{SECRET}".encode(),
+    ]
+
+    monkeypatch.setenv("BOXOFFICE_ENV", "production")
     monkeypatch.setenv("TICKET_SIGNING_KEY", "")  # empty: unset, as for every setting
-    assert ticket_signing_key(load_settings()) == f"ticket-codes:{SECRET}".encode()
+    monkeypatch.delenv("BOXOFFICE_TICKET_SIGNING_KEY")
+    with pytest.raises(SettingsError, match="requires TICKET_SIGNING_KEY"):
+        load_settings()
 
 
 async def test_mail_goes_to_eml_files_unless_an_smtp_url_is_given(

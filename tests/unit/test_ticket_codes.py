@@ -151,6 +151,23 @@ def test_vault_opens_only_for_its_event_and_key_and_secret() -> None:
         KeyVault(b"secret two").open(5, 1, sealed)
 
 
+def test_a_rotated_secret_still_opens_what_the_earlier_ones_sealed() -> None:
+    """TICKET_SIGNING_KEY rotated: the old value in TICKET_SIGNING_KEY_PREVIOUS, and the key
+    earlier versions derived from JWT_SECRET, still open the keys they sealed; new keys are
+    sealed under the new secret only."""
+    legacy = KeyVault(b"ticket-codes:the-jwt-secret").seal(5, 1, b"a" * 32)
+    before = KeyVault(b"old ticket key").seal(5, 2, b"b" * 32)
+    rotated = KeyVault(b"new ticket key", [b"old ticket key", b"ticket-codes:the-jwt-secret"])
+    assert rotated.open(5, 1, legacy) == b"a" * 32
+    assert rotated.open(5, 2, before) == b"b" * 32
+    sealed_now = rotated.seal(5, 3, b"c" * 32)
+    assert KeyVault(b"new ticket key").open(5, 3, sealed_now) == b"c" * 32
+    with pytest.raises(SealedKeyError):
+        KeyVault(b"old ticket key", [b"ticket-codes:the-jwt-secret"]).open(5, 3, sealed_now)
+    with pytest.raises(SealedKeyError):  # an earlier secret dropped too soon
+        KeyVault(b"new ticket key").open(5, 2, before)
+
+
 class MemoryKeyStore:
     """The storage boundary, in memory, counting reads: proves when no lookup happens."""
 
