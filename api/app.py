@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, get
@@ -58,10 +59,11 @@ ROUTE_HANDLERS: list[object] = [
     *tickets.ROUTES,
 ]
 
-# the pages' scripts and styles: files, so that the pages' CSP allows no inline code
+# the pages' scripts and styles (web/static) and the API docs' vendored assets
+# (api/static/vendor): files, so that the pages' CSP allows no inline code
 STATIC_FILES = create_static_files_router(
     path="/static",
-    directories=[PAGE_STATIC_DIRECTORY],
+    directories=[Path(__file__).resolve().parent / "static", PAGE_STATIC_DIRECTORY],
     cache_control=CacheControlHeader(public=True, max_age=60),
     include_in_schema=False,
 )
