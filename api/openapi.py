@@ -280,9 +280,6 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "A customer's place in the waiting room; poll it until admitted",
         rate_limited=True,
     ),
-    ("GET", "/events/{event_id}/waiting-room"): Operation(
-        "The waiting-room page (HTML) a customer keeps open until admitted"
-    ),
     ("GET", "/partner/events/{event_id}/sales"): Operation(
         "Sales report: availability, revenue, orders by status, refusals by reason"
     ),
