@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11 and make:
 #   make run    install, start embedded PostgreSQL/Redis unless URLs are given, serve on :8000
-#   make test   install, then run the whole suite against real PostgreSQL and Redis
+#   make test   install, then run the whole suite against real PostgreSQL and Redis, and the
+#               sale's tests again against a Redis Cluster
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -25,8 +26,12 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python -m ops.stack
 
+# two sessions: the whole suite on one Redis, then the tests marked `cluster` (sale engine,
+# waiting room, gate, faults) on a 3-master Redis Cluster with a replica each, which the
+# harness starts itself (tests/services.py)
 test: install /usr/bin/chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --redis-cluster $(PYTEST_ARGS)
 
 # the waiting-room page is tested in Debian's chromium (tests/e2e): installed here when it is
 # missing and we are root; otherwise that test fails and says how to install it

@@ -52,6 +52,15 @@ class Settings:
     mail_from: str | None  # None: engine.ticket_mail.DEFAULT_SENDER
     hsts_seconds: int = 0
     metrics_token: str | None = None
+    # REDIS_URL names a node of a Redis Cluster (engine/store/redis_client.py)
+    redis_cluster: bool = False
+    # PostgreSQL connections each API process may open (DB_POOL_SIZE); the worker's is its own
+    db_pool_size: int = 10
+    worker_db_pool_size: int = 8  # the same for each ARQ worker process (WORKER_DB_POOL_SIZE)
+    # asyncpg's prepared-statement cache per connection (DB_STATEMENT_CACHE_SIZE): 0 behind
+    # PgBouncer in transaction pooling, where a connection's next transaction may run on
+    # another server connection that never saw the statement prepared
+    db_statement_cache_size: int = 100
 
     @property
     def production(self) -> bool:
@@ -73,6 +82,16 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _flag(name: str) -> bool:
+    """A yes/no setting: 1, true, yes or on (any case) mean yes; unset, 0, false, no, off no."""
+    raw = (_env(name) or "0").lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
 
 
 def _rate(name: str, default: str) -> Rate:
@@ -133,11 +152,21 @@ def load_settings() -> Settings:
             "DATABASE_URL and REDIS_URL must be set (`make run` starts embedded servers and "
             "sets them for you)"
         )
+    redis_cluster = _flag("REDIS_CLUSTER")
+    job_queue_redis_url = _env("QUEUE_REDIS_URL")
+    if redis_cluster and not job_queue_redis_url:
+        raise SettingsError(
+            "REDIS_CLUSTER=1 needs QUEUE_REDIS_URL: ARQ's job queue lives on a standalone Redis"
+        )
     return Settings(
         env=env,
         database_url=database_url,
         redis_url=redis_url,
-        job_queue_redis_url=_env("QUEUE_REDIS_URL", redis_url) or redis_url,
+        job_queue_redis_url=job_queue_redis_url or redis_url,
+        redis_cluster=redis_cluster,
+        db_pool_size=_int("DB_POOL_SIZE", 10),
+        worker_db_pool_size=_int("WORKER_DB_POOL_SIZE", 8),
+        db_statement_cache_size=_int("DB_STATEMENT_CACHE_SIZE", 100),
         host=_env("HOST", "127.0.0.1") or "127.0.0.1",
         port=_int("PORT", 8000),
         jwt_secret=_jwt_secret(env, data_dir),

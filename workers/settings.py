@@ -31,7 +31,7 @@ from workers.ticket_tasks import start_ticket_tasks, stop_ticket_tasks
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
-    resources = await open_resources(settings, pool_size=8)
+    resources = await open_resources(settings, pool_size=settings.worker_db_pool_size)
     persistence = build_persistence(resources, on_dead_letter=count_dead_letter)
     leases = JobLeases(ctx["redis"], IN_PROGRESS_MS, LEASE_STALE_MS)
     batcher = PersistBatcher(persistence.persister, persistence.order_log, leases)

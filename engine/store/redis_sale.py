@@ -6,8 +6,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
-
 from engine import keys
 from engine.live_tickets import TicketLoader
 from engine.order_document import OrderDocument
@@ -15,6 +13,7 @@ from engine.order_ids import home_event_of
 from engine.orders import PAYMENT_GRACE_MS, ClaimOutcome, EventClaim, OrderLine, document_line
 from engine.store.claim_batcher import ClaimBatcher, ClaimedLine
 from engine.store.lua_json import decode_document, encode
+from engine.store.redis_client import SaleRedis
 from engine.store.scripts import EventScripts
 
 MAX_KNOWN_TYPES = 100_000
@@ -38,7 +37,7 @@ def _line(event_id: int, claimed: ClaimedLine) -> OrderLine:
 class RedisSaleStore:
     def __init__(
         self,
-        redis: Redis,
+        redis: SaleRedis,
         scripts: EventScripts,
         batcher: ClaimBatcher,
         tickets: TicketLoader | None = None,

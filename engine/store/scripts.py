@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from engine import keys
+from engine.store.redis_client import SaleRedis
 
 LUA_DIR = Path(__file__).resolve().parents[2] / "lua"
 HELPERS = ("_lib", "_bucket")
@@ -28,14 +29,16 @@ def script_source(name: str, helpers: tuple[str, ...] = HELPERS) -> str:
     return "\n".join((LUA_DIR / f"{part}.lua").read_text() for part in parts)
 
 
-def load_script(redis: Redis, name: str, helpers: tuple[str, ...] = HELPERS) -> AsyncScript:
-    return redis.register_script(script_source(name, helpers))
+def load_script(redis: SaleRedis, name: str, helpers: tuple[str, ...] = HELPERS) -> AsyncScript:
+    # a script calls only EVALSHA and SCRIPT LOAD on its client, which RedisCluster routes by
+    # the script's keys (and loads on every master); redis-py types the client as Redis
+    return AsyncScript(cast(Redis, redis), script_source(name, helpers))
 
 
 class EventScript:
     """One script of lua/ run with the KEYS of one event (engine.keys.event_keys)."""
 
-    def __init__(self, redis: Redis, name: str) -> None:
+    def __init__(self, redis: SaleRedis, name: str) -> None:
         self._script = load_script(redis, name)
 
     async def __call__(self, event_id: int, *args: Any) -> Any:
@@ -45,7 +48,7 @@ class EventScript:
 class EventScripts:
     """The scripts on one event's keys, each called by its name: `scripts.claim(event_id, ...)`."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: SaleRedis) -> None:
         self.ack_changes = EventScript(redis, "ack_changes")
         self.add_lines = EventScript(redis, "add_lines")
         self.changed = EventScript(redis, "changed")

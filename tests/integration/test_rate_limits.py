@@ -33,6 +33,8 @@ from tests.conftest import unique_email
 from tests.integration.test_waiting_room import set_room
 from tests.sale_setup import open_sale
 
+pytestmark = pytest.mark.cluster
+
 LIMITS = {
     "RATE_LIMIT_REGISTER_PER_ADDRESS": "3/3600",
     "RATE_LIMIT_LOGIN_PER_ADDRESS": "4/3600",

@@ -23,7 +23,8 @@ SECRET = "s" * 48
 _NAMES = (
     "ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "QUEUE_REDIS_URL", "HOST", "PORT",
     "JWT_SECRET", "JWT_TTL_SECONDS", "TICKET_SIGNING_KEY", "LOG_LEVEL", "REDIS_APPENDFSYNC",
-    "HSTS_SECONDS", "METRICS_TOKEN", "SMTP_URL", "MAIL_FROM", "WEB_CONCURRENCY",
+    "HSTS_SECONDS", "METRICS_TOKEN", "SMTP_URL", "MAIL_FROM", "WEB_CONCURRENCY", "REDIS_CLUSTER",
+    "DB_POOL_SIZE", "WORKER_DB_POOL_SIZE", "DB_STATEMENT_CACHE_SIZE",
 )  # fmt: skip
 
 
@@ -217,3 +218,31 @@ def test_metrics_token_and_hsts_are_off_unless_set(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("HSTS_SECONDS", "a year")
     with pytest.raises(SettingsError, match="HSTS_SECONDS must be an integer"):
         load_settings()
+
+
+def test_a_redis_cluster_needs_a_standalone_queue_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_CLUSTER", "1")
+    with pytest.raises(SettingsError, match="QUEUE_REDIS_URL"):
+        load_settings()
+    monkeypatch.setenv("QUEUE_REDIS_URL", "redis://queue.invalid:6379/0")
+    settings = load_settings()
+    assert settings.redis_cluster
+    assert settings.job_queue_redis_url == "redis://queue.invalid:6379/0"
+    monkeypatch.setenv("REDIS_CLUSTER", "maybe")
+    with pytest.raises(SettingsError, match="REDIS_CLUSTER must be 1 or 0"):
+        load_settings()
+
+
+def test_pool_sizes_and_statement_cache_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings()
+    assert (defaults.db_pool_size, defaults.worker_db_pool_size) == (10, 8)
+    assert defaults.db_statement_cache_size == 100
+    monkeypatch.setenv("DB_POOL_SIZE", "3")
+    monkeypatch.setenv("WORKER_DB_POOL_SIZE", "2")
+    monkeypatch.setenv("DB_STATEMENT_CACHE_SIZE", "0")
+    given = load_settings()
+    assert (given.db_pool_size, given.worker_db_pool_size, given.db_statement_cache_size) == (
+        3,
+        2,
+        0,
+    )
