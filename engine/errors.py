@@ -173,6 +173,27 @@ class IdempotencyInProgress(Conflict):
         self.retry_after = retry_after
 
 
+class StoreUnavailable(BoxofficeError):
+    """The sale's Redis did not answer (a master failing over, say): nothing was decided
+    that the caller was told about; the request may be sent again."""
+
+    code = "store_unavailable"
+    title = "The sale's store is unavailable; try again"
+
+    def __init__(self, detail: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class PaymentNotReplicated(StoreUnavailable):
+    """The payment was recorded on the event's Redis master, but no replica confirmed it
+    within the wait: it is not acknowledged, as that master's crash could still lose it.
+    The order then says what became of it: paid, or still reserved (and payable again)."""
+
+    code = "payment_not_replicated"
+    title = "The payment is not yet safely recorded; look at the order before paying again"
+
+
 class PurchaseRefused(BoxofficeError):
     """A purchase the engine refused; every one is recorded with its `code` as reason."""
 

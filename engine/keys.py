@@ -113,6 +113,14 @@ def gate_keys(event_id: int) -> str:
     return f"{event_tag(event_id)}:gate_keys"
 
 
+def replication_mark(event_id: int) -> str:
+    """STRING rewritten after each confirmation that must reach a replica, on the same
+    connection, before WAIT: it is replicated after the confirmation, so a replica that has
+    it has the confirmation too, whether or not that confirmation itself wrote anything
+    (engine/store/scripts.py EventScript.call_replicated)."""
+    return f"{event_tag(event_id)}:replicated"
+
+
 def cancel_lease(home_event_id: int, order_id: str) -> str:
     """STRING set while a cancellation of an order that spans events is under way (one at a
     time: see engine/orders.py Orders.cancel), under the order's home event's tag."""

@@ -56,6 +56,12 @@ class Settings:
     redis_cluster: bool = False
     # PostgreSQL connections each API process may open (DB_POOL_SIZE); the worker's is its own
     db_pool_size: int = 10
+    # a payment is acknowledged once this many replicas of the event's Redis master have it
+    # (REDIS_PAYMENT_REPLICAS; WAIT after the confirming script), waiting at most
+    # REDIS_PAYMENT_WAIT_MS: with 1, a master's crash right after a confirmation cannot take
+    # a payment the buyer was told about. 0 (the default) waits for none.
+    payment_replicas: int = 0
+    payment_wait_ms: int = 1000
     worker_db_pool_size: int = 8  # the same for each ARQ worker process (WORKER_DB_POOL_SIZE)
     # asyncpg's prepared-statement cache per connection (DB_STATEMENT_CACHE_SIZE): 0 behind
     # PgBouncer in transaction pooling, where a connection's next transaction may run on
@@ -166,6 +172,8 @@ def load_settings() -> Settings:
         redis_cluster=redis_cluster,
         db_pool_size=_int("DB_POOL_SIZE", 10),
         worker_db_pool_size=_int("WORKER_DB_POOL_SIZE", 8),
+        payment_replicas=_int("REDIS_PAYMENT_REPLICAS", 0),
+        payment_wait_ms=_int("REDIS_PAYMENT_WAIT_MS", 1000),
         db_statement_cache_size=_int("DB_STATEMENT_CACHE_SIZE", 100),
         host=_env("HOST", "127.0.0.1") or "127.0.0.1",
         port=_int("PORT", 8000),

@@ -358,6 +358,18 @@ class EmbeddedRedisCluster:
                 ranges.append((int(first), int(last or first), master_port))
         return ranges
 
+    def make_master(self, node: EmbeddedRedis, timeout: float = 30.0) -> None:
+        """Give a replica its master's slots back (CLUSTER FAILOVER, the orderly kind: the
+        master stops taking writes until the replica has them all), then wait until the
+        cluster is whole."""
+        _command(node.port, "CLUSTER", "FAILOVER")
+        deadline = time.monotonic() + timeout
+        while "role:master" not in _command(node.port, "INFO", "replication"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"node {node.port} did not become a master")
+            time.sleep(0.1)
+        self.wait_healthy(timeout)
+
     def stop(self) -> None:
         for node in self.nodes or []:
             node.stop()

@@ -28,8 +28,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under --redis-cluster, only the tests marked `cluster` run (the sale engine, the
-    waiting room, the gate, the faults): the rest never touch the sale's Redis differently."""
+    waiting room, the gate, the faults): the rest never touch the sale's Redis differently.
+    Without it, those marked `cluster_only` (a master's failover) are left to that session."""
     if not config.getoption("--redis-cluster"):
+        alone = [item for item in items if not item.get_closest_marker("cluster_only")]
+        config.hook.pytest_deselected(items=[item for item in items if item not in alone])
+        items[:] = alone
         return
     chosen = [item for item in items if item.get_closest_marker("cluster")]
     config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
@@ -45,7 +49,10 @@ def on_cluster(request: pytest.FixtureRequest) -> bool:
 def services(on_cluster: bool) -> Iterator[TestServices]:
     svc = start_test_services(cluster=on_cluster)
     if svc.queue_redis_url:
-        os.environ.update(REDIS_CLUSTER="1", QUEUE_REDIS_URL=svc.queue_redis_url)
+        # each master has a replica: a payment is acknowledged once one has it
+        os.environ.update(
+            REDIS_CLUSTER="1", QUEUE_REDIS_URL=svc.queue_redis_url, REDIS_PAYMENT_REPLICAS="1"
+        )
     os.environ.update(
         DATABASE_URL=svc.database_url,
         REDIS_URL=svc.redis_url,

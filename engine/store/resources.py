@@ -50,7 +50,14 @@ class Resources:
         self.ticket_loader = TicketLoader(self.ticket_store, self.live_tickets)
         limits = self.settings.rate_limits
         batcher = ClaimBatcher(self.scripts, limits.claims_per_customer, limits.claims_per_address)
-        self.sale_store = RedisSaleStore(self.redis, self.scripts, batcher, self.ticket_loader)
+        self.sale_store = RedisSaleStore(
+            self.redis,
+            self.scripts,
+            batcher,
+            self.ticket_loader,
+            payment_replicas=self.settings.payment_replicas,
+            payment_wait_ms=self.settings.payment_wait_ms,
+        )
         self.sale_reads = PgSaleReads(self.pool)
         self.order_store = PgOrderStore(self.pool)
         self.inventory = RedisInventory(self.redis, self.scripts, self.live_tickets)

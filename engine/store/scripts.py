@@ -12,8 +12,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import ClusterError, NoScriptError
 
 from engine import keys
 from engine.store.redis_client import SaleRedis
@@ -39,10 +40,52 @@ class EventScript:
     """One script of lua/ run with the KEYS of one event (engine.keys.event_keys)."""
 
     def __init__(self, redis: SaleRedis, name: str) -> None:
+        self._redis = redis
         self._script = load_script(redis, name)
 
     async def __call__(self, event_id: int, *args: Any) -> Any:
         return await self._script(keys=keys.event_keys(event_id), args=list(args))
+
+    async def call_replicated(
+        self, event_id: int, replicas: int, timeout_ms: int, *args: Any
+    ) -> tuple[Any, int]:
+        """The script's result, and how many replicas of the event's master have what it did.
+
+        One connection carries the script, a write of the event's replication mark and
+        `WAIT replicas timeout_ms`: WAIT counts the replicas that have this connection's
+        writes, and the mark makes that include the script's even when the script wrote
+        nothing itself (a confirmation run again). A master replicates in order, so the
+        replicas counted have every write it made before. Raises what the script or the
+        connection raised; a WAIT that failed counts 0 replicas."""
+        event_keys = keys.event_keys(event_id)
+        mark = keys.replication_mark(event_id)
+        for attempt in (1, 2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                # a cluster pipeline refuses pipe.evalsha, not the command itself (routed
+                # by its keys like any other)
+                pipe.execute_command(
+                    "EVALSHA", self._script.sha, len(event_keys), *event_keys, *args
+                )
+                pipe.set(mark, "1", px=60_000)
+                if isinstance(self._redis, RedisCluster):
+                    node = self._redis.get_node_from_key(mark)
+                    pipe.execute_command("WAIT", replicas, timeout_ms, target_nodes=node)
+                else:
+                    pipe.execute_command("WAIT", replicas, timeout_ms)
+                try:
+                    result, _, acked = await pipe.execute(raise_on_error=False)
+                except AttributeError as exc:
+                    # redis-py 5.3's cluster pipeline reads its default node while the client,
+                    # after a lost connection, has forgotten the cluster's nodes: the same
+                    # failover as a ClusterError, and the caller tries again as for one
+                    raise ClusterError(f"cluster client re-initialising: {exc}") from exc
+            if isinstance(result, NoScriptError) and attempt == 1:
+                await self._redis.script_load(self._script.script)
+                continue
+            if isinstance(result, Exception):
+                raise result
+            return result, 0 if isinstance(acked, Exception) else int(acked)
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 class EventScripts:
