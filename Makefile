@@ -29,7 +29,7 @@ run: install
 # two sessions: the whole suite on one Redis, then the tests marked `cluster` (sale engine,
 # waiting room, gate, faults) on a 3-master Redis Cluster with a replica each, which the
 # harness starts itself (tests/services.py)
-test: install /usr/bin/chromium
+test: install /usr/bin/chromium /usr/sbin/pgbouncer
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --redis-cluster $(PYTEST_ARGS)
 
@@ -40,6 +40,15 @@ test: install /usr/bin/chromium
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else \
 		echo "chromium is missing and this is not root: sudo apt-get install -y chromium"; \
+	fi
+
+# asyncpg behind PgBouncer's transaction pooling is tested against Debian's pgbouncer
+# (tests/integration/test_pgbouncer.py): installed here when it is missing and we are root
+/usr/sbin/pgbouncer:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; \
+	else \
+		echo "pgbouncer is missing and this is not root: sudo apt-get install -y pgbouncer"; \
 	fi
 
 bench: install /usr/bin/redis-benchmark

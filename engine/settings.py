@@ -217,6 +217,7 @@ class StackSettings:
     redis_url: str | None  # None: start an embedded Valkey under data_dir
     redis_appendfsync: str
     web_concurrency: int  # uvicorn worker processes (WEB_CONCURRENCY)
+    redis_cluster: bool = False  # REDIS_CLUSTER: without REDIS_URL, an embedded cluster
 
 
 def load_stack_settings() -> StackSettings:
@@ -227,6 +228,7 @@ def load_stack_settings() -> StackSettings:
         redis_url=_env("REDIS_URL"),
         redis_appendfsync=_redis_appendfsync(),
         web_concurrency=_int("WEB_CONCURRENCY", 1),
+        redis_cluster=_flag("REDIS_CLUSTER"),
     )
 
 
