@@ -142,18 +142,23 @@ def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
     )
 
 
+# what redis-py raises while the sale's Redis is unreachable or its cluster is failing over
+STORE_ERRORS = (RedisConnectionError, RedisTimeoutError, ClusterError, RedisClusterException)
+
+
+def unavailable(exc: Exception) -> errors.StoreUnavailable:
+    return errors.StoreUnavailable(f"{type(exc).__name__}: {exc}")
+
+
 def store_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """The sale's Redis refused or dropped the connection, or its cluster is failing over:
     503 with Retry-After, as errors.StoreUnavailable, not a 500."""
     log.warning("Redis unavailable on %s %s: %r", request.method, request.url.path, exc)
-    return domain_error(request, errors.StoreUnavailable(f"{type(exc).__name__}: {exc}"))
+    return domain_error(request, unavailable(exc))
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
-    RedisConnectionError: store_unavailable,
-    RedisTimeoutError: store_unavailable,
-    ClusterError: store_unavailable,
-    RedisClusterException: store_unavailable,
+    **dict.fromkeys(STORE_ERRORS, store_unavailable),
     errors.BoxofficeError: domain_error,
     ValidationException: validation_error,
     NotAuthorizedException: http_error,

@@ -24,6 +24,8 @@
     │   ├── InvalidState              invalid_state
     │   ├── TicketsUsed               tickets_used (a cancel of an order admitted at the gate)
     │   └── IdempotencyInProgress     idempotency_in_progress; carries retry_after
+    ├── StoreUnavailable              store_unavailable  the sale's Redis did not answer (503)
+    │   └── PaymentNotReplicated      payment_not_replicated (no replica confirmed the payment)
     └── PurchaseRefused               a refused purchase: recorded with its reason
         ├── SeatUnavailable           seat_unavailable
         ├── SoldOut                   sold_out

@@ -14,6 +14,7 @@ from typing import TypeAlias
 
 from redis.asyncio import Redis, RedisCluster
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import ClusterDownError, SlotNotCoveredError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
@@ -23,19 +24,30 @@ from redis.retry import Retry
 SaleRedis: TypeAlias = Redis | RedisCluster
 
 
+class SaleCluster(RedisCluster):
+    """redis-py's cluster client, except that a command whose connection broke or timed out
+    is not sent again: it may have run, and a claim run twice would hold twice. The caller
+    sees the error (503 store_unavailable; a payment tries again itself, its confirmation
+    being idempotent); the client re-reads the slot map after it, so the next command finds
+    a promoted replica. Pipelines keep redis-py's retries: the ones sent here are reads,
+    idempotent writes and the confirmation."""
+
+    ERRORS_ALLOW_RETRY = (ClusterDownError, SlotNotCoveredError)  # type: ignore[assignment]
+
+
 def connect_sale_redis(url: str, *, cluster: bool, max_connections: int = 512) -> SaleRedis:
     """A client of the sale's Redis at `url`: a cluster client when `cluster` is set (the
     URL names any one node; its path, the logical database, must be 0 or absent)."""
     if not cluster:
         single: Redis = Redis.from_url(url, max_connections=max_connections)
         return single
-    cluster_client: RedisCluster = RedisCluster.from_url(
+    cluster_client: RedisCluster = SaleCluster.from_url(
         url,
         max_connections=max_connections,
-        # after a master fails, its slots answer CLUSTERDOWN or refuse connections until a
-        # replica is promoted (a few seconds): each command refreshes the slot map and tries
-        # again with backoff, instead of failing at the first refusal
-        cluster_error_retry_attempts=8,
+        # refusals that say the command did not run (CLUSTERDOWN while a replica is being
+        # promoted, a slot not yet served) are tried again after a fresh slot map
+        cluster_error_retry_attempts=3,
+        # connecting is retried (nothing was sent yet), with backoff
         retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )

@@ -24,7 +24,8 @@ _NAMES = (
     "ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "QUEUE_REDIS_URL", "HOST", "PORT",
     "JWT_SECRET", "JWT_TTL_SECONDS", "TICKET_SIGNING_KEY", "LOG_LEVEL", "REDIS_APPENDFSYNC",
     "HSTS_SECONDS", "METRICS_TOKEN", "SMTP_URL", "MAIL_FROM", "WEB_CONCURRENCY", "REDIS_CLUSTER",
-    "DB_POOL_SIZE", "WORKER_DB_POOL_SIZE", "DB_STATEMENT_CACHE_SIZE",
+    "DB_POOL_SIZE", "WORKER_DB_POOL_SIZE", "DB_STATEMENT_CACHE_SIZE", "REDIS_PAYMENT_REPLICAS",
+    "REDIS_PAYMENT_WAIT_MS",
 )  # fmt: skip
 
 
@@ -228,6 +229,10 @@ def test_a_redis_cluster_needs_a_standalone_queue_redis(monkeypatch: pytest.Monk
     settings = load_settings()
     assert settings.redis_cluster
     assert settings.job_queue_redis_url == "redis://queue.invalid:6379/0"
+    assert (settings.payment_replicas, settings.payment_wait_ms) == (0, 1000)
+    monkeypatch.setenv("REDIS_PAYMENT_REPLICAS", "1")
+    monkeypatch.setenv("REDIS_PAYMENT_WAIT_MS", "250")
+    assert (load_settings().payment_replicas, load_settings().payment_wait_ms) == (1, 250)
     monkeypatch.setenv("REDIS_CLUSTER", "maybe")
     with pytest.raises(SettingsError, match="REDIS_CLUSTER must be 1 or 0"):
         load_settings()
