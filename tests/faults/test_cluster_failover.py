@@ -26,6 +26,7 @@ from engine import errors, keys
 from engine.orders import EventClaim, Orders, requested_items
 from engine.principal import Principal
 from engine.store.lua_json import decode_document
+from engine.store.redis_client import SaleRedis
 from engine.store.resources import Resources
 from loadtests.setup_data import OnSale, create_customers, open_sale
 from tests import services as test_services
@@ -81,8 +82,12 @@ async def buyer(orders: Orders, customer: int, sale: OnSale, seen: Seen) -> None
 
 
 async def test_a_master_killed_mid_sale_loses_no_acknowledged_payment(
-    services: test_services.TestServices, resources: Resources, partner: Actor
+    services: test_services.TestServices,
+    resources: Resources,
+    redis: SaleRedis,
+    partner: Actor,
 ) -> None:
+    redis_fixture = redis
     cluster = services.cluster
     assert cluster is not None and cluster.replicas >= 1
     assert resources.settings.payment_replicas == 1
@@ -142,5 +147,8 @@ async def test_a_master_killed_mid_sale_loses_no_acknowledged_payment(
     assert available + held + sold == SEATS
     assert seen.outcomes[("after", "pay", "ok")] > 0, "no payment went through after the switch"
     # the killed server gets its slots back, so the tests after this one find the cluster
-    # as it was
+    # as it was; the session's clients then read its roles again (a keyed command would
+    # learn them from MOVED, but FLUSHDB goes to the masters a client knows)
     await asyncio.to_thread(cluster.make_master, victim)
+    for client in (resources.redis, redis_fixture):
+        await client.aclose()
