@@ -217,8 +217,15 @@ async def completed_ticket_code(
     paid = await api.post(f"/orders/{order_id}/pay", headers=buyer.headers, json=pay)
     assert paid.status_code == 202, paid.text
     assert await wait_for_status(resources.pool, [order_id], "completed", 30) == 1
-    tickets = await api.get(f"/orders/{order_id}/tickets", headers=buyer.headers)
-    assert tickets.status_code == 200, tickets.text
+    # PostgreSQL says completed first; the order's document in Redis follows (complete.lua),
+    # and the tickets are listed once it does
+    deadline = time.monotonic() + 10
+    while True:
+        tickets = await api.get(f"/orders/{order_id}/tickets", headers=buyer.headers)
+        assert tickets.status_code == 200, tickets.text
+        if tickets.json()["items"] or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
     code: str = tickets.json()["items"][0]["code"]
     return code
 
