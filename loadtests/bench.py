@@ -403,8 +403,8 @@ async def measure(
         stack.stop_children()
 
         await settle(resources)
-        figures |= await cluster_claims(stack, resources, sales.customers, seconds, rounds)
-        scale_out = api_processes(stack, await scale_out_claims(resources, sales), seconds, rounds)
+        scale_out = await cluster_claims(stack, resources, sales.customers, seconds, rounds)
+        scale_out |= api_processes(stack, await scale_out_claims(resources, sales), seconds, rounds)
         runs |= scale_out
         figures |= {name: run["done_per_s"] for name, run in scale_out.items()}
     finally:

@@ -59,7 +59,9 @@ def _orders(resources: Resources) -> Orders:
 
 async def cluster_claims(
     stack: BenchStack, single: Resources, customers: list[int], seconds: float, rounds: int
-) -> dict[str, float]:
+) -> dict[str, dict[str, Any]]:
+    """Both claim figures as bench.py's HTTP runs are kept: `done_per_s` over the rounds and
+    `round_rps`, each round's rate, to show the spread."""
     appendfsync = (await single.redis.config_get("appendfsync")).get("appendfsync", "always")
     cluster = EmbeddedRedisCluster(
         stack.data / "redis-cluster", masters=3, replicas=0, appendfsync=appendfsync
@@ -74,16 +76,23 @@ async def cluster_claims(
         on_single = [await open_sale(single, partner, **big) for _ in range(EVENTS)]
         masters = {cluster.master_of(f"{{ev:{s.event_id}}}").port for s in on_cluster}
         print(f"{EVENTS} events on {len(masters)} of the cluster's masters", flush=True)
-        totals = {"cluster_claim_per_s": 0.0, "single_claim_many_events_per_s": 0.0}
+        rates: dict[str, list[float]] = {
+            "cluster_claim_per_s": [],
+            "single_claim_many_events_per_s": [],
+        }
         for turn in range(rounds + 1):  # a warm-up round first, not counted
             length = 1.0 if turn == 0 else seconds / rounds
             one = await spread_claims(_orders(single), customers, on_single, length)
             many = await spread_claims(_orders(clustered), customers, on_cluster, length)
             print(f"claims on one Redis {one:,.0f}/s, on the cluster {many:,.0f}/s", flush=True)
             if turn:
-                totals["single_claim_many_events_per_s"] += one / rounds
-                totals["cluster_claim_per_s"] += many / rounds
-        return totals
+                rates["single_claim_many_events_per_s"].append(one)
+                rates["cluster_claim_per_s"].append(many)
+        # rounds of equal length: the rate over all of them is the mean of theirs
+        return {
+            name: {"done_per_s": sum(values) / len(values), "round_rps": values, "statuses": {}}
+            for name, values in rates.items()
+        }
     finally:
         await clustered.close()
         cluster.stop()
