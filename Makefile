@@ -33,6 +33,11 @@ test: install /usr/bin/chromium /usr/sbin/pgbouncer
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --redis-cluster $(PYTEST_ARGS)
 
+# the browser tests again, writing their screenshots over docs/screenshots/ (the README's)
+.PHONY: screenshots
+screenshots: install /usr/bin/chromium
+	SCREENSHOTS=docs $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
 # the waiting-room page is tested in Debian's chromium (tests/e2e): installed here when it is
 # missing and we are root; otherwise that test fails and says how to install it
 /usr/bin/chromium:
@@ -79,7 +84,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy engine api workers ops loadtests
+	$(BIN)/mypy engine api workers ops loadtests web
 
 fmt: install
 	$(BIN)/ruff check --fix .

@@ -1,4 +1,4 @@
-"""Accounts: register, log in, who am I, staff."""
+"""Accounts: register, log in, refresh and log out, who am I, staff."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ class LoginIn(msgspec.Struct):
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
+class RefreshIn(msgspec.Struct):
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
 class StaffIn(msgspec.Struct):
     name: Name
     email: Email
@@ -60,6 +64,18 @@ class AccountController(Controller):
         return await services_of(request.app).accounts.login(
             data.email, data.password, client_address(request)
         )
+
+    @post("/auth/refresh", status_code=200, cache_control=CacheControlHeader(no_store=True))
+    async def refresh(
+        self, request: Request[Any, Any, Any], data: JSONBody[RefreshIn]
+    ) -> LoginResult:
+        """A new access token and the refresh token that replaces this one (rotation)."""
+        return await services_of(request.app).accounts.refresh(data.refresh_token)
+
+    @post("/auth/logout", status_code=204)
+    async def logout(self, request: Request[Any, Any, Any], data: JSONBody[RefreshIn]) -> None:
+        """End the sign-in of this refresh token: none of its refresh tokens works again."""
+        await services_of(request.app).accounts.logout(data.refresh_token)
 
     @get("/me")
     async def me(self, request: Request[Any, Any, Any], user: AsUser) -> User:

@@ -8,7 +8,6 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, get
@@ -25,7 +24,7 @@ from api.auth import AUTH_DEPENDENCIES
 from api.bodies import BodyRequest
 from api.hot_paths import BoxofficeApp
 from api.operations import count_dead_letters, health, metrics_guard, ready
-from api.orders import serve_claim
+from api.orders import serve_claim, serve_pay
 from api.problems import EXCEPTION_HANDLERS
 from api.security_headers import ResponseHeaders
 from api.services import services_of
@@ -36,6 +35,9 @@ from engine.store.redis_durability import durability_gaps
 from engine.store.resources import open_resources
 from engine.store.services import build_services
 from ops.logs import configure_logging
+from web import STATIC_DIRECTORY as PAGE_STATIC_DIRECTORY
+from web import routes as page_routes
+from web import template_config
 from workers.job_queue import ArqJobQueue
 
 log = logging.getLogger("boxoffice.api")
@@ -56,7 +58,7 @@ ROUTE_HANDLERS: list[object] = [
 # the pages' scripts and styles: files, so that the pages' CSP allows no inline code
 STATIC_FILES = create_static_files_router(
     path="/static",
-    directories=[Path(__file__).resolve().parent / "static"],
+    directories=[PAGE_STATIC_DIRECTORY],
     cache_control=CacheControlHeader(public=True, max_age=60),
     include_in_schema=False,
 )
@@ -118,7 +120,8 @@ def create_app(hot_paths: bool = True) -> Litestar:
     app = BoxofficeApp(
         prometheus=prometheus,
         response_headers=ResponseHeaders(settings.hsts_seconds),
-        route_handlers=[*ROUTE_HANDLERS, MetricsController, STATIC_FILES],
+        route_handlers=[*ROUTE_HANDLERS, MetricsController, STATIC_FILES, *page_routes()],
+        template_config=template_config(),
         dependencies=AUTH_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=BodyRequest,
@@ -136,6 +139,7 @@ def create_app(hot_paths: bool = True) -> Litestar:
     )
     if hot_paths:
         app.hot_path("POST", "/orders", serve_claim)
+        app.hot_path("POST", "/orders/{order_id:str}/pay", serve_pay)
         app.hot_path("POST", "/events/{event_id:int}/queue", serve_queue)
         app.hot_path("GET", "/events/{event_id:int}/queue", serve_queue)
         app.hot_path("POST", "/tickets/validate", serve_validate)

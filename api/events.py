@@ -28,6 +28,13 @@ from engine.catalogue import (
 from engine.pagination import Page
 
 Venue = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=NO_NUL)]
+# an IANA zone name (the engine checks it is a known one)
+TimeZone = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$", examples=["America/Sao_Paulo"]
+    ),
+]
 HoldSeconds = Annotated[int, msgspec.Meta(ge=1, le=86_400)]
 MaxTickets = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 AdmitPerMinute = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
@@ -50,6 +57,7 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True):
     description: LongText = ""
     ends_at: Timestamp | None = None
     cover_image_url: Url | None = None
+    time_zone: TimeZone | None = None
 
 
 class EventPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -59,6 +67,7 @@ class EventPatch(msgspec.Struct, forbid_unknown_fields=True):
     starts_at: Timestamp | Unset = UNSET
     ends_at: Timestamp | Unset | None = UNSET
     cover_image_url: Url | Unset | None = UNSET
+    time_zone: TimeZone | Unset | None = UNSET
 
 
 class WaitingRoomIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -155,6 +164,13 @@ class EventController(Controller):
         self, request: Request[Any, Any, Any], partner: AsPartner, event_id: PathId
     ) -> Event:
         return await services_of(request.app).catalogue.publish(partner, event_id)
+
+    @post("/{event_id:int}/cancel", status_code=200)
+    async def cancel(
+        self, request: Request[Any, Any, Any], partner: AsPartner, event_id: PathId
+    ) -> Event:
+        """Call the event off: status `cancelled`, its sale stops; orders stay as they are."""
+        return await services_of(request.app).catalogue.cancel(partner, event_id)
 
     @put("/{event_id:int}/sale")
     async def open_sale(

@@ -1,14 +1,15 @@
 """The hot paths: the requests a flash sale sends by the thousand, served before routing.
 
-`POST /orders` (claims), `POST|GET /events/{id}/queue` (waiting-room joins and polls) and
-`POST /tickets/validate` (gate scans) arrive tens of thousands at once, and Litestar's
-per-request machinery (routing, the middleware stack, request parsing, dependency
-resolution, response building) costs more than the claim itself. `BoxofficeApp` hands these
-paths to their serve functions, which sit beside their documented handlers (api/orders.py,
-api/waiting_room.py, api/tickets.py), before any of that runs. A serve function answers the common
-case (a valid token of the right role, a well-formed body) by calling the engine and writing
-the response itself, and returns the status it sent; for anything else it passes the
-request on to Litestar with the body replayed and returns None, so those answers (401, 403,
+`POST /orders` (claims), `POST /orders/{id}/pay` (payments), `POST|GET /events/{id}/queue`
+(waiting-room joins and polls) and `POST /tickets/validate` (gate scans) arrive tens of
+thousands at once, and Litestar's per-request machinery (routing, the middleware stack,
+request parsing, dependency resolution, response building) costs more than the claim
+itself. `BoxofficeApp` hands these paths to their serve functions, which sit beside their
+documented handlers (api/orders.py, api/waiting_room.py, api/tickets.py), before any of
+that runs. A serve function answers the common case (a valid token of the right role, a
+well-formed body) by calling the engine and writing the response itself, and returns the
+status it sent; for anything else it passes the request on to Litestar with the body
+replayed and returns None, so those answers (401, 403,
 422, idempotent replays, ...) come from the documented handlers.
 
 This module is the hot paths' whole HTTP layer, sharing its rules with the handlers': the
@@ -49,7 +50,22 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Serve = Callable[[Scope, Receive, Send, ASGIApp], Awaitable[int | None]]
 
 HOT_BODY_LIMIT = 64 * 1024  # claims and scans are tiny; larger bodies go the long way
-_QUEUE_PATH = re.compile(r"/events/([1-9][0-9]{0,17})/queue")
+# hot paths with a path parameter: template -> (the path's last segment, its pattern, the
+# parameter's name and type), matched only on paths ending so
+_PATTERNS: dict[str, tuple[str, re.Pattern[str], str, type]] = {
+    "/events/{event_id:int}/queue": (
+        "/queue",
+        re.compile(r"/events/([1-9][0-9]{0,17})/queue"),
+        "event_id",
+        int,
+    ),
+    "/orders/{order_id:str}/pay": (
+        "/pay",
+        re.compile(r"/orders/([^/]{1,200})/pay"),
+        "order_id",
+        str,
+    ),
+}
 encode_json = msgspec.json.Encoder().encode
 _JSON = b"application/json"
 _PROBLEM_JSON = PROBLEM_JSON.encode()
@@ -69,12 +85,12 @@ class BoxofficeApp(Litestar):
         super().__init__(*args, **kwargs)
         self._response_headers = response_headers  # api/security_headers.py
         self._routes: dict[tuple[str, str], tuple[str, Serve]] = {}
-        self._queue: dict[str, Serve] = {}
+        self._patterned: dict[str, list[tuple[str, Serve]]] = {}  # by method
         self._metrics = HotMetrics(prometheus)
 
     def hot_path(self, method: str, template: str, serve: Serve) -> None:
-        if template == "/events/{event_id:int}/queue":
-            self._queue[method] = serve
+        if template in _PATTERNS:
+            self._patterned.setdefault(method, []).append((template, serve))
         else:
             self._routes[(method, template)] = (template, serve)
 
@@ -87,8 +103,8 @@ class BoxofficeApp(Litestar):
     async def _dispatch(self, scope: Any, receive: Any, send: Any) -> None:
         method, path = scope["method"], scope["path"]
         route = self._routes.get((method, path))
-        if route is None and method in self._queue and path.endswith("/queue"):
-            route = self._queue_route(scope, method, path)
+        if route is None and method in self._patterned:
+            route = self._patterned_route(scope, method, path)
         if route is not None and _small_body(scope):
             await self._serve(scope, receive, send, *route)
             return
@@ -98,12 +114,15 @@ class BoxofficeApp(Litestar):
         """The long way: routing, middleware and the documented handler."""
         await super().__call__(scope, receive, send)  # type: ignore[arg-type]
 
-    def _queue_route(self, scope: Scope, method: str, path: str) -> tuple[str, Serve] | None:
-        match = _QUEUE_PATH.fullmatch(path)
-        if match is None:
-            return None
-        scope["path_params"] = {"event_id": int(match.group(1))}
-        return "/events/{event_id:int}/queue", self._queue[method]
+    def _patterned_route(self, scope: Scope, method: str, path: str) -> tuple[str, Serve] | None:
+        for template, serve in self._patterned[method]:
+            suffix, pattern, name, kind = _PATTERNS[template]
+            if path.endswith(suffix):
+                match = pattern.fullmatch(path)
+                if match is not None:
+                    scope["path_params"] = {name: kind(match.group(1))}
+                    return metrics_path(template), serve
+        return None
 
     async def _serve(
         self, scope: Scope, receive: Receive, send: Send, template: str, serve: Serve
@@ -117,6 +136,12 @@ class BoxofficeApp(Litestar):
             status = await respond_error(send, unavailable(exc))
         if status is not None:  # passed on: Litestar's middleware counted it
             self._metrics.observe(scope["method"], template, status, started)
+
+
+def metrics_path(template: str) -> str:
+    """The path a route's requests are counted under, as Litestar's middleware counts them:
+    its template without the parameters' types (`/orders/{order_id}/pay`)."""
+    return re.sub(r"\{(\w+):\w+\}", r"{\1}", template)
 
 
 def _small_body(scope: Scope) -> bool:

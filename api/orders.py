@@ -1,8 +1,9 @@
 """Orders: reserve, pay, cancel, read.
 
-Claims (`POST /orders`) are a hot path: `serve_claim`, served before routing (see
-api/hot_paths.py), answers a customer's claim with a valid token, a well-formed body and no
-Idempotency-Key by calling the engine directly and writing the response itself. Everything
+Claims (`POST /orders`) and payments (`POST /orders/{id}/pay`) are hot paths: `serve_claim`
+and `serve_pay`, served before routing (see api/hot_paths.py), answer a customer's request
+with a valid token, a well-formed body and no Idempotency-Key by calling the engine directly
+and writing the response itself. Everything
 else (missing or bad token, a body the schema refuses, idempotent requests) is passed on to
 the documented handler with the body replayed, so those answers come from one place; domain
 errors use the same problem+json.
@@ -100,6 +101,26 @@ async def serve_claim(scope: Scope, receive: Receive, send: Send, pass_on: ASGIA
 def claimed_items(body: bytes) -> tuple[list[tuple[int, list[int]]], list[tuple[int, int]]]:
     """The seats and pools a claim's body asks for, as `serve_claim` reads it."""
     return split_items(decode_body(body, OrderIn).items)
+
+
+async def serve_pay(scope: Scope, receive: Receive, send: Send, pass_on: ASGIApp) -> int | None:
+    if any(name.lower() == b"idempotency-key" for name, _ in scope["headers"]):
+        await pass_on(scope, receive, send)
+        return None
+    served = await authenticated(scope, receive, send, pass_on, _CUSTOMER, _payment_token)
+    if served is None:
+        return None
+    customer, payment_token = served
+    orders = services_of(scope["app"]).orders
+    try:
+        order = await orders.pay(customer, scope["path_params"]["order_id"], payment_token)
+    except errors.BoxofficeError as exc:
+        return await respond_error(send, exc)
+    return await respond_json(send, 202, order)
+
+
+def _payment_token(body: bytes) -> str:
+    return decode_body(body, PayIn).payment_token
 
 
 class OrderController(Controller):

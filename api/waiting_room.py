@@ -1,4 +1,4 @@
-"""Virtual waiting room: join, poll, and the page customers watch.
+"""Virtual waiting room: join and poll (the page customers watch is web/store_pages.py).
 
 Polling is the waiting room's hot path (every queued customer asks every few seconds), so
 `serve_queue`, served before routing (api/hot_paths.py), answers a customer's join or poll
@@ -9,11 +9,9 @@ answers come from one place; domain errors use the same problem+json.
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 
 from api.auth import AsCustomer
 from api.hot_paths import (
@@ -32,7 +30,6 @@ from api.types import PathId
 from engine.errors import BoxofficeError
 from engine.waiting_room import QueueStatus
 
-PAGE = Path(__file__).resolve().parent / "static" / "waiting_room.html"
 # a poll may be answered from a cache for a second: the page polls every few seconds anyway
 STATUS_HEADERS = {"Cache-Control": "private, max-age=1", "Vary": "Authorization"}
 # ...but one that carries an admission token is kept by no cache
@@ -94,16 +91,6 @@ class QueueController(Controller):
     ) -> Response[QueueStatus]:
         status = await services_of(request.app).waiting_room.status(customer, event_id)
         return Response(status, headers=headers_of(status))
-
-    @get("/waiting-room", media_type=MediaType.HTML, include_in_schema=False)
-    async def page(self, event_id: PathId) -> Response[bytes]:
-        # the page is the same for every event and customer: it reads both in the browser
-        return Response(_page(), headers={"Cache-Control": "public, max-age=60"})
-
-
-@cache
-def _page() -> bytes:
-    return PAGE.read_bytes()
 
 
 ROUTES: list[object] = [QueueController]

@@ -14,11 +14,14 @@ from engine.errors import (
     InvalidCredentials,
     InvalidInput,
     NotFound,
+    PermissionDenied,
     TooManyAttempts,
 )
+from engine.locales import supported_tag
 from engine.passwords import Passwords
 from engine.principal import Principal, Role
 from engine.rate_limits import RateLimiter, RateLimits, enforce
+from engine.refresh_tokens import RefreshTokens
 from engine.revocation import RevocationCopy, apply_revocation
 from engine.tokens import issue_access_token
 
@@ -64,9 +67,14 @@ class Registration(msgspec.Struct, frozen=True):
 
 
 class LoginResult(msgspec.Struct, frozen=True):
+    """A sign-in's tokens: the access token, and the refresh token that gets the next one
+    (`POST /auth/refresh`; engine/refresh_tokens.py)."""
+
     access_token: str
     expires_in: int
     user: User
+    refresh_token: str
+    refresh_expires_in: int
     token_type: str = "bearer"
 
 
@@ -78,6 +86,12 @@ class AccountStore(Protocol):
         """The user of this e-mail, its password hash, and whether it is disabled."""
 
     async def user_by_id(self, user_id: int) -> User | None: ...
+
+    async def user_and_disabled(self, user_id: int) -> tuple[User, bool] | None:
+        """The user of this id and whether it is disabled (or deleted); None if none."""
+
+    async def set_locale(self, user_id: int, locale: str) -> None:
+        """Remember the language this user reads (their e-mails are written in it)."""
 
 
 class LoginThrottle(Protocol):
@@ -119,6 +133,8 @@ class Accounts:
         token_ttl_seconds: int,
         limiter: RateLimiter | None = None,
         limits: RateLimits | None = None,
+        *,
+        refresh_tokens: RefreshTokens,
     ) -> None:
         self._store = store
         self._passwords = passwords
@@ -127,6 +143,7 @@ class Accounts:
         self._ttl = token_ttl_seconds
         self._limiter = limiter
         self._limits = limits or RateLimits()
+        self._refresh = refresh_tokens
 
     async def register(self, data: Registration, address: str = "") -> User:
         check_registration(data)
@@ -171,14 +188,47 @@ class Accounts:
         await self._throttle.passed(email, address)
         if disabled:  # said only to whoever knows the password
             raise AccountDisabled()
+        return await self._signed_in(user, await self._refresh.start(user.id))
+
+    async def refresh(self, refresh_token: str) -> LoginResult:
+        """A new access token for the sign-in of `refresh_token`, and the refresh token that
+        replaces it. Refused when the token is not the sign-in's current one (a spent one
+        revokes the sign-in), and when the user was disabled or deleted meanwhile (the
+        sign-in is revoked too). The user is read again, so the role is the current one."""
+        user_id, successor = await self._refresh.rotate(refresh_token)
+        found = await self._store.user_and_disabled(user_id)
+        if found is None or found[1]:
+            await self._refresh.revoke(successor)
+            raise AccountDisabled()
+        return await self._signed_in(found[0], successor)
+
+    async def logout(self, refresh_token: str) -> None:
+        """End the sign-in: its refresh tokens stop working (access tokens lapse on their
+        own, within JWT_TTL_SECONDS)."""
+        await self._refresh.revoke(refresh_token)
+
+    async def _signed_in(self, user: User, refresh_token: str) -> LoginResult:
         token = issue_access_token(user.principal, self._jwt_secret, self._ttl)
-        return LoginResult(access_token=token, expires_in=self._ttl, user=user)
+        return LoginResult(
+            access_token=token,
+            expires_in=self._ttl,
+            user=user,
+            refresh_token=refresh_token,
+            refresh_expires_in=self._refresh.ttl_seconds,
+        )
 
     async def me(self, principal: Principal) -> User:
         user = await self._store.user_by_id(principal.user_id)
         if user is None:
             raise InvalidCredentials("This account no longer exists")
         return user
+
+    async def set_locale(self, principal: Principal, locale: str) -> None:
+        """The language a signed-in user chose (or signed up in): a supported tag, else
+        nothing is changed."""
+        chosen = supported_tag(locale)
+        if chosen is not None:
+            await self._store.set_locale(principal.user_id, chosen)
 
 
 class UserAdminStore(Protocol):
@@ -218,3 +268,48 @@ class UserAdmin:
             raise NotFound(f"No user {email}")
         await apply_revocation(self._copy, self._store, user_ids, revoked)
         return user_ids
+
+
+class StaffMember(msgspec.Struct):
+    """A gate account as its partner sees it."""
+
+    id: int
+    name: str
+    email: str
+    created_at: datetime
+    disabled: bool
+
+
+class StaffStore(Protocol):
+    async def staff_of(self, partner_id: int) -> list[StaffMember]:
+        """The partner's staff accounts, oldest first (deleted ones left out)."""
+
+    async def disable_staff(self, partner_id: int, staff_id: int) -> list[int]:
+        """Disable the account if it is this partner's staff: [its id], else []."""
+
+    async def revoked_user_ids(self) -> list[int]: ...
+
+
+class StaffAccounts:
+    """What a partner does with its gate accounts besides creating them (Accounts): list and
+    disable. A disabled account's sessions and tokens stop working within about a second
+    (engine/revocation.py)."""
+
+    def __init__(self, store: StaffStore, copy: RevocationCopy) -> None:
+        self._store = store
+        self._copy = copy
+
+    @staticmethod
+    def _partner_id(partner: Principal) -> int:
+        if partner.role != "partner" or partner.partner_id is None:
+            raise PermissionDenied("Only a partner manages its staff")
+        return partner.partner_id
+
+    async def list(self, partner: Principal) -> list[StaffMember]:
+        return await self._store.staff_of(self._partner_id(partner))
+
+    async def disable(self, partner: Principal, staff_id: int) -> None:
+        changed = await self._store.disable_staff(self._partner_id(partner), staff_id)
+        if not changed:
+            raise NotFound("No such staff account")
+        await apply_revocation(self._copy, self._store, changed, True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -85,6 +86,8 @@ class Event(msgspec.Struct):
     sale: SaleWindow | None
     # filled by Catalogue.availability before anyone sees the event
     availability: Availability = msgspec.field(default_factory=lambda: Availability(0, 0, 0))
+    # IANA zone of the venue, for showing its times (None: the site's TIME_ZONE)
+    time_zone: str | None = None
 
     @property
     def access(self) -> EventAccess:
@@ -103,6 +106,7 @@ class NewEvent(msgspec.Struct, frozen=True):
     description: str = ""
     ends_at: datetime | None = None
     cover_image_url: str | None = None
+    time_zone: str | None = None
 
 
 class EventChanges(msgspec.Struct, frozen=True):
@@ -112,6 +116,7 @@ class EventChanges(msgspec.Struct, frozen=True):
     starts_at: datetime | msgspec.UnsetType = msgspec.UNSET
     ends_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
     cover_image_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    time_zone: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class WaitingRoomChanges(msgspec.Struct, frozen=True):
@@ -157,6 +162,9 @@ class CatalogueStore(Protocol):
 
     async def publish(self, event_id: int) -> Event | None:
         """None unless the event exists and is a draft or already published."""
+
+    async def cancel(self, event_id: int) -> Event | None:
+        """Mark the event cancelled; None unless it is a draft, published or cancelled."""
 
     async def update_sale(self, event_id: int, sale: SaleWindow | SaleChanges) -> Event | None:
         """Write the window fields given; InvalidInput when the result breaks a constraint."""
@@ -217,8 +225,21 @@ def check_event_times(starts_at: datetime, ends_at: datetime | None) -> None:
             raise InvalidInput("ends_at must not be before starts_at", field="ends_at")
 
 
+def check_time_zone(zone: str | None) -> None:
+    """An IANA zone this machine knows (America/Sao_Paulo), or none."""
+    if zone is None:
+        return
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(
+            "time_zone must be an IANA time zone such as America/Sao_Paulo", field="time_zone"
+        ) from exc
+
+
 def checked_new_event(new: NewEvent) -> NewEvent:
     check_event_times(new.starts_at, new.ends_at)
+    check_time_zone(new.time_zone)
     return msgspec.structs.replace(
         new, name=not_blank("name", new.name), venue=not_blank("venue", new.venue)
     )
@@ -239,6 +260,8 @@ def checked_event_changes(current: Event, changes: EventChanges) -> EventChanges
     for text in ("name", "venue"):
         if text in fields:
             fields[text] = not_blank(text, fields[text])
+    if "time_zone" in fields:
+        check_time_zone(fields["time_zone"])
     if "starts_at" in fields or "ends_at" in fields:
         check_event_times(
             fields.get("starts_at", current.starts_at), fields.get("ends_at", current.ends_at)
@@ -354,6 +377,16 @@ class Catalogue:
             lineup=await self._lineup.whole_lineup(event_id),
         )
 
+    async def of_orders(self, event_ids: list[int]) -> dict[int, Event]:
+        """The events a customer's orders name (archived ones too: their orders stay the
+        customer's), without live counts: what an order page or a ticket prints."""
+        found: dict[int, Event] = {}
+        for event_id in sorted(set(event_ids)):
+            event = await self._store.event(event_id)
+            if event is not None:
+                found[event_id] = event
+        return found
+
     # --- writes (owner only) ---
 
     async def create(self, partner: Principal, new: NewEvent) -> Event:
@@ -369,8 +402,9 @@ class Catalogue:
             await self._reload_sale(event)
         return (await self.availability([event]))[0]
 
-    async def delete(self, partner: Principal, event_id: int) -> None:
-        """Delete an event nobody ordered from; archive one with orders in any state."""
+    async def delete(self, partner: Principal, event_id: int) -> Removal:
+        """Delete an event nobody ordered from; archive one with orders in any state. Says
+        which ('deleted' or 'archived')."""
         event = await self._owned(partner, event_id)
         # off sale in Redis first, atomically with claims: from here on nothing of it is held
         # or sold, and its orders no longer change
@@ -392,6 +426,7 @@ class Catalogue:
             await self._live.forget(event_id)
         if removal == "gone":
             raise NotFound("No such event")
+        return removal
 
     async def publish(self, partner: Principal, event_id: int) -> Event:
         current = await self._owned(partner, event_id)
@@ -400,6 +435,17 @@ class Catalogue:
         event = await self._store.publish(event_id)
         if event is None:
             raise InvalidState("A cancelled event cannot be published")
+        await self._reload_sale(event)
+        return (await self.availability([event]))[0]
+
+    async def cancel(self, partner: Principal, event_id: int) -> Event:
+        """Call the event off: it stays visible as cancelled (buyers learn of it) and its sale
+        stops at once, since claims read the status the reload writes to Redis. Orders
+        already placed are left as they are: their customers cancel them for a refund."""
+        await self._owned(partner, event_id)
+        event = await self._store.cancel(event_id)
+        if event is None:
+            raise NotFound("No such event")
         await self._reload_sale(event)
         return (await self.availability([event]))[0]
 

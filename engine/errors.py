@@ -9,7 +9,8 @@
     ├── UnsupportedMediaType          unsupported_media_type  a body that is not declared JSON
     ├── AuthenticationRequired        not_authenticated  no or bad bearer token
     │   ├── InvalidCredentials        invalid_credentials
-    │   └── AccountDisabled           account_disabled   the user was disabled or deleted
+    │   ├── AccountDisabled           account_disabled   the user was disabled or deleted
+    │   └── RefreshTokenRefused       invalid_refresh_token  unknown, lapsed, revoked or reused
     ├── PermissionDenied              forbidden          the role may never do this
     ├── NotFound                      not_found          unknown, or someone else's
     ├── TooManyAttempts               rate_limited       throttled; carries retry_after (s)
@@ -92,6 +93,11 @@ class InvalidCredentials(AuthenticationRequired):
 class AccountDisabled(AuthenticationRequired):
     code = "account_disabled"
     title = "This account is disabled"
+
+
+class RefreshTokenRefused(AuthenticationRequired):
+    code = "invalid_refresh_token"
+    title = "The refresh token is unknown, lapsed or revoked: log in again"
 
 
 class PermissionDenied(BoxofficeError):

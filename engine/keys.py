@@ -17,6 +17,7 @@ the job queue's standalone Redis.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from engine.emails import normalise_email
 
@@ -47,6 +48,13 @@ def login_failures_by_pair(email: str, address: str) -> str:
     return f"{LOGIN_TAG}:fail:pair:{_email_digest(email)}:{address[:MAX_ADDRESS]}"
 
 
+def refresh_family(family_id: str) -> str:
+    """HASH of one sign-in's refresh tokens (engine/refresh_tokens.py): `user`, `current`
+    (the digest of the token that may be used next), and `used:<digest>` for each token
+    already rotated; expires when the sign-in lapses unused."""
+    return f"{PREFIX}:refresh:{family_id}"
+
+
 def login_known_pair(email: str, address: str) -> str:
     """STRING set when this e-mail logged in from this address lately: such a pair is not
     held back by the per-e-mail and per-address ceilings (only by its own limit)."""
@@ -57,6 +65,13 @@ def rate_bucket(scope: str, who: str) -> str:
     """HASH token bucket of one customer or address for one kind of request
     (lua/rate_limit.lua); the claims' and the waiting room's live under the event's tag."""
     return f"{PREFIX}:rate:{scope}:{who[:MAX_ADDRESS]}"
+
+
+def web_session(session_id: str) -> str:
+    """STRING msgpack WebSession of one browser session (engine/web_sessions.py), expiring
+    with it. Named by a digest of the id, so the key names do not reveal the cookies."""
+    digest = hashlib.sha256(session_id.encode()).hexdigest()[:40]
+    return f"{PREFIX}:session:{digest}"
 
 
 HYDRATED_EVENTS = f"{PREFIX}:events:hydrated"
@@ -94,15 +109,17 @@ EVENT_KEY_NAMES = (
     "ticket_info",  # HASH ticket ref (hex) -> JSON {id, o: order, l: label, s: seat, t: type, d}
     "scans",  # STREAM of gate scans, until written to PostgreSQL
     "voided",  # ZSET ticket id -> ms it was voided (offline scanners' revocation list)
-    # HASH "c:<customer>" | "a:<address>" -> "<tokens>|<ms>": the claim rate buckets
+    # HASH "c:<customer>" | "a:<address>" -> each bucket's GCRA time, ms: the claim rate buckets
     # (lua/_bucket.lua), charged by lua/claim.lua in the call that claims
     "rate",
 )
 
 
-def event_keys(event_id: int) -> list[str]:
+@lru_cache(maxsize=4096)
+def event_keys(event_id: int) -> tuple[str, ...]:
+    """The KEYS of every per-event script, built once per event (they go with each call)."""
     tag = event_tag(event_id)
-    return [f"{tag}:{name}" for name in EVENT_KEY_NAMES]
+    return tuple(f"{tag}:{name}" for name in EVENT_KEY_NAMES)
 
 
 def gate_keys(event_id: int) -> str:
@@ -154,10 +171,11 @@ WAITING_ROOM_KEY_NAMES = (
 )
 
 
-def waiting_room_keys(event_id: int) -> list[str]:
+@lru_cache(maxsize=4096)
+def waiting_room_keys(event_id: int) -> tuple[str, ...]:
     tag = event_tag(event_id)
     own = [f"{tag}:{name}" for name in WAITING_ROOM_KEY_NAMES]
-    return [*own, event_key(event_id, "counts"), event_key(event_id, "holds")]
+    return (*own, event_key(event_id, "counts"), event_key(event_id, "holds"))
 
 
 def waiting_room_settings(event_id: int) -> str:
@@ -173,7 +191,7 @@ def waiting_room_joins(event_id: int) -> str:
 
 
 def waiting_room_rate(event_id: int) -> str:
-    """HASH customer id -> "<tokens>|<ms>": joins and polls of this event's queue
+    """HASH customer id -> its bucket's GCRA time, ms: joins and polls of this event's queue
     (lua/_bucket.lua), charged by lua/waiting_room_visit.lua in the call that visits."""
     return f"{event_tag(event_id)}:wr:rate"
 
@@ -206,3 +224,7 @@ def arq_in_progress(job_id: str) -> str:
 
 def arq_retry(job_id: str) -> str:
     return f"arq:retry:{job_id}"
+
+
+def arq_result(job_id: str) -> str:
+    return f"arq:result:{job_id}"

@@ -24,7 +24,7 @@ from engine.moments import from_ms, to_ms
 from engine.order_document import DocumentLine, DocumentStatusChange, OrderDocument, OrderStatus
 from engine.order_ids import home_event_of, new_order_id
 from engine.principal import Principal
-from engine.rate_limits import OFF, Rate, RateLimiter, enforce, retry_after_seconds
+from engine.rate_limits import retry_after_seconds
 
 MAX_UNITS_PER_ORDER = 100
 PAYMENT_GRACE_MS = 600_000
@@ -86,6 +86,16 @@ class ClaimOutcome(msgspec.Struct):
     document: OrderDocument | None = None  # the new order, when this event is its home
 
 
+class PayOutcome(msgspec.Struct):
+    """A payment of an order kept in one event, made in one step: the paid order's document,
+    or the refusal's code ('elsewhere': pay it step by step; 'not_found', 'invalid_state'
+    with the order's status or 'paying', 'hold_expired', 'payment_declined')."""
+
+    document: OrderDocument | None = None
+    code: str | None = None
+    detail: Any = None
+
+
 class SaleStore(Protocol):
     async def claim(
         self,
@@ -104,6 +114,10 @@ class SaleStore(Protocol):
     async def order_document(self, order_id: str) -> OrderDocument | None: ...
 
     async def restore_document(self, order_id: str, document: OrderDocument) -> str: ...
+
+    async def pay(self, order_id: str, customer_id: int, payment_ref: str | None) -> PayOutcome:
+        """Pay an order kept in its home event only, in one step (lock, sell, mark paid, write
+        the outbox; `payment_ref` None: the payment was declined, the order is released)."""
 
     async def pay_begin(self, event_id: int, order_id: str) -> str: ...
 
@@ -248,6 +262,23 @@ def refusal_error(outcome: ClaimOutcome) -> errors.BoxofficeError:
     return cls(str(outcome.detail) if outcome.detail else None)
 
 
+def pay_refusal(outcome: PayOutcome) -> errors.BoxofficeError:
+    """The error of a payment lua/pay.lua refused, as the step-by-step path raises it."""
+    if outcome.code == "rate_limited":
+        return errors.TooManyAttempts(
+            retry_after_seconds(int(outcome.detail)), "Too many payments; try again later"
+        )
+    if outcome.code == "not_found":
+        return errors.NotFound("No such order")
+    if outcome.code == "hold_expired":
+        return errors.HoldExpired("The hold lapsed before payment; the tickets are back on sale")
+    if outcome.code == "payment_declined":
+        return errors.PaymentDeclined("The payment was declined; the tickets are back on sale")
+    if outcome.code == "invalid_state" and outcome.detail == "paying":
+        return errors.InvalidState("A payment for this order is already in progress")
+    return errors.InvalidState(f"Order is {outcome.detail}")
+
+
 def _ids(detail: Any) -> str:
     return ", ".join(str(x) for x in detail) if isinstance(detail, list) else str(detail)
 
@@ -264,16 +295,12 @@ class Orders:
         archive: OrderArchive,
         job_queue: PersistJobQueue,
         admission: Admission | None = None,
-        limiter: RateLimiter | None = None,
-        pay_rate: Rate = OFF,
     ) -> None:
         self._store = store
         self._lookups = lookups
         self._archive = archive
         self._job_queue = job_queue
         self._admission = admission  # waiting rooms; None: no event has one
-        self._limiter = limiter  # payments per customer; claims' limits are the store's
-        self._pay_rate = pay_rate
 
     async def group_by_event(
         self, seats: list[tuple[int, list[int]]], pools: list[tuple[int, int]]
@@ -384,8 +411,26 @@ class Orders:
         raise errors.NotFound("No such order")
 
     async def pay(self, customer: Principal, order_id: str, payment_token: str) -> Order:
-        if self._limiter is not None:
-            await enforce(self._limiter, "pay", str(customer.user_id), self._pay_rate)
+        """Pay (simulated: a token starting `tok_decline` is declined). An order kept in one
+        event is paid in one script call, batched with other payments of that event; an order
+        spanning events (or not in Redis) takes the steps of `_pay_in_steps`. Either way the
+        order is paid and in its event's outbox in one atomic step before the job is queued,
+        so a process that dies after it loses no paid order (the sync loop queues it again).
+        The customer's payments bucket is charged in that same script call (the store's rate,
+        lua/pay.lua), whichever path the payment then takes."""
+        home_event_of(order_id)
+        declined = payment_token.startswith("tok_decline")
+        payment_ref = None if declined else f"sim_{order_id}"
+        outcome = await self._store.pay(order_id, customer.user_id, payment_ref)
+        if outcome.document is not None:
+            await self._job_queue.persist_paid(order_id)
+            return order_from_document(outcome.document)
+        if outcome.code == "elsewhere":
+            return await self._pay_in_steps(customer, order_id, payment_token)
+        raise pay_refusal(outcome)
+
+    async def _pay_in_steps(self, customer: Principal, order_id: str, payment_token: str) -> Order:
+        """An order spanning events: lock each event's part, then confirm each, home first."""
         doc = await self._document(customer, order_id)
         events = [int(e) for e in doc.events]
         if doc.status != "reserved":

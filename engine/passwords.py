@@ -1,4 +1,5 @@
-"""argon2id password hashing, run off the event loop in a small bounded thread pool."""
+"""argon2id password hashing, run off the event loop in a thread pool sized by
+PASSWORD_THREADS (one thread per core by default, engine/settings.py)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.rate_limits import Rate, RateLimits
 
@@ -67,6 +68,14 @@ class Settings:
     # PgBouncer in transaction pooling, where a connection's next transaction may run on
     # another server connection that never saw the statement prepared
     db_statement_cache_size: int = 100
+    # what customers see: links in e-mails start with public_url; prices are in `currency`
+    # (ISO 4217) and moments in `time_zone` (IANA), written per language by engine/locales.py
+    public_url: str = "http://127.0.0.1:8000"
+    currency: str = "USD"
+    time_zone: str = "UTC"
+    session_ttl_seconds: int = 8 * 3600
+    secure_cookies: bool = False
+    refresh_ttl_seconds: int = 30 * 86_400
 
     @property
     def production(self) -> bool:
@@ -88,16 +97,6 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
-
-
-def _flag(name: str) -> bool:
-    """A yes/no setting: 1, true, yes or on (any case) mean yes; unset, 0, false, no, off no."""
-    raw = (_env(name) or "0").lower()
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
 
 
 def _rate(name: str, default: str) -> Rate:
@@ -184,7 +183,8 @@ def load_settings() -> Settings:
         # default's verify time, so logins do not queue behind hashing (README: figures)
         argon2_time_cost=_int("ARGON2_TIME_COST", 1),
         argon2_memory_kib=_int("ARGON2_MEMORY_KIB", 40960),
-        password_threads=_int("PASSWORD_THREADS", 2),
+        # argon2-cffi releases the GIL: one thread per core lets logins use the whole machine
+        password_threads=_int("PASSWORD_THREADS", os.cpu_count() or 2),
         # failed logins per window: per (e-mail, address) pair first, then a per-e-mail
         # ceiling and a per-address one that skip pairs which logged in before
         # (engine/accounts.py `LoginThrottle`)
@@ -201,7 +201,49 @@ def load_settings() -> Settings:
         hsts_seconds=_int("HSTS_SECONDS", 0),
         # the bearer token /metrics asks for; in production, no token means no /metrics
         metrics_token=_env("METRICS_TOKEN"),
+        public_url=_public_url(),
+        currency=_currency(),
+        time_zone=_time_zone(),
+        # a browser session (the pages' cookie) lasts this long from sign-in
+        session_ttl_seconds=_int("SESSION_TTL_SECONDS", 8 * 3600),
+        # cookies are Secure on requests that came over TLS; this makes them Secure always
+        # (behind a proxy that ends TLS and does not say so in X-Forwarded-Proto)
+        secure_cookies=_flag("SECURE_COOKIES"),
+        # a sign-in's refresh tokens lapse after this long unused (engine/refresh_tokens.py)
+        refresh_ttl_seconds=_int("REFRESH_TTL_SECONDS", 30 * 86_400),
     )
+
+
+def _flag(name: str) -> bool:
+    raw = (_env(name, "0") or "0").lower()
+    if raw not in ("0", "1", "true", "false", "yes", "no"):
+        raise SettingsError(f"{name} must be 1/0, true/false or yes/no, got {raw!r}")
+    return raw in ("1", "true", "yes")
+
+
+def _public_url() -> str:
+    """PUBLIC_URL: where customers reach the site, for links in e-mails (no trailing /)."""
+    host, port = _env("HOST", "127.0.0.1") or "127.0.0.1", _int("PORT", 8000)
+    return (_env("PUBLIC_URL", f"http://{host}:{port}") or "").rstrip("/")
+
+
+def _currency() -> str:
+    """CURRENCY: the ISO 4217 code of every price (prices are minor units of it)."""
+    value = (_env("CURRENCY", "USD") or "USD").upper()
+    if len(value) != 3 or not value.isalpha():
+        raise SettingsError(f"CURRENCY must be an ISO 4217 code such as USD, got {value!r}")
+    return value
+
+
+def _time_zone() -> str:
+    """TIME_ZONE: the IANA zone (America/Sao_Paulo) customers' pages and e-mails show
+    moments in."""
+    value = _env("TIME_ZONE", "UTC") or "UTC"
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"TIME_ZONE must be an IANA time zone, got {value!r}") from exc
+    return value
 
 
 APPENDFSYNC_POLICIES = ("always", "everysec", "no")

@@ -14,6 +14,13 @@ Figures:
 - worker_orders_per_s: paid orders driven to `completed` by two worker processes
 - cluster_claim_per_s, single_claim_many_events_per_s, http_claim_ga_1p_rps,
   http_claim_ga_2p_rps: scale-out figures (loadtests/bench_cluster.py)
+- soldout_* (32 buyers) and soldout_512_* (512 buyers): the sell-out race
+  (loadtests/bench_soldout.py), a fresh 1,000-unit GA pool each round, buyers looping claim
+  then pay until it is sold out: the seconds it took, orders paid per second, the claims' and
+  payments' p50/p95, and units sold beyond the pool (must be 0); medians over the rounds
+- cpu_us_per_request: for each HTTP figure, the CPU microseconds the API process and Redis
+  spent per request (from /proc), median over the rounds: a figure a busy machine moves less
+  than requests per second
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import time
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -42,7 +50,9 @@ from engine.store.scripts import script_source
 from engine.tokens import issue_access_token
 from loadtests.bench_cluster import api_processes, cluster_claims
 from loadtests.bench_gate import staff_and_codes, validations
+from loadtests.bench_login import Argon2Cost, argon2_cost, login_requests
 from loadtests.bench_queue import queued_polls
+from loadtests.bench_soldout import SoldoutRun, oversold, soldout_race, soldout_runs
 from loadtests.bench_stack import (
     UNMET_RATE_LIMITS,
     BenchStack,
@@ -50,6 +60,7 @@ from loadtests.bench_stack import (
     http_load,
     results_dir,
 )
+from loadtests.cpu_sampler import cpu_seconds, role_of_pid
 from loadtests.pg_lock_baseline import (
     GA_PATH,
     SEAT_PATH,
@@ -192,6 +203,7 @@ class HttpRun:
     done: str = "200"
     warm_up: float = 1.0  # seconds in the warm-up round
     server: str = "api"  # or "pg_lock": the baseline's process
+    connections: int = 64
 
 
 @dataclass
@@ -202,12 +214,18 @@ class Sales:
     seated: OnSale
     backlog: OnSale
     runs: list[HttpRun] = field(default_factory=list)
+    races: list[SoldoutRun] = field(default_factory=list)
 
 
 HEALTH = [{"path": "/health"}]
 
 
-async def set_up(resources: Resources, seconds: float, backlog: int, queued: int) -> Sales:
+RACE_SIZES = (32, 512)  # buyers in the sell-out race
+
+
+async def set_up(
+    resources: Resources, seconds: float, backlog: int, queued: int, rounds: int
+) -> Sales:
     partner = await create_partner(resources.pool)
     customers = await create_customers(resources.pool, 2000)
     sales = Sales(
@@ -224,6 +242,7 @@ async def set_up(resources: Resources, seconds: float, backlog: int, queued: int
     # each baseline run right after its Redis counterpart: whatever else loads the machine
     # then weighs on both alike
     sales.runs = [run for pair in zip_longest(product, baseline) for run in pair if run is not None]
+    sales.races = await soldout_runs(resources, partner, tokens, rounds, RACE_SIZES)
     return sales
 
 
@@ -251,10 +270,50 @@ async def product_runs(
         HttpRun("http_trivial_rps", HEALTH, True),
         HttpRun("http_claim_seat_rps", order_requests(tokens, seats), False, "201"),
         HttpRun("http_claim_ga_rps", order_requests(tokens, ga), True, "201"),
+        HttpRun("http_pay_rps", await payments(resources, partner, sales, seconds), False, "202"),
         # each poller's token is verified once, on its first request, as in a real queue
         HttpRun("queue_poll_rps", polls, True, warm_up=2),
         HttpRun("gate_validate_rps", validations(gate_token, codes), False),
+        # a login takes a verify's CPU (tens of ms): 8 in flight a core keep every verify
+        # thread busy without a long queue to drain at the end of each round
+        HttpRun(
+            "login_per_s",
+            await login_requests(resources, sales.customers),
+            True,
+            connections=8 * (os.cpu_count() or 1),
+        ),
     ]
+
+
+async def payments(
+    resources: Resources, partner: int, sales: Sales, seconds: float
+) -> list[dict[str, Any]]:
+    """One `POST /orders/{id}/pay` for each of enough GA orders claimed now (by the engine, in
+    an event of their own), by the customer who claimed it: payments alone, measured like
+    the claims so the two compare."""
+    sale = await open_sale(resources, partner, pools=(10_000_000,), limit=1000, hold_seconds=7200)
+    orders = Orders(resources.sale_store, resources.sale_reads, resources.order_store, NoJobQueue())
+    secret = resources.settings.jwt_secret
+    wanted = 10_000 + int(seconds * 4_000)
+    requests: list[dict[str, Any]] = []
+
+    async def claimer(index: int) -> None:
+        customer = Principal(sales.customers[index], "customer")
+        token = issue_access_token(customer, secret, 86400)
+        claim = [EventClaim(sale.event_id, pools={sale.pool_ids[0]: 1})]
+        while len(requests) < wanted:
+            order = await orders.place(customer, claim, "")
+            requests.append(
+                {
+                    "method": "POST",
+                    "path": f"/orders/{order.id}/pay",
+                    "headers": {"Authorization": f"Bearer {token}"},
+                    "body": {"payment_token": "tok_bench"},
+                }
+            )
+
+    await asyncio.gather(*(claimer(i) for i in range(256)))
+    return requests
 
 
 async def baseline_runs(
@@ -287,32 +346,69 @@ async def baseline_runs(
     ]
 
 
+@dataclass
+class Processes:
+    """The pids whose CPU time each request is charged: each API process's, and Redis' (None
+    when Redis is not a process of this machine)."""
+
+    servers: dict[str, int]
+    redis: int | None
+
+    def cpu(self, server: str) -> tuple[float, float]:
+        redis = cpu_seconds(self.redis) if self.redis else 0.0
+        return cpu_seconds(self.servers[server]), redis
+
+
 def run_all(
-    ports: dict[str, int], runs: list[HttpRun], seconds: float, rounds: int
-) -> dict[str, dict[str, Any]]:
-    """A warm-up round (every run in turn, `warm_up` seconds each, not counted), then every
-    run `rounds` times in turn, seconds / rounds each time. A shared machine's speed drifts
-    over seconds (other tenants), so each figure is measured across the whole span instead
-    of in one window of its own; and every process runs slower in its first seconds after
-    start-up, hence the warm-up. A figure's totals are summed over its
-    rounds; `round_rps` keeps each round's rate to show the spread."""
+    ports: dict[str, int],
+    processes: Processes,
+    runs: list[HttpRun],
+    races: list[SoldoutRun],
+    seconds: float,
+    rounds: int,
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """A warm-up round (every run in turn, `warm_up` seconds each, and a race of each size, not
+    counted), then every run `rounds` times in turn, seconds / rounds each time, each turn
+    ending with a race of each size on a fresh pool. A shared machine's speed drifts over
+    seconds (other tenants), so each figure is measured across the whole span instead of in
+    one window of its own; and every process runs slower in its first seconds after start-up,
+    hence the warm-up. A figure's totals are summed over its rounds; `round_rps` keeps each
+    round's rate and `round_cpu_us` each round's CPU per request (API process, Redis) to show
+    the spread. The races' rounds are kept as they are."""
     results: dict[str, dict[str, Any]] = {}
+    raced: dict[str, list[dict[str, Any]]] = {race.name: [] for race in races}
     used = {run.name: 0 for run in runs}  # requests consumed, for runs that never repeat one
     for turn in range(rounds + 1):
         for run in runs:
             requests = run.requests if run.repeat else run.requests[used[run.name] :]
             length = run.warm_up if turn == 0 else seconds / rounds
-            result = http_load(ports[run.server], requests, length, run.repeat)
+            before = processes.cpu(run.server)
+            result = http_load(ports[run.server], requests, length, run.repeat, run.connections)
+            after = processes.cpu(run.server)
+            result["cpu_s"] = [b - a for a, b in zip(before, after, strict=True)]
             used[run.name] += result["requests"]
             print(run.name, turn or "warm-up", json.dumps(result), flush=True)
             if turn:
                 results[run.name] = _add_round(results.get(run.name), result, run.done)
-    return results
+        for race in races:
+            before = processes.cpu("api")
+            result = soldout_race(ports["api"], race.sales[turn], race.tokens)
+            after = processes.cpu("api")
+            requests = sum(result["claims"].values()) + sum(result["pays"].values())
+            result["cpu_us"] = [
+                (b - a) * 1e6 / requests for a, b in zip(before, after, strict=True)
+            ]
+            print(race.name, turn or "warm-up", json.dumps(result), flush=True)
+            if turn:
+                raced[race.name].append(result | {"sale": race.sales[turn]})
+    return results, raced
 
 
 def _add_round(total: dict[str, Any] | None, result: dict[str, Any], done: str) -> dict[str, Any]:
     if total is None:
-        total = {"requests": 0, "seconds": 0.0, "statuses": {}, "round_rps": []}
+        total = {"requests": 0, "seconds": 0.0, "statuses": {}, "round_rps": [], "round_cpu_us": []}
+    requests = max(result["requests"], 1)
+    total["round_cpu_us"].append([used * 1e6 / requests for used in result["cpu_s"]])
     statuses: dict[str, int] = total["statuses"]
     for status, count in result["statuses"].items():
         statuses[status] = statuses.get(status, 0) + count
@@ -370,14 +466,14 @@ async def settle(resources: Resources) -> None:
 
 async def measure(
     stack: BenchStack, seconds: float, backlog: int, queued: int, rounds: int
-) -> tuple[dict[str, float], dict[str, dict[str, Any]], str]:
+) -> tuple[dict[str, float], dict[str, dict[str, Any]], str, Argon2Cost]:
     settings = get_settings()
     resources = await open_resources(settings, pool_size=8)
     figures: dict[str, float] = {}
     try:
         redis = await redis_persistence(resources)
         started = time.perf_counter()
-        sales = await set_up(resources, seconds, backlog, queued)
+        sales = await set_up(resources, seconds, backlog, queued, rounds)
         print(f"setup done in {time.perf_counter() - started:.0f} s", flush=True)
         await settle(resources)
 
@@ -387,12 +483,16 @@ async def measure(
 
         # two API processes, up together, loaded one at a time
         stack.start_api()
-        ports = {"api": stack.port}
+        ports, pids = {"api": stack.port}, {"api": stack.children[-1].pid}
         stack.start_api(app=BASELINE_APP)
-        ports["pg_lock"] = stack.port
-        runs = run_all(ports, sales.runs, seconds, rounds)
+        ports["pg_lock"], pids["pg_lock"] = stack.port, stack.children[-1].pid
+        processes = Processes(pids, await redis_pid(resources))
+        argon2 = argon2_cost(settings)  # one verify's time, right before the logins are run
+        runs, raced = run_all(ports, processes, sales.runs, sales.races, seconds, rounds)
         stack.stop_children()
         figures |= {name: run["done_per_s"] for name, run in runs.items() if name in FIGURES}
+        for name, races in raced.items():
+            figures |= await race_figures(resources, name, races)
 
         ids = await paid_backlog(
             resources, sales.customers, sales.backlog.event_id, sales.backlog.pool_ids[0], backlog
@@ -409,7 +509,43 @@ async def measure(
         figures |= {name: run["done_per_s"] for name, run in scale_out.items()}
     finally:
         await resources.close()
-    return figures, runs, redis
+    figures["login_verify_ms"] = argon2.verify_ms
+    figures["login_verify_wall_ms"] = argon2.verify_wall_ms
+    figures["login_goal_per_s"] = argon2.goal_per_s
+    race_runs = {name: {"races": rounds_run} for name, rounds_run in raced.items()}
+    return figures, runs | race_runs, redis, argon2
+
+
+async def redis_pid(resources: Resources) -> int | None:
+    """Redis' process id, if it is a Redis or Valkey process of this machine."""
+    pid = int((await resources.redis.info("server")).get("process_id", 0))
+    return pid if role_of_pid(pid) == "redis" else None
+
+
+RACE_FIGURES = (
+    "seconds",
+    "orders_per_s",
+    "claim_p50_ms",
+    "claim_p95_ms",
+    "pay_p50_ms",
+    "pay_p95_ms",
+)
+
+
+def race_prefix(name: str) -> str:
+    """soldout_32 -> soldout_ (the race the goal is set for), soldout_512 -> soldout_512_."""
+    return "soldout_" if name == f"soldout_{RACE_SIZES[0]}" else f"{name}_"
+
+
+async def race_figures(
+    resources: Resources, name: str, races: list[dict[str, Any]]
+) -> dict[str, float]:
+    """The medians of a race size's rounds, and the units its rounds sold beyond their pools."""
+    prefix = race_prefix(name)
+    figures = {prefix + f: statistics.median(r[f] for r in races) for f in RACE_FIGURES}
+    over = [await oversold(resources, r["sale"], r["paid"]) for r in races]
+    figures[prefix + "oversold"] = float(sum(over))
+    return figures
 
 
 async def scale_out_claims(resources: Resources, sales: Sales) -> list[dict[str, Any]]:
@@ -442,6 +578,8 @@ NOTES = {
     "http_trivial_rps": "GET /health",
     "http_claim_seat_rps": "POST /orders, one distinct seat each (Redis Lua claim)",
     "http_claim_ga_rps": "POST /orders, one GA ticket each (Redis Lua claim), an event of its own",
+    "http_pay_rps": "POST /orders/{id}/pay, orders of one GA ticket claimed in the set-up, "
+    "each paid once by its customer (lua/pay.lua, then the persist job queued)",
     "pg_lock_claim_seat_rps": "same body, one distinct seat each: PostgreSQL "
     "`UPDATE ... WHERE status = 'available'` + order row, separate API process",
     "pg_lock_claim_ga_rps": "same body, one GA ticket each: PostgreSQL "
@@ -449,6 +587,7 @@ NOTES = {
     "worker_orders_per_s": "paid backlog to completed, 2 worker processes",
     "queue_poll_rps": "GET /events/{id}/queue, polls of customers waiting in the queue",
     "gate_validate_rps": "POST /tickets/validate, first scans of genuine codes (200 admitted)",
+    "login_per_s": "POST /auth/login, 500 customers with real argon2id hashes (see below)",
     "pg_lock_server_trivial_rps": "GET /health on the baseline's API process (a check, "
     "not in bench.json)",
     "cluster_claim_per_s": "Orders.place, 1 process, 256 concurrent buyers over 12 events on a "
@@ -465,6 +604,7 @@ FIGURES = (
     "http_trivial_rps",
     "http_claim_seat_rps",
     "http_claim_ga_rps",
+    "http_pay_rps",
     "pg_lock_claim_seat_rps",
     "pg_lock_claim_ga_rps",
     "worker_orders_per_s",
@@ -474,12 +614,23 @@ FIGURES = (
     "single_claim_many_events_per_s",
     "http_claim_ga_1p_rps",
     "http_claim_ga_2p_rps",
+    "login_per_s",
+    "login_verify_ms",
+    "login_verify_wall_ms",
+    "login_goal_per_s",
+    *(
+        race_prefix(f"soldout_{size}") + name
+        for size in RACE_SIZES
+        for name in (*RACE_FIGURES, "oversold")
+    ),
 )
 
 RATIOS = (
     ("engine_claim_per_s", "redis_raw_claim_per_s"),
     ("http_claim_seat_rps", "http_trivial_rps"),
     ("http_claim_ga_rps", "http_trivial_rps"),
+    ("http_pay_rps", "http_trivial_rps"),
+    ("http_pay_rps", "http_claim_ga_rps"),
     ("pg_lock_claim_seat_rps", "http_trivial_rps"),
     ("pg_lock_claim_ga_rps", "http_trivial_rps"),
     # against GET /health on the baseline's own process: steadier when the machine is shared
@@ -502,41 +653,181 @@ def report(
     seconds: float,
     rounds: int,
     redis: str,
+    argon2: Argon2Cost,
 ) -> str:
-    values = figures | {name: run["done_per_s"] for name, run in runs.items()}
+    http = {name: run for name, run in runs.items() if "done_per_s" in run}
+    values = {k: v for k, v in figures.items() if not k.startswith("soldout_")}
+    values |= {name: run["done_per_s"] for name, run in http.items()}
     rows = [
         f"# Benchmarks\n\nMeasured by `make bench` on {os.uname().nodename} "
         f"({os.cpu_count()} cores), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"all figures side by side in this one run. Redis: {redis}.\n",
         "HTTP figures: one uvicorn worker (uvloop, httptools) per API process, loaded by "
         "`loadtests/http_load.py` (asyncio + uvloop, in its own process), 64 keep-alive "
-        f"connections, {seconds:g} s per figure taken as {rounds} rounds of "
+        f"connections (8 a core for logins), {seconds:g} s per figure taken as {rounds} rounds of "
         f"{seconds / rounds:g} s: every HTTP run in turn, then again, so a slow spell of this "
         "shared machine weighs on all of them alike, after a warm-up round that is not "
         "counted (1 s each; 2 s for the polls). A figure counts its successful responses "
         "(200, or 201 for claims) per second over its rounds, and all the statuses are listed; "
-        "`rounds` gives the lowest and highest round. The `pg_lock_*` baseline is "
-        "`loadtests/pg_lock_baseline.py`: the same app with two extra POST handlers that "
-        "claim with PostgreSQL row locks on tables of the bench's own database, served by a "
-        "second API process (idle while the first is loaded, and the other way round), each "
-        "of its runs right after its Redis counterpart.\n",
+        "`rounds` gives the median round, then the lowest and highest. The `pg_lock_*` "
+        "baseline is `loadtests/pg_lock_baseline.py`: the same app with two extra POST "
+        "handlers that claim with PostgreSQL row locks on tables of the bench's own database, "
+        "served by a second API process (idle while the first is loaded, and the other way "
+        "round), each of its runs right after its Redis counterpart.\n",
         "| figure | per second | rounds | how | statuses |",
         "|---|---:|---:|---|---|",
     ]
     for name, value in values.items():
-        run = runs.get(name, {})
+        run = http.get(name, {})
         statuses = ", ".join(f"{status}: {n:,}" for status, n in run.get("statuses", {}).items())
-        spread = _spread(run.get("round_rps", []), "{:,.0f}")
+        spread = _median_spread(run.get("round_rps", []), "{:,.0f}")
         rows.append(f"| `{name}` | {value:,.0f} | {spread} | {NOTES.get(name, '')} | {statuses} |")
     rows += ["", "| ratio | value | rounds |", "|---|---:|---:|"]
     for a, b in RATIOS:
         if values.get(a) and values.get(b):
-            rates = (runs.get(a, {}).get("round_rps", []), runs.get(b, {}).get("round_rps", []))
+            rates = (http.get(a, {}).get("round_rps", []), http.get(b, {}).get("round_rps", []))
             per_round = [x / y for x, y in zip(*rates, strict=False) if y]
             rows.append(
                 f"| {a} / {b} | {values[a] / values[b]:.2f} | {_spread(per_round, '{:.2f}')} |"
             )
+    login = values.get("login_per_s", 0.0)
+    login_cpu_us = cpu_us_per_request(runs).get("login_per_s", {}).get("api", 0.0)
+    rows += [
+        "",
+        f"Logins ({8 * argon2.cores} connections): {argon2.describe()}; measured "
+        f"`login_per_s` {login:,.0f}/s, {login / argon2.goal_per_s:.2f} of the goal. "
+        f"CPU per login in the API process {login_cpu_us / 1000:.1f} ms (median round): "
+        f"all {argon2.cores} cores busy with logins alone would serve "
+        f"{argon2.cores * 1e6 / login_cpu_us if login_cpu_us else 0:,.0f}/s.",
+    ]
+    rows += race_rows(figures, runs, rounds)
+    rows += cpu_rows(runs)
     return "\n".join(rows) + "\n"
+
+
+def race_rows(figures: dict[str, float], runs: dict[str, dict[str, Any]], rounds: int) -> list[str]:
+    rows = [
+        "",
+        "## The sell-out race\n",
+        "A fresh pool of 1,000 GA units each round, on the API process above (one uvicorn "
+        "worker); `loadtests/soldout_load.py` in its own process opens one keep-alive "
+        "connection per buyer, each with its own customer's token, then starts the clock: each "
+        "buyer claims one unit (`POST /orders`) and pays it (`POST /orders/{id}/pay`), again "
+        "and again, until a claim is refused `sold_out`; the race ends when the last buyer "
+        f"saw that. {rounds} rounds of each size, one per turn of the HTTP runs above (after a "
+        "warm-up race not counted): the median round, then the lowest and highest. `oversold`: "
+        "units sold beyond the pool over all rounds, by the API's 202s or by Redis' count "
+        "(must be 0).\n",
+        "| buyers | sold out in (s) | orders paid per s | claim p50 / p95 (ms) "
+        "| pay p50 / p95 (ms) | oversold | claims, payments |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, run in runs.items():
+        races = run.get("races")
+        if not races:
+            continue
+        statuses = "; ".join(
+            f"{kind} " + ", ".join(f"{status}: {n:,}" for status, n in _summed(races, kind).items())
+            for kind in ("claims", "pays")
+        )
+        over = figures[race_prefix(name) + "oversold"]
+        rows.append(
+            f"| {name.removeprefix('soldout_')} "
+            f"| {_median_spread([r['seconds'] for r in races], '{:.2f}')} "
+            f"| {_median_spread([r['orders_per_s'] for r in races], '{:,.0f}')} "
+            f"| {_median([r['claim_p50_ms'] for r in races]):.1f} / "
+            f"{_median([r['claim_p95_ms'] for r in races]):.1f} "
+            f"| {_median([r['pay_p50_ms'] for r in races]):.1f} / "
+            f"{_median([r['pay_p95_ms'] for r in races]):.1f} "
+            f"| {over:.0f} | {statuses} |"
+        )
+    return rows
+
+
+def cpu_rows(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """CPU microseconds per request, API process and Redis: median round (lowest, highest)."""
+    rows = [
+        "",
+        "## CPU per request\n",
+        "CPU time (user + system, from /proc) the serving API process and Redis used during "
+        "each round, divided by the requests answered in it: the median round, then the "
+        "lowest and highest. Unlike requests per second, this hardly moves when other work "
+        "on the machine takes cores away. The `pg_lock_*` rows charge the baseline's API "
+        "process (PostgreSQL's CPU is not counted); the races count claims and payments "
+        "alike.\n",
+        "| figure | API µs/request | Redis µs/request |",
+        "|---|---:|---:|",
+    ]
+    for name, rounds in _cpu_rounds(runs).items():
+        api = [cpu[0] for cpu in rounds]
+        redis = [cpu[1] for cpu in rounds]
+        rows.append(
+            f"| `{name}` | {_median_spread(api, '{:,.0f}')} | {_median_spread(redis, '{:,.0f}')} |"
+        )
+    medians = cpu_us_per_request(runs)
+    health = medians.get("http_trivial_rps")
+    if health and health["api"]:
+        rows += ["", "| CPU ratio, per request | value |", "|---|---:|"]
+        names = (
+            "http_claim_seat_rps",
+            "http_claim_ga_rps",
+            "http_pay_rps",
+            "soldout_32",
+            "soldout_512",
+        )
+        for name in names:
+            claim = medians.get(name)
+            if claim:
+                ratio = claim["api"] / health["api"]
+                rows.append(f"| {name} (API process) / http_trivial_rps | {ratio:.2f} |")
+                both = (claim["api"] + claim["redis"]) / health["api"]
+                rows.append(f"| {name} (API + Redis) / http_trivial_rps | {both:.2f} |")
+    pay, claim_ga = medians.get("http_pay_rps"), medians.get("http_claim_ga_rps")
+    if pay and claim_ga and claim_ga["api"] and claim_ga["redis"]:
+        for part, label in (("api", "API process"), ("redis", "Redis")):
+            ratio = pay[part] / claim_ga[part]
+            rows.append(f"| http_pay_rps / http_claim_ga_rps ({label}) | {ratio:.2f} |")
+    return rows
+
+
+def _cpu_rounds(runs: dict[str, dict[str, Any]]) -> dict[str, list[list[float]]]:
+    """Each HTTP run's and race's CPU µs per request in each round: [API process, Redis]."""
+    found: dict[str, list[list[float]]] = {}
+    for name, run in runs.items():
+        if run.get("round_cpu_us"):
+            found[name] = run["round_cpu_us"]
+        elif run.get("races"):
+            found[name] = [race["cpu_us"] for race in run["races"]]
+    return found
+
+
+def cpu_us_per_request(runs: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Each HTTP figure's median CPU µs per request, of the API process and of Redis."""
+    return {
+        name: {
+            "api": round(_median([cpu[0] for cpu in rounds]), 1),
+            "redis": round(_median([cpu[1] for cpu in rounds]), 1),
+        }
+        for name, rounds in _cpu_rounds(runs).items()
+    }
+
+
+def _summed(races: list[dict[str, Any]], kind: str) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for race in races:
+        for status, n in race[kind].items():
+            total[status] = total.get(status, 0) + n
+    return total
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _median_spread(values: list[float], form: str) -> str:
+    if not values:
+        return ""
+    return f"{form.format(_median(values))} ({_spread(values, form)})"
 
 
 def _spread(values: list[float], form: str) -> str:
@@ -567,7 +858,7 @@ def main() -> None:
         os.environ.update(dict.fromkeys(UNMET_RATE_LIMITS, "0"))  # before start() reads them
     stack.start()
     try:
-        figures, runs, redis = asyncio.run(
+        figures, runs, redis, argon2 = asyncio.run(
             measure(stack, args.seconds, args.backlog, args.queued, args.rounds)
         )
     finally:
@@ -575,9 +866,18 @@ def main() -> None:
     if set(figures) != set(FIGURES):
         raise SystemExit(f"figures missing: {sorted(set(FIGURES) - set(figures))}")
     out = results_dir()
-    bench = {name: round(figures[name], 1) for name in FIGURES}
+    bench: dict[str, Any] = {name: round(figures[name], 1) for name in FIGURES}
+    bench["cores"] = argon2.cores
+    bench["argon2"] = {
+        "time_cost": argon2.time_cost,
+        "memory_kib": argon2.memory_kib,
+        "parallelism": 1,
+        "verify_threads": argon2.threads,
+    }
+    bench["cpu_us_per_request"] = cpu_us_per_request(runs)
     (out / "bench.json").write_text(json.dumps(bench, indent=2) + "\n")
-    text = report({name: figures[name] for name in FIGURES}, runs, args.seconds, args.rounds, redis)
+    values = {name: figures[name] for name in FIGURES}
+    text = report(values, runs, args.seconds, args.rounds, redis, argon2)
     (out / "bench.md").write_text(text)
     print(text)
 

@@ -71,3 +71,21 @@ class CpuSampler(threading.Thread):
             for pid, (role, used) in after.items():
                 totals[role] = totals.get(role, 0.0) + used - before.get(pid, (role, 0.0))[1]
         return {role: round(used / span, 2) for role, used in totals.items()} if span else {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU seconds (user + system) process `pid` has used so far; 0 if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(stat[11]) + int(stat[12])) / _TICK
+
+
+def role_of_pid(pid: int) -> str | None:
+    """The role of process `pid` (see ROLES), or None if there is no such process."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return None
+    return role_of(cmdline.decode(errors="replace"))

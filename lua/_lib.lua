@@ -51,6 +51,30 @@ local function release_part(order_id, part)
   redis.call('ZREM', K_HOLDS, order_id)
 end
 
+-- Turn a part being paid into sold: its seats and units move from held to sold, and its hold
+-- ends (a sweep no longer looks at it; a waiting-room slot following the order frees).
+local function sell_part(order_id, part)
+  local held_mark, sold_mark = 'h:' .. order_id, 's:' .. order_id
+  for _, seat in ipairs(part.s) do
+    if redis.call('HGET', K_SEATS, seat) == held_mark then
+      redis.call('HSET', K_SEATS, seat, sold_mark)
+    end
+  end
+  for _, line in ipairs(part.g) do
+    redis.call('HINCRBY', K_POOLS, line[1] .. ':h', -line[2])
+    redis.call('HINCRBY', K_POOLS, line[1] .. ':s', line[2])
+  end
+  add_counts(0, -part.n, part.n)
+  part.st = 'sold'
+  save_part(order_id, part)
+  redis.call('ZREM', K_HOLDS, order_id)
+end
+
+-- Record a refused purchase in the event's stream (written to PostgreSQL by the sync loop).
+local function log_refusal(customer, code, requested, now)
+  redis.call('XADD', K_REFUSALS, '*', 'c', customer, 'r', code, 'i', requested, 't', now)
+end
+
 -- Change the status of an order whose document lives in this event; false if not allowed.
 -- `fields` (optional) are set on the document in the same write.
 local function set_status(order_id, status, at, reason, allowed, fields)

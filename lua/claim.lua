@@ -4,9 +4,10 @@
 --          r: JSON of the requested items (kept with a refusal), a: client address or absent}.
 -- ARGV[2..5] (absent: no rate limit): claims per customer in a burst, over ms; claims per
 --          address in a burst, over ms (engine/rate_limits.py). Each claim first takes a token
---          from its customer's and its address's bucket in this event (K_RATE, lua/_bucket.lua)
---          and without one is refused {err='rate_limited', x=ms to wait}, not recorded as a
---          refused purchase: it was never looked at.
+--          from both its customer's and its address's bucket in this event (K_RATE,
+--          lua/_bucket.lua: read once and written once for the whole batch); without one in
+--          either it takes neither and is refused {err='rate_limited', x=ms to wait}, not
+--          recorded as a refused purchase: it was never looked at.
 -- Each claim is all or nothing; claims of the batch are independent of one another.
 -- Ids travel as strings (Lua prints large numbers in exponent form).
 -- Returns a JSON list, one entry per claim: {ok=1, e=expires_ms, l=[lines], d=the document's
@@ -28,13 +29,31 @@ end
 local per_customer, customer_ms = tonumber(ARGV[2] or '0'), tonumber(ARGV[3] or '0')
 local per_address, address_ms = tonumber(ARGV[4] or '0'), tonumber(ARGV[5] or '0')
 local rate_on = per_customer > 0 or per_address > 0
+local by_customer, by_address
 
-local function rate_wait(claim)
-  local wait = take_token(K_RATE, 'c:' .. claim.c, per_customer, customer_ms, now)
-  if wait == 0 and claim.a then
-    wait = take_token(K_RATE, 'a:' .. claim.a, per_address, address_ms, now)
+local function open_rate_buckets()
+  local customer_fields, address_fields = {}, {}
+  for i, claim in ipairs(claims) do
+    customer_fields[i] = 'c:' .. claim.c
+    if claim.a then address_fields[#address_fields + 1] = 'a:' .. claim.a end
   end
-  return wait
+  by_customer = open_buckets(K_RATE, customer_fields, per_customer, customer_ms)
+  by_address = open_buckets(K_RATE, address_fields, per_address, address_ms)
+end
+
+-- 0 when the claim may go on (a token taken from each of its buckets), else the ms until it may
+local function rate_wait(claim)
+  local customer = 'c:' .. claim.c
+  local customer_at, wait = peek_token(by_customer, customer, now)
+  if wait > 0 then return wait end
+  if claim.a then
+    local address = 'a:' .. claim.a
+    local address_at, address_wait = peek_token(by_address, address, now)
+    if address_wait > 0 then return address_wait end
+    charge(by_address, address, address_at)
+  end
+  charge(by_customer, customer, customer_at)
+  return 0
 end
 
 local function claim_one(claim)
@@ -119,10 +138,12 @@ local function claim_one(claim)
   return {ok = 1, e = expires, l = lines}
 end
 
+if rate_on then open_rate_buckets() end
 for i, claim in ipairs(claims) do results[i] = claim_one(claim) end
 if rate_on then  -- every bucket is full again once the longer window has passed unused
-  redis.call('PEXPIRE', K_RATE, math.max(per_customer > 0 and customer_ms or 0,
-                                         per_address > 0 and address_ms or 0))
+  local expire_ms = math.max(per_customer > 0 and customer_ms or 0,
+                             per_address > 0 and address_ms or 0)
+  close_buckets({by_customer, by_address}, expire_ms)
 end
 add_counts(-counted, counted, 0)
 return cjson.encode(results)

@@ -48,11 +48,12 @@ if cfg.st == 'cancelled' or now >= cfg.e then return {'closed'} end
 local per_customer, visit_ms = tonumber(ARGV[7] or '0'), tonumber(ARGV[8] or '0')
 local limited = {}
 if per_customer > 0 then
+  local buckets = open_buckets(K_RATE, customers, per_customer, visit_ms)
   for i, c in ipairs(customers) do
-    local wait = take_token(K_RATE, c, per_customer, visit_ms, now)
+    local wait = take_token(buckets, c, now)
     if wait > 0 then limited[i] = wait end
   end
-  redis.call('PEXPIRE', K_RATE, visit_ms)
+  close_buckets({buckets}, visit_ms)
   if mode == 'join' and limited[1] then return {'r', limited[1]} end
 end
 

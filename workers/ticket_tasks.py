@@ -9,7 +9,8 @@ message costs about as much CPU and PostgreSQL time as persisting its order.
 
 Configuration (engine/settings.py): `SMTP_URL` (smtp://user:password@host:port, or smtps://)
 sends over SMTP; without it messages are written as `.eml` files under `<data dir>/mail`.
-`MAIL_FROM` sets the sender.
+`MAIL_FROM` sets the sender; `PUBLIC_URL` starts the account link every message carries and
+`TIME_ZONE` is the zone its moments are written in.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from engine.settings import Settings
 from engine.store.mail_transports import EmlDirectory, SmtpTransport
 from engine.store.pg_tickets import PgMailOutbox
-from engine.ticket_mail import DEFAULT_SENDER, MailDelivery, MailTransport
+from engine.ticket_mail import DEFAULT_SENDER, MailDelivery, MailLook, MailTransport
 
 log = logging.getLogger("boxoffice.worker.mail")
 
@@ -44,7 +45,12 @@ def mail_delivery(resources: Any, transport: MailTransport | None = None) -> Mai
         PgMailOutbox(resources.pool),
         transport or mail_transport(resources.settings),
         sender=resources.settings.mail_from or DEFAULT_SENDER,
+        look=mail_look(resources.settings),
     )
+
+
+def mail_look(settings: Settings) -> MailLook:
+    return MailLook(account_url=f"{settings.public_url}/account/", time_zone=settings.time_zone)
 
 
 async def mail_loop(delivery: MailDelivery, busy: Callable[[], bool] = lambda: False) -> None:

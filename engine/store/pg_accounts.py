@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from engine.accounts import NewUser, User
+from engine.accounts import NewUser, StaffMember, User
 from engine.errors import EmailTaken
 
 _COLUMNS = "id, role, name, email, created_at, company_name, address, phone, partner_id"
@@ -45,9 +45,20 @@ class PgAccountStore:
         )
         return (_user(row), row["password_hash"], row["disabled"]) if row else None
 
+    async def set_locale(self, user_id: int, locale: str) -> None:
+        await self._pool.execute("UPDATE users SET locale = $2 WHERE id = $1", user_id, locale)
+
     async def user_by_id(self, user_id: int) -> User | None:
         row = await self._pool.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE id = $1", user_id)
         return _user(row) if row else None
+
+    async def user_and_disabled(self, user_id: int) -> tuple[User, bool] | None:
+        row = await self._pool.fetchrow(
+            f"""SELECT {_COLUMNS}, disabled_at IS NOT NULL OR deleted_at IS NOT NULL AS disabled
+                  FROM users WHERE id = $1""",
+            user_id,
+        )
+        return (_user(row), row["disabled"]) if row else None
 
     async def set_disabled(self, email: str, disabled: bool) -> list[int]:
         rows = await self._pool.fetch(
@@ -76,6 +87,25 @@ class PgAccountStore:
                 row["id"],
             )
         return [row["id"], *(s["id"] for s in staff)]
+
+    async def staff_of(self, partner_id: int) -> list[StaffMember]:
+        rows = await self._pool.fetch(
+            """SELECT id, name, email, created_at, disabled_at IS NOT NULL AS disabled
+                 FROM users WHERE partner_id = $1 AND role = 'staff' AND deleted_at IS NULL
+                ORDER BY created_at, id""",
+            partner_id,
+        )
+        return [StaffMember(**dict(row)) for row in rows]
+
+    async def disable_staff(self, partner_id: int, staff_id: int) -> list[int]:
+        rows = await self._pool.fetch(
+            """UPDATE users SET disabled_at = coalesce(disabled_at, now())
+                WHERE id = $1 AND partner_id = $2 AND role = 'staff' AND deleted_at IS NULL
+            RETURNING id""",
+            staff_id,
+            partner_id,
+        )
+        return [row["id"] for row in rows]
 
     async def revoked_user_ids(self) -> list[int]:
         rows = await self._pool.fetch("SELECT id FROM users WHERE disabled_at IS NOT NULL")

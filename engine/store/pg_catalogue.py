@@ -25,7 +25,7 @@ from engine.inventory import StoredTicketType
 _EVENT = """e.id, e.partner_id, e.name, e.description, e.venue, e.starts_at, e.ends_at,
     e.cover_image_url, e.status, e.sale_starts_at, e.sale_ends_at, e.hold_seconds,
     e.max_tickets_per_customer, e.waiting_room_enabled, e.admit_per_minute, e.max_active,
-    e.waiting_room_paused"""
+    e.waiting_room_paused, e.time_zone"""
 
 # `SaleWindow` / `SaleChanges` field -> column; waiting-room fields are nested one level down
 _SALE_COLUMNS = {
@@ -81,6 +81,7 @@ def _event(row: asyncpg.Record) -> Event:
         cover_image_url=row["cover_image_url"],
         status=row["status"],
         sale=sale,
+        time_zone=row["time_zone"],
     )
 
 
@@ -162,8 +163,8 @@ class PgCatalogueStore:
         try:
             row = await self._pool.fetchrow(
                 f"""INSERT INTO events AS e (partner_id, name, description, venue, starts_at,
-                                             ends_at, cover_image_url)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_EVENT}""",
+                                             ends_at, cover_image_url, time_zone)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_EVENT}""",
                 partner_id,
                 new.name,
                 new.description,
@@ -171,6 +172,7 @@ class PgCatalogueStore:
                 new.starts_at,
                 new.ends_at,
                 new.cover_image_url,
+                new.time_zone,
             )
         except asyncpg.CheckViolationError as exc:
             raise _broken_rule(exc) from exc
@@ -196,6 +198,11 @@ class PgCatalogueStore:
     async def publish(self, event_id: int) -> Event | None:
         return await self._update(
             event_id, {"status": "published"}, "e.status IN ('draft', 'published')"
+        )
+
+    async def cancel(self, event_id: int) -> Event | None:
+        return await self._update(
+            event_id, {"status": "cancelled"}, "e.status IN ('draft', 'published', 'cancelled')"
         )
 
     async def remove_event(self, event_id: int, has_orders: bool) -> Removal:

@@ -398,7 +398,7 @@ class PgMailOutbox:
     async def mail_order(self, order_id: str) -> MailOrder | None:
         async with self._pool.acquire() as conn:
             order = await conn.fetchrow(
-                """SELECT o.id, o.status, o.total_cents, u.name, u.email
+                """SELECT o.id, o.status, o.total_cents, u.name, u.email, u.locale
                      FROM orders o JOIN users u ON u.id = o.customer_id WHERE o.id = $1""",
                 order_id,
             )
@@ -406,7 +406,7 @@ class PgMailOutbox:
                 return None
             tickets = await conn.fetch(
                 """SELECT t.id, t.label, t.code, t.status, e.name AS event_name, e.venue,
-                          e.starts_at
+                          e.starts_at, e.time_zone
                      FROM tickets t LEFT JOIN events e ON e.id = t.event_id
                     WHERE t.order_id = $1 ORDER BY t.line_no""",
                 order_id,
@@ -418,6 +418,7 @@ class PgMailOutbox:
             customer_email=order["email"],
             total_cents=order["total_cents"],
             tickets=[MailTicket(**dict(row)) for row in tickets],
+            locale=order["locale"],
         )
 
     async def qr_images(self, ticket_ids: list[int]) -> dict[int, bytes]:

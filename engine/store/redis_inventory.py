@@ -124,6 +124,15 @@ class RedisInventory:
                 result[type_id] = Availability(int(a), int(h), int(s))
         return result
 
+    async def pool_available(self, event_id: int) -> dict[int, int]:
+        """Units available now per ticket type of a hydrated event ({} otherwise)."""
+        raw = await self._redis.hgetall(keys.event_key(event_id, "pools"))
+        return {
+            int(field.decode()[:-2]): int(value)
+            for field, value in raw.items()
+            if field.decode().endswith(":a")
+        }
+
     async def seat_marks(self, event_id: int) -> dict[str, str]:
         raw = await self._redis.hgetall(keys.event_key(event_id, "seats"))
         return {k.decode(): v.decode() for k, v in raw.items()}

@@ -15,9 +15,18 @@ from engine import errors, keys
 from engine.live_tickets import TicketLoader
 from engine.order_document import OrderDocument
 from engine.order_ids import home_event_of
-from engine.orders import PAYMENT_GRACE_MS, ClaimOutcome, EventClaim, OrderLine, document_line
+from engine.orders import (
+    PAYMENT_GRACE_MS,
+    ClaimOutcome,
+    EventClaim,
+    OrderLine,
+    PayOutcome,
+    document_line,
+)
+from engine.rate_limits import OFF, Rate
 from engine.store.claim_batcher import ClaimBatcher, ClaimedLine
 from engine.store.lua_json import decode_document, encode
+from engine.store.pay_batcher import PayBatcher
 from engine.store.redis_client import SaleRedis
 from engine.store.scripts import EventScripts
 
@@ -52,6 +61,7 @@ class RedisSaleStore:
         scripts: EventScripts,
         batcher: ClaimBatcher,
         tickets: TicketLoader | None = None,
+        pay_rate: Rate = OFF,
         payment_replicas: int = 0,
         payment_wait_ms: int = 1000,
     ) -> None:
@@ -60,6 +70,7 @@ class RedisSaleStore:
         self._payment_wait_ms = payment_wait_ms
         self._scripts = scripts
         self._batcher = batcher
+        self._payments = PayBatcher(scripts, pay_rate, payment_replicas, payment_wait_ms)
         # a ticket type never moves to another event: its event, once found, is kept
         self._event_of_type: dict[int, int] = {}
         self._tickets = tickets
@@ -113,6 +124,13 @@ class RedisSaleStore:
         return _decode(
             await self._scripts.restore_document(home_event_of(order_id), order_id, encoded)
         )
+
+    async def pay(self, order_id: str, customer_id: int, payment_ref: str | None) -> PayOutcome:
+        payment = {"o": order_id, "c": str(customer_id), "p": payment_ref or ""}
+        reply = await self._payments.pay(home_event_of(order_id), payment)
+        if reply.err is not None:
+            return PayOutcome(code=reply.err, detail=reply.x)
+        return PayOutcome(document=None if reply.d is None else decode_document(reply.d))
 
     async def pay_begin(self, event_id: int, order_id: str) -> str:
         return _decode(await self._scripts.pay_begin(event_id, order_id, PAYMENT_GRACE_MS))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable
+from functools import lru_cache
 from typing import Any, cast
 
 import msgspec
@@ -54,16 +55,22 @@ def visits_of(reply: list[Any], customers: int) -> list[Visit]:
     ]
 
 
-def join_keys(event_id: int) -> list[str]:
+@lru_cache(maxsize=4096)
+def join_keys(event_id: int) -> tuple[str, ...]:
     """KEYS of a join: the room's, and the joins-per-address counter."""
-    return [*keys.waiting_room_keys(event_id), keys.waiting_room_joins(event_id)]
+    return (*keys.waiting_room_keys(event_id), keys.waiting_room_joins(event_id))
 
 
-def visit_keys(event_id: int, mode: VisitMode, policy: RoomPolicy) -> list[str]:
+@lru_cache(maxsize=4096)
+def _keys_with_buckets(event_id: int) -> tuple[str, ...]:
+    return (*join_keys(event_id), keys.waiting_room_rate(event_id))
+
+
+def visit_keys(event_id: int, mode: VisitMode, policy: RoomPolicy) -> tuple[str, ...]:
     """KEYS of a visit: a poll's are the room's; a join's add the joins-per-address counter,
-    and both add the visits-per-customer buckets when that limit is on."""
+    and both add the visits-per-customer buckets when that limit is on. Built once per event."""
     if policy.visits_per_customer.on:
-        return [*join_keys(event_id), keys.waiting_room_rate(event_id)]
+        return _keys_with_buckets(event_id)
     return join_keys(event_id) if mode == "join" else keys.waiting_room_keys(event_id)
 
 
@@ -125,7 +132,7 @@ class RedisWaitingRoomStore:
 
     async def _run_visit(
         self,
-        room_keys: list[str],
+        room_keys: tuple[str, ...],
         mode: VisitMode,
         customer_ids: list[int],
         policy: RoomPolicy,

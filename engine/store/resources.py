@@ -55,6 +55,7 @@ class Resources:
             self.scripts,
             batcher,
             self.ticket_loader,
+            limits.pay_per_customer,
             payment_replicas=self.settings.payment_replicas,
             payment_wait_ms=self.settings.payment_wait_ms,
         )

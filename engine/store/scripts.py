@@ -8,6 +8,7 @@ answers NOSCRIPT. `EventScripts` binds each per-event script to an attribute of 
 
 from __future__ import annotations
 
+import asyncio
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
@@ -15,8 +16,10 @@ from typing import Any, cast
 from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import ClusterError, NoScriptError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from engine import keys
+from engine import errors, keys
 from engine.store.redis_client import SaleRedis
 
 LUA_DIR = Path(__file__).resolve().parents[2] / "lua"
@@ -88,10 +91,60 @@ class EventScript:
         raise AssertionError("unreachable: the second attempt returns or raises")
 
 
+REPLICA_TRIES = 6  # of a wait that too few replicas answered, or that failed
+REPLICA_PAUSE_S = 0.5  # after a failed one: together they outlast a failover's few seconds
+
+PAID_STATUSES = (b'"status":"paid"', b'"status":"completed"')
+
+
+async def await_replicas(
+    redis: SaleRedis, event_id: int, order_ids: list[str], replicas: int, timeout_ms: int
+) -> None:
+    """Wait until `replicas` replicas of the event's master have these orders paid, after a
+    payment script whose own WAIT fell short; else raise PaymentNotReplicated.
+
+    Each try reads the orders' documents, writes the replication mark and WAITs, on one
+    connection: the replicas counted have what that master had when it answered the read.
+    After a failover the read is the promoted replica's: an order it does not have paid was
+    lost with the old master, and is not acknowledged."""
+    documents = keys.event_key(event_id, "orders")
+    mark = keys.replication_mark(event_id)
+    failure: Exception | None = None
+    for _ in range(REPLICA_TRIES):
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.hmget(documents, order_ids)
+                pipe.set(mark, "1", px=60_000)
+                if isinstance(redis, RedisCluster):
+                    node = redis.get_node_from_key(mark)
+                    pipe.execute_command("WAIT", replicas, timeout_ms, target_nodes=node)
+                else:
+                    pipe.execute_command("WAIT", replicas, timeout_ms)
+                found, _, acked = await pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError, ClusterError, AttributeError) as exc:
+            # (AttributeError: redis-py 5.3's cluster pipeline while it re-reads the nodes)
+            failure = exc
+            await asyncio.sleep(REPLICA_PAUSE_S)
+            continue
+        lost = [
+            order_id
+            for order_id, doc in zip(order_ids, found, strict=True)
+            if doc is None or not any(status in doc for status in PAID_STATUSES)
+        ]
+        if lost:
+            raise errors.PaymentNotReplicated(f"event {event_id}: lost in a failover: {lost}")
+        if int(acked) >= replicas:
+            return
+        failure = None
+    reason = f"last try: {failure!r}" if failure else "no replica confirmed it in time"
+    raise errors.PaymentNotReplicated(f"event {event_id}: {reason}")
+
+
 class EventScripts:
     """The scripts on one event's keys, each called by its name: `scripts.claim(event_id, ...)`."""
 
     def __init__(self, redis: SaleRedis) -> None:
+        self._redis = redis
         self.ack_changes = EventScript(redis, "ack_changes")
         self.add_lines = EventScript(redis, "add_lines")
         self.changed = EventScript(redis, "changed")
@@ -105,9 +158,15 @@ class EventScripts:
         self.issue_tickets = EventScript(redis, "issue_tickets")
         self.load_tickets = EventScript(redis, "load_tickets")
         self.park_changes = EventScript(redis, "park_changes")
+        self.pay = EventScript(redis, "pay")
         self.pay_begin = EventScript(redis, "pay_begin")
         self.release = EventScript(redis, "release")
         self.restore_document = EventScript(redis, "restore_document")
         self.scan = EventScript(redis, "scan")
         self.void_tickets = EventScript(redis, "void_tickets")
         self.withdraw = EventScript(redis, "withdraw")
+
+    async def await_replicas(
+        self, event_id: int, order_ids: list[str], replicas: int, timeout_ms: int
+    ) -> None:
+        await await_replicas(self._redis, event_id, order_ids, replicas, timeout_ms)

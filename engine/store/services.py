@@ -11,32 +11,40 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.accounts import Accounts
+from engine.accounts import Accounts, StaffAccounts
 from engine.admission import Admission
 from engine.catalogue import Catalogue
+from engine.dashboard import Dashboard
 from engine.gate import Gate
 from engine.gate_keys import GateKeys
 from engine.inventory import Inventory
 from engine.lineup import Lineup
 from engine.orders import Orders, PersistJobQueue
 from engine.persistence import DeadLetter, Persister
+from engine.refresh_tokens import RefreshTokens
 from engine.reports import Reports
 from engine.revocation import RevokedUsers
+from engine.seat_map import SeatMaps
 from engine.store.event_orders import RedisEventOrders
 from engine.store.pg_accounts import PgAccountStore
 from engine.store.pg_catalogue import PgCatalogueStore
 from engine.store.pg_inventory import PgInventoryStore
 from engine.store.pg_lineup import PgLineupStore
 from engine.store.pg_reports import PgReportStore
+from engine.store.redis_dashboard import RedisLiveFigures
 from engine.store.redis_idempotency import RedisIdempotencyStore
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.redis_rate_limit import RedisRateLimiter
+from engine.store.redis_refresh import RedisRefreshStore
 from engine.store.redis_revocation import RedisRevocationCopy
 from engine.store.redis_throttle import RedisLoginThrottle
 from engine.store.redis_waiting_room import waiting_room
+from engine.store.redis_web_sessions import RedisWebSessionStore
 from engine.store.resources import Resources
+from engine.storefront import Storefront
 from engine.tickets import Tickets
 from engine.waiting_room import RoomPolicy, WaitingRoom
+from engine.web_sessions import WebSessions
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,11 @@ class Services:
     gate: Gate
     revoked_users: RevokedUsers
     idempotency: RedisIdempotencyStore
+    storefront: Storefront
+    seat_maps: SeatMaps
+    web_sessions: WebSessions  # the pages' browser sessions (web/)
+    dashboard: Dashboard  # the panel's live figures
+    staff: StaffAccounts  # a partner's gate accounts: list, disable
 
 
 def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Services:
@@ -90,31 +103,30 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
         resources.order_store,
         persist_queue,
         admission=Admission(room, resources.sale_store, settings.jwt_secret),
-        limiter=limiter,
-        pay_rate=settings.rate_limits.pay_per_customer,
     )
     event_orders = RedisEventOrders(
         persistence.order_log, persistence.persister, resources.inventory, resources.pool
     )
     lineup_store = PgLineupStore(resources.pool)
     accounts_store = PgAccountStore(resources.pool)
+    reports = Reports(PgReportStore(resources.pool, resources.order_store), resources.inventory)
+    catalogue = Catalogue(
+        PgCatalogueStore(resources.pool),
+        resources.inventory,
+        resources.sale_reads,
+        lineup_store,
+        event_orders,
+    )
+    inventory_store = PgInventoryStore(resources.pool)
     return Services(
         resources=resources,
         persistence=persistence,
         waiting_room=room,
         orders=orders,
-        catalogue=Catalogue(
-            PgCatalogueStore(resources.pool),
-            resources.inventory,
-            resources.sale_reads,
-            lineup_store,
-            event_orders,
-        ),
-        inventory=Inventory(
-            PgInventoryStore(resources.pool), resources.inventory, resources.sale_reads
-        ),
+        catalogue=catalogue,
+        inventory=Inventory(inventory_store, resources.inventory, resources.sale_reads),
         lineup=Lineup(lineup_store),
-        reports=Reports(PgReportStore(resources.pool, resources.order_store), resources.inventory),
+        reports=reports,
         accounts=Accounts(
             accounts_store,
             resources.passwords,
@@ -129,6 +141,9 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
             settings.jwt_ttl_seconds,
             limiter,
             settings.rate_limits,
+            refresh_tokens=RefreshTokens(
+                RedisRefreshStore(resources.redis), settings.refresh_ttl_seconds
+            ),
         ),
         tickets=Tickets(resources.ticket_store, orders, live=resources.live_tickets),
         gate=Gate(
@@ -139,4 +154,11 @@ def build_services(resources: Resources, persist_queue: PersistJobQueue) -> Serv
         ),
         revoked_users=RevokedUsers(RedisRevocationCopy(resources.redis), accounts_store),
         idempotency=RedisIdempotencyStore(resources.redis),
+        storefront=Storefront(catalogue),
+        seat_maps=SeatMaps(inventory_store, resources.inventory),
+        web_sessions=WebSessions(
+            RedisWebSessionStore(resources.redis), settings.session_ttl_seconds
+        ),
+        dashboard=Dashboard(RedisLiveFigures(resources.redis), reports),
+        staff=StaffAccounts(accounts_store, RedisRevocationCopy(resources.redis)),
     )

@@ -58,6 +58,79 @@ async def _claims_in_process(jobs: Sequence[tuple[int, list[EventClaim]]]) -> li
         await resources.close()
 
 
+async def pay(orders: Orders, customer_id: int, order_id: str, token: str = "tok_visa") -> str:
+    """'paid', or the refusal code."""
+    try:
+        order = await orders.pay(Principal(customer_id, "customer"), order_id, token)
+    except errors.BoxofficeError as exc:
+        return exc.code
+    return order.status
+
+
+async def buy(orders: Orders, customer_id: int, claims: list[EventClaim]) -> str:
+    """Claim, then pay: the order id once paid, or the refusal code."""
+    order_id = await claim(orders, customer_id, claims)
+    if "-" not in order_id:
+        return order_id
+    paid = await pay(orders, customer_id, order_id)
+    return order_id if paid == "paid" else paid
+
+
+async def _buys_in_process(jobs: Sequence[tuple[int, list[EventClaim]]]) -> list[str]:
+    resources = await open_resources(get_settings(), pool_size=2)
+    try:
+        orders = engine_orders(resources)
+        return list(await asyncio.gather(*(buy(orders, c, cl) for c, cl in jobs)))
+    finally:
+        await resources.close()
+
+
+async def _pays_in_process(jobs: Sequence[tuple[int, str, str]]) -> list[str]:
+    resources = await open_resources(get_settings(), pool_size=2)
+    try:
+        orders = engine_orders(resources)
+        return list(await asyncio.gather(*(pay(orders, *job) for job in jobs)))
+    finally:
+        await resources.close()
+
+
+def _buy_in_process(env: dict[str, str], jobs: Sequence[tuple[int, list[EventClaim]]]) -> list[str]:
+    os.environ.update(env)
+    reset_settings()
+    return asyncio.run(_buys_in_process(jobs))
+
+
+def _pay_in_process(env: dict[str, str], jobs: Sequence[tuple[int, str, str]]) -> list[str]:
+    os.environ.update(env)
+    reset_settings()
+    return asyncio.run(_pays_in_process(jobs))
+
+
+async def buys_from_processes(
+    jobs: list[tuple[int, list[EventClaim]]], processes: int = 4
+) -> list[str]:
+    """Claim and pay concurrently from several OS processes, as separate API servers would."""
+    return await _from_processes(_buy_in_process, jobs, processes)
+
+
+async def pays_from_processes(jobs: list[tuple[int, str, str]], processes: int = 4) -> list[str]:
+    """Pay (customer, order id, payment token) concurrently from several OS processes."""
+    return await _from_processes(_pay_in_process, jobs, processes)
+
+
+async def _from_processes(run: Any, jobs: list[Any], processes: int) -> list[str]:
+    env = _child_env()
+    shares = [jobs[i::processes] for i in range(processes)]
+    loop = asyncio.get_running_loop()
+    import multiprocessing
+
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = await asyncio.gather(
+            *(loop.run_in_executor(pool, run, env, share) for share in shares)
+        )
+    return [result for share in results for result in share]
+
+
 def _run_in_process(env: dict[str, str], jobs: Sequence[tuple[int, list[EventClaim]]]) -> list[str]:
     os.environ.update(env)
     reset_settings()
@@ -146,10 +219,14 @@ def counts(values: Any) -> dict[str, int]:
 
 __all__ = [
     "RecordingJobQueue",
+    "buy",
+    "buys_from_processes",
     "claim",
     "claims_from_processes",
     "counts",
     "create_customers",
     "engine_orders",
+    "pay",
+    "pays_from_processes",
     "polls_from_processes",
 ]

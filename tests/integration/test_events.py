@@ -25,6 +25,7 @@ EVENT_KEYS = {
     "status",
     "sale",
     "availability",
+    "time_zone",
 }
 START = datetime(2031, 5, 1, 20, 0, tzinfo=UTC)
 
@@ -133,6 +134,25 @@ async def test_create_trims_names_and_defaults_optional_fields(
     assert (event["name"], event["venue"], event["description"]) == ("Jazz Night", "Blue Note", "")
     assert event["ends_at"] is None
     assert event["cover_image_url"] is None
+    assert event["time_zone"] is None  # the site's TIME_ZONE
+
+
+async def test_an_event_keeps_the_time_zone_of_its_venue(
+    client: AsyncTestClient[Any], partner: Actor
+) -> None:
+    body = {"name": "Forró", "venue": "Recife", "starts_at": iso(START)}
+    created = await client.post(
+        "/events", headers=partner.headers, json={**body, "time_zone": "America/Recife"}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["time_zone"] == "America/Recife"
+    path = f"/events/{created.json()['id']}"
+    moved = await client.patch(path, headers=partner.headers, json={"time_zone": "Europe/Lisbon"})
+    assert moved.status_code == 200 and moved.json()["time_zone"] == "Europe/Lisbon"
+    refused = await client.patch(path, headers=partner.headers, json={"time_zone": "Nowhere/X"})
+    assert_problem(refused, 422, "validation_error", "time_zone")
+    cleared = await client.patch(path, headers=partner.headers, json={"time_zone": None})
+    assert cleared.json()["time_zone"] is None
 
 
 @pytest.mark.parametrize(
@@ -154,6 +174,8 @@ async def test_create_trims_names_and_defaults_optional_fields(
         ({"description": "nul\x00byte"}, 422, "description"),
         ({"cover_image_url": "javascript:alert(1)"}, 422, "cover_image_url"),
         ({"status": "published"}, 422, "status"),
+        ({"time_zone": "Mars/Olympus_Mons"}, 422, "time_zone"),
+        ({"time_zone": "America/Sao Paulo"}, 422, "time_zone"),
     ],
 )
 async def test_create_refuses_invalid_fields(

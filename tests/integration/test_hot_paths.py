@@ -22,7 +22,7 @@ pytestmark = pytest.mark.cluster
 async def requests_counted(client: AsyncTestClient[Any], path: str, status: int) -> float:
     text = (await client.get("/metrics")).text
     total = 0.0
-    for labels, value in re.findall(r"^boxoffice_requests_total\{([^}]*)\} (\S+)$", text, re.M):
+    for labels, value in re.findall(r"^boxoffice_requests_total\{(.*)\} (\S+)$", text, re.M):
         fields = dict(re.findall(r'(\w+)="([^"]*)"', labels))
         if fields["path"] == path and fields["status_code"] == str(status):
             total += float(value)
@@ -43,6 +43,38 @@ async def test_claims_counted_once_each_in_metrics(
     assert (await client.post("/orders", headers=customer.headers, json=taken)).status_code == 409
     assert await requests_counted(client, "/orders", 201) == created + 3
     assert await requests_counted(client, "/orders", 409) == refused + 1
+
+
+async def test_payments_counted_once_each_under_the_handlers_path_template(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    """A payment the hot path answers and one the handler answers (Idempotency-Key) are
+    counted under the same path template."""
+    sale = await open_sale(resources, partner.id, pools=(2,))
+    template = "/orders/{order_id}/pay"
+    paid = await requests_counted(client, template, 202)
+    one = {"items": [{"ticket_type_id": sale.pool_ids[0], "quantity": 1}]}
+    for headers in (customer.headers, {**customer.headers, "Idempotency-Key": "k-metrics"}):
+        order = (await client.post("/orders", headers=customer.headers, json=one)).json()
+        pay = f"/orders/{order['id']}/pay"
+        answer = await client.post(pay, headers=headers, json={"payment_token": "tok_visa"})
+        assert answer.status_code == 202, answer.text
+    assert await requests_counted(client, template, 202) == paid + 2
+
+
+async def test_queue_visits_counted_under_the_handlers_path_template(
+    client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor
+) -> None:
+    """A join the hot path answers (200) and one passed on to Litestar (401, no token) are
+    counted under the same path template."""
+    queue = f"/events/{(await room_sale(resources, partner.id, seats=1)).event_id}/queue"
+    template = "/events/{event_id}/queue"
+    joined = await requests_counted(client, template, 200)
+    refused = await requests_counted(client, template, 401)
+    assert (await client.post(queue, headers=customer.headers)).status_code == 200
+    assert (await client.post(queue)).status_code == 401
+    assert await requests_counted(client, template, 200) == joined + 1
+    assert await requests_counted(client, template, 401) == refused + 1
 
 
 async def test_hot_and_documented_paths_answer_alike(
@@ -71,7 +103,7 @@ async def test_every_spelling_of_the_bearer_scheme_takes_the_hot_paths(
     staff: Actor,
 ) -> None:
     """The scheme is case-insensitive (RFC 7235) on the hot paths as in the handlers: a
-    `bearer` token is served, not passed on to Litestar."""
+    `bearer` token is served, not passed on to Litestar (claims, payments, the queue, scans)."""
     sale = await open_sale(resources, partner.id, seats=4)
     _, (ticket,) = await issue_tickets(client, resources, customer, sale)
     queue = f"/events/{(await room_sale(resources, partner.id, seats=1)).event_id}/queue"
@@ -90,6 +122,9 @@ async def test_every_spelling_of_the_bearer_scheme_takes_the_hot_paths(
             claim = {"items": [seat_item(sale, sale.seat_ids[n])]}
             placed = await client.post("/orders", headers=as_customer, json=claim)
             assert placed.status_code == 201, placed.text
+            pay = f"/orders/{placed.json()['id']}/pay"
+            paid = await client.post(pay, headers=as_customer, json={"payment_token": "tok_visa"})
+            assert paid.status_code == 202, paid.text
             assert (await client.post(queue, headers=as_customer)).status_code == 200
             assert (await client.get(queue, headers=as_customer)).status_code == 200
             as_staff = {"Authorization": f"{scheme} {staff.token}"}

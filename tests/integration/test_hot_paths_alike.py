@@ -198,6 +198,54 @@ async def test_claim_refusals_of_the_sale_alike(
     )
 
 
+# -- payments: POST /orders/{id}/pay ------------------------------------------------------
+
+
+async def test_payments_alike(
+    client: AsyncTestClient[Any],
+    documented: AsyncTestClient[Any],
+    resources: Resources,
+    partner: Actor,
+    customer: Actor,
+    staff: Actor,
+) -> None:
+    sale = await open_sale(resources, partner.id, pools=(20,))
+    post = {"headers": customer.headers}
+
+    async def order_pair() -> Pair:
+        one = {"items": [{"ticket_type_id": sale.pool_ids[0], "quantity": 1}]}
+        ids = [(await client.post("/orders", json=one, **post)).json()["id"] for _ in "ab"]
+        return Pair(f"/orders/{order_id}/pay" for order_id in ids)
+
+    paid = await order_pair()
+    visa = {"payment_token": "tok_visa"}
+    for auth in UNAUTHENTICATED:
+        await alike(client, documented, "POST", paid, 401, headers=auth, json=visa)
+    await alike(client, documented, "POST", paid, 403, headers=staff.headers, json=visa)
+    for body in ({}, {"payment_token": ""}, {"payment_token": 1}):
+        await alike(client, documented, "POST", paid, 422, "validation_error", **post, json=body)
+    for raw, media_type, status, code in [
+        (b'{"payment_token": ', "application/json", 400, "malformed_json"),
+        (b'{"payment_token": "tok_visa"}', "text/plain", 415, "unsupported_media_type"),
+    ]:
+        headers = {**customer.headers, "Content-Type": media_type}
+        await alike(client, documented, "POST", paid, status, code, headers=headers, content=raw)
+    stranger = await make_actor(client, "customer")
+    await alike(
+        client, documented, "POST", paid, 404, "not_found", headers=stranger.headers, json=visa
+    )
+    body = await alike(client, documented, "POST", paid, 202, **post, json=visa)
+    assert body["status"] == "paid"
+    await alike(client, documented, "POST", paid, 409, "invalid_state", **post, json=visa)
+
+    declined = await order_pair()
+    decline = {"payment_token": "tok_decline_card"}
+    await alike(client, documented, "POST", declined, 402, "payment_declined", **post, json=decline)
+    await alike(client, documented, "POST", declined, 409, "invalid_state", **post, json=decline)
+    for unknown in ("/orders/nonsense/pay", f"/orders/{sale.event_id}-{'0' * 20}/pay"):
+        await alike(client, documented, "POST", unknown, 404, "not_found", **post, json=visa)
+
+
 # -- the waiting room: POST and GET /events/{id}/queue ------------------------------------
 
 

@@ -12,8 +12,10 @@ import pytest
 
 from engine.accounts import Accounts, LoginResult, Registration
 from engine.errors import InvalidCredentials, TooManyAttempts
+from engine.refresh_tokens import RefreshTokens
 from engine.settings import get_settings
 from engine.store.pg_accounts import PgAccountStore
+from engine.store.redis_refresh import RedisRefreshStore
 from engine.store.redis_throttle import RedisLoginThrottle
 from engine.store.resources import Resources
 from tests import services as test_services
@@ -90,6 +92,7 @@ def accounts_with(
         throttle,
         settings.jwt_secret,
         60,
+        refresh_tokens=RefreshTokens(RedisRefreshStore(resources.redis), 600),
     )
 
 

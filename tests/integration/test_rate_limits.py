@@ -165,8 +165,9 @@ async def test_logins_per_address(http: httpx.AsyncClient) -> None:
 async def test_payments_per_customer(http: httpx.AsyncClient, resources: Resources) -> None:
     (customer,) = await create_customers(resources.pool, 1)
     pay = {"payment_token": "tok_ok"}
+    # a well-formed id of no order: the bucket is charged before the order is looked for
     answers = [
-        await http.post("/orders/1-AAAAAAAAAAAAAAAA/pay", json=pay, headers=bearer(customer))
+        await http.post(f"/orders/1-{'0' * 20}/pay", json=pay, headers=bearer(customer))
         for _ in range(3)
     ]
     assert 429 not in [a.status_code for a in answers[:2]]
@@ -287,4 +288,67 @@ async def test_a_claim_is_one_script_call_with_the_limits_on(resources: Resource
         for name in calls[0].keys() | calls[1].keys()
         if calls[0].get(name) != calls[1].get(name)
     }
-    assert changed == {"cmdstat_hget", "cmdstat_hset", "cmdstat_pexpire"}
+    # (PEXPIRE only when the hash's life must be lengthened: not within the same ms)
+    assert {"cmdstat_hmget", "cmdstat_hset", "cmdstat_pttl"} <= changed
+    assert changed <= {"cmdstat_hmget", "cmdstat_hset", "cmdstat_pttl", "cmdstat_pexpire"}
+
+
+async def test_a_batch_reads_and_writes_its_buckets_once(resources: Resources) -> None:
+    """64 customers claiming at once share a few batches: the buckets cost each batch one
+    HMGET per kind of bucket (customer, address) and one HSET, not a read and a write per
+    claim; every claim is still charged (a second burst over the bucket is refused)."""
+    partner = await create_partner(resources.pool)
+    customers = await create_customers(resources.pool, 64)
+    sale = await open_sale(resources, partner, pools=(1000,), limit=100)
+    claim = [EventClaim(sale.event_id, pools={sale.pool_ids[0]: 1})]
+    orders = limited_orders(resources, Rate(1, 3600), Rate(1000, 3600))
+    await attempt(orders, customers[0], claim)  # loads the script, empties customer 0's bucket
+    before = await resources.redis.info("commandstats")
+    first = await asyncio.gather(*(attempt(orders, c, claim) for c in customers[1:]))
+    after = await resources.redis.info("commandstats")
+    assert all(isinstance(answer, Order) for answer in first)
+
+    def calls(name: str) -> int:
+        return int(after[name]["calls"]) - int(before.get(name, {"calls": 0})["calls"])
+
+    batches = calls("cmdstat_evalsha")
+    assert batches < len(customers) - 1  # the claims were coalesced
+    # claim.lua reads the event's settings and the pool's price and name with one HMGET
+    # each per batch; the buckets add one per kind, one PTTL and at most one PEXPIRE
+    assert calls("cmdstat_hmget") == 4 * batches
+    assert calls("cmdstat_pttl") == batches
+    assert calls("cmdstat_pexpire") <= batches
+    again = await asyncio.gather(*(attempt(orders, c, claim) for c in customers))
+    assert again == ["rate_limited"] * len(customers)
+
+
+async def test_payments_are_charged_in_the_call_that_pays(resources: Resources) -> None:
+    """10 orders of one customer paid at once with a bucket of 3: exactly 3 are paid, the
+    other 7 refused before anything was looked at (still reserved), and the whole of it is
+    lua/pay.lua's calls: no call of a rate-limit script of its own."""
+    partner = await create_partner(resources.pool)
+    (customer,) = await create_customers(resources.pool, 1)
+    sale = await open_sale(resources, partner, pools=(100,), limit=100)
+    batcher = ClaimBatcher(resources.scripts)
+    store = RedisSaleStore(resources.redis, resources.scripts, batcher, None, Rate(3, 3600))
+    orders = Orders(store, resources.sale_reads, resources.order_store, RecordingJobQueue())
+    who = Principal(customer, "customer")
+    claim = [EventClaim(sale.event_id, pools={sale.pool_ids[0]: 1})]
+    placed = [await attempt(orders, customer, claim) for _ in range(10)]
+    assert all(isinstance(order, Order) for order in placed)
+
+    async def pay(order: Order | str) -> str:
+        assert isinstance(order, Order)
+        try:
+            return (await orders.pay(who, order.id, "tok_ok")).status
+        except TooManyAttempts as exc:
+            return "rate_limited" if exc.retry_after >= 1 else "no Retry-After"
+
+    before = await resources.redis.info("commandstats")
+    answers = await asyncio.gather(*(pay(order) for order in placed))
+    after = await resources.redis.info("commandstats")
+    assert sorted(answers) == ["paid"] * 3 + ["rate_limited"] * 7
+    calls = after["cmdstat_evalsha"]["calls"] - before["cmdstat_evalsha"]["calls"]
+    assert calls <= 10  # one pay.lua call per batch, nothing per payment besides
+    counts = (await resources.inventory.counts([sale.event_id]))[sale.event_id]
+    assert (counts.held, counts.sold) == (7, 3)

@@ -67,7 +67,7 @@ async def test_every_kind_of_answer_is_secured(
         ),
         "hot join": await client.post("/events/999999999/queue", headers=customer.headers),
         "page": await client.get(f"/events/{sale.event_id}/waiting-room"),
-        "script": await client.get("/static/waiting_room.js"),
+        "script": await client.get("/static/js/waiting_room.js"),
         "metrics": await client.get("/metrics"),
     }
     statuses = {name: answer.status_code for name, answer in answers.items()}
@@ -169,7 +169,7 @@ async def test_the_waiting_room_page_forbids_framing_and_inline_code(
     policy = page.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
     assert "<script>" not in page.text and "<style>" not in page.text and " style=" not in page.text
-    for asset in ("/static/waiting_room.js", "/static/waiting_room.css"):
+    for asset in ("/static/js/waiting_room.js", "/static/css/store.css"):
         assert (await client.get(asset)).status_code == 200
     docs = await client.get("/schema/swagger")
     assert docs.headers["content-security-policy"] == "frame-ancestors 'none'"

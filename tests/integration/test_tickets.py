@@ -16,10 +16,11 @@ from litestar.testing import AsyncTestClient
 
 from engine.persistence import Persister
 from engine.store.mail_transports import EmlDirectory, SmtpTransport
+from engine.store.pg_accounts import PgAccountStore
 from engine.store.pg_tickets import PgMailOutbox
 from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
-from engine.ticket_mail import MailDelivery
+from engine.ticket_mail import MailDelivery, MailLook
 from engine.ticket_qr import render_qr
 from tests.conftest import Actor, make_actor
 from tests.sale_setup import OnSale, open_sale, seat_item
@@ -262,6 +263,38 @@ async def test_cancellation_sends_a_notice(
     listed = await client.get(f"/orders/{order_id}/tickets", headers=customer.headers)
     assert listed.json()["status"] == "cancelled"
     assert [i["status"] for i in listed.json()["items"]] == ["void"]
+
+
+async def test_mail_is_written_in_the_customers_language_and_links_to_the_account(
+    client: AsyncTestClient[Any],
+    resources: Resources,
+    partner: Actor,
+    customer: Actor,
+    tmp_path: Path,
+) -> None:
+    """The language a customer chose (kept on the account) is the one of their e-mails."""
+    await PgAccountStore(resources.pool).set_locale(customer.id, "pt-BR")
+    sale = await open_sale(resources, partner.id, seats=1)
+    order_id, (ticket,) = await issue_tickets(client, resources, customer, sale)
+    look = MailLook(account_url="https://tickets.example.org/account/", time_zone="UTC")
+    delivery = MailDelivery(PgMailOutbox(resources.pool), EmlDirectory(tmp_path), look=look)
+    message = parse_eml(
+        (await deliver_until_done(resources, order_id, "tickets", delivery))["delivered_to"]
+    )
+    assert message["Subject"] == f"Seus ingressos - pedido {order_id}"
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text is not None and html is not None
+    assert "Seus pedidos e ingressos estão na sua conta:" in text.get_content()
+    assert look.account_url in text.get_content()
+    assert f'href="{look.account_url}"' in html.get_content()
+    assert '<html lang="pt-BR">' in html.get_content()
+    assert ticket["code"] in html.get_content()
+
+    await cancel_and_persist(client, resources, customer, order_id)
+    row = await deliver_until_done(resources, order_id, "cancellation", delivery)
+    notice = parse_eml(row["delivered_to"])
+    assert notice["Subject"] == f"Pedido {order_id} cancelado"
 
 
 async def test_unpaid_orders_send_nothing(

@@ -272,9 +272,17 @@ def fuzz_route(
         url = path + "?" + "&".join(f"{escaped(k)}={escaped(v)}" for k, v in query.items())
         response = client.request(method, url, headers=headers, content=body)
         context = (method, path, query, body and body[:80], content_type, who)
-        check_answer(response, context, template.startswith(HTML_PAGES))
+        check_answer(response, context, is_page(template, handler))
 
     hostile_request()
+
+
+def is_page(template: str, handler: Any) -> bool:
+    """The docs, and the browser pages (web/), which answer a refusal with an HTML page
+    unless the script asked for JSON; the API's routes answer problem+json."""
+    return template.startswith(HTML_PAGES) or getattr(handler.fn, "__module__", "").startswith(
+        "web."
+    )
 
 
 def _is_struct(shape: Any) -> bool:

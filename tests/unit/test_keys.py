@@ -8,6 +8,7 @@ from arq.constants import (
     health_check_key_suffix,
     in_progress_key_prefix,
     job_key_prefix,
+    result_key_prefix,
     retry_key_prefix,
 )
 
@@ -20,6 +21,7 @@ def test_arq_keys_are_arqs_own() -> None:
     assert keys.arq_job("42-abc") == job_key_prefix + "42-abc"
     assert keys.arq_in_progress("42-abc") == in_progress_key_prefix + "42-abc"
     assert keys.arq_retry("42-abc") == retry_key_prefix + "42-abc"
+    assert keys.arq_result("42-abc") == result_key_prefix + "42-abc"
 
 
 def test_each_script_call_names_keys_of_one_cluster_slot() -> None:

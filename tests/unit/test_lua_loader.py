@@ -7,14 +7,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from engine.store.redis_rate_limit import RedisRateLimiter
+from engine.store.redis_refresh import RedisRefreshStore
 from engine.store.redis_throttle import RedisLoginThrottle
 from engine.store.redis_waiting_room import RedisWaitingRoomStore
 from engine.store.scripts import LUA_DIR, EventScript, EventScripts
 from workers.job_leases import JobLeases
+from workers.job_queue import ArqJobQueue
 
 ROOT = LUA_DIR.parent
 SOURCE_DIRS = ("engine", "api", "workers", "ops", "loadtests")
@@ -36,8 +39,10 @@ def test_every_lua_script_is_registered_once_and_every_registration_is_a_lua_scr
         EventScripts(redis),
         RedisWaitingRoomStore(redis),
         RedisRateLimiter(redis),
+        RedisRefreshStore(redis),
         RedisLoginThrottle(redis, 1, 1, 1, 60),
         JobLeases(redis, 60_000, 10_000),
+        ArqJobQueue(ArqRedis()),
     ]
     sources = [str(s.script) for owner in owners for s in scripts_of(owner)]
     files = {

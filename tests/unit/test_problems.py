@@ -29,6 +29,7 @@ DOCUMENTED_STATUS: dict[type[errors.BoxofficeError], int] = {
     errors.AuthenticationRequired: 401,
     errors.InvalidCredentials: 401,
     errors.AccountDisabled: 401,
+    errors.RefreshTokenRefused: 401,
     errors.PermissionDenied: 403,
     errors.NotFound: 404,
     errors.TooManyAttempts: 429,

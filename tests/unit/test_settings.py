@@ -23,7 +23,9 @@ SECRET = "s" * 48
 _NAMES = (
     "ENV", "DATA_DIR", "DATABASE_URL", "REDIS_URL", "QUEUE_REDIS_URL", "HOST", "PORT",
     "JWT_SECRET", "JWT_TTL_SECONDS", "TICKET_SIGNING_KEY", "LOG_LEVEL", "REDIS_APPENDFSYNC",
-    "HSTS_SECONDS", "METRICS_TOKEN", "SMTP_URL", "MAIL_FROM", "WEB_CONCURRENCY", "REDIS_CLUSTER",
+    "HSTS_SECONDS", "METRICS_TOKEN", "SMTP_URL", "MAIL_FROM", "WEB_CONCURRENCY",
+    "PASSWORD_THREADS", "REFRESH_TTL_SECONDS",
+    "PUBLIC_URL", "CURRENCY", "TIME_ZONE", "REDIS_CLUSTER",
     "DB_POOL_SIZE", "WORKER_DB_POOL_SIZE", "DB_STATEMENT_CACHE_SIZE", "REDIS_PAYMENT_REPLICAS",
     "REDIS_PAYMENT_WAIT_MS",
 )  # fmt: skip
@@ -98,6 +100,22 @@ def test_queue_redis_url_defaults_to_redis_url(monkeypatch: pytest.MonkeyPatch) 
 
     assert settings.job_queue_redis_url == "redis://queue.invalid:6379/0"
     assert settings.redis_url == "redis://redis.invalid:6379/0"
+
+
+def test_password_verifies_use_every_core_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2-cffi releases the GIL: one verify thread per core lets a login storm use the
+    whole machine (engine/passwords.py)."""
+    assert load_settings().password_threads == os.cpu_count()
+    monkeypatch.setenv("PASSWORD_THREADS", "3")
+    assert load_settings().password_threads == 3
+
+
+def test_refresh_tokens_lapse_after_thirty_days_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().refresh_ttl_seconds == 30 * 86_400
+    monkeypatch.setenv("REFRESH_TTL_SECONDS", "3600")
+    assert load_settings().refresh_ttl_seconds == 3600
 
 
 @pytest.mark.parametrize("port", ["eighty", "80.5", "8000x"])
@@ -234,7 +252,7 @@ def test_a_redis_cluster_needs_a_standalone_queue_redis(monkeypatch: pytest.Monk
     monkeypatch.setenv("REDIS_PAYMENT_WAIT_MS", "250")
     assert (load_settings().payment_replicas, load_settings().payment_wait_ms) == (1, 250)
     monkeypatch.setenv("REDIS_CLUSTER", "maybe")
-    with pytest.raises(SettingsError, match="REDIS_CLUSTER must be 1 or 0"):
+    with pytest.raises(SettingsError, match="REDIS_CLUSTER must be 1/0"):
         load_settings()
 
 
@@ -251,3 +269,30 @@ def test_pool_sizes_and_statement_cache_are_configurable(monkeypatch: pytest.Mon
         2,
         0,
     )
+
+
+def test_what_customers_see_has_defaults_and_refuses_bad_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings()
+    assert (settings.public_url, settings.currency, settings.time_zone) == (
+        "http://127.0.0.1:8000",
+        "USD",
+        "UTC",
+    )
+    monkeypatch.setenv("PUBLIC_URL", "https://tickets.example.org/")
+    monkeypatch.setenv("CURRENCY", "brl")
+    monkeypatch.setenv("TIME_ZONE", "America/Sao_Paulo")
+    settings = load_settings()
+    assert (settings.public_url, settings.currency, settings.time_zone) == (
+        "https://tickets.example.org",
+        "BRL",
+        "America/Sao_Paulo",
+    )
+    monkeypatch.setenv("TIME_ZONE", "Mars/Olympus_Mons")
+    with pytest.raises(SettingsError, match="TIME_ZONE"):
+        load_settings()
+    monkeypatch.setenv("TIME_ZONE", "UTC")
+    monkeypatch.setenv("CURRENCY", "dollars")
+    with pytest.raises(SettingsError, match="CURRENCY"):
+        load_settings()
