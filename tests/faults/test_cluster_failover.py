@@ -35,7 +35,7 @@ from tests.conftest import Actor
 
 pytestmark = [pytest.mark.cluster, pytest.mark.cluster_only, pytest.mark.slow]
 
-SEATS = 600
+SEATS = 3000
 BUYERS = 24
 KILL_AFTER_S = 1.5
 RESTART_AFTER_S = 4.0  # after the kill: the replica has been promoted by then
@@ -91,7 +91,7 @@ async def test_a_master_killed_mid_sale_loses_no_acknowledged_payment(
     cluster = services.cluster
     assert cluster is not None and cluster.replicas >= 1
     assert resources.settings.payment_replicas == 1
-    sale = await open_sale(resources, partner.id, seats=SEATS, limit=SEATS)
+    sale = await open_sale(resources, partner.id, seats=SEATS, limit=1000)
     customers = await create_customers(resources.pool, BUYERS)
     orders = engine_orders(resources)
     seen = Seen()
