@@ -1,7 +1,8 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11 and make:
 #   make run    install, start embedded PostgreSQL/Redis unless URLs are given, serve on :8000
 #   make demo   the same, with demo accounts and an event on sale; prints logins and URLs
-#   make test   install, then run the whole suite against real PostgreSQL and Redis
+#   make test   install, then run the whole suite against real PostgreSQL and Redis, and the
+#               sale's tests again against a Redis Cluster
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -30,8 +31,12 @@ run: install
 demo: install
 	$(BIN)/python -m ops.demo
 
-test: install /usr/bin/chromium /usr/bin/promtool
+# two sessions: the whole suite on one Redis, then the tests marked `cluster` (sale engine,
+# waiting room, gate, faults) on a 3-master Redis Cluster with a replica each, which the
+# harness starts itself (tests/services.py)
+test: install /usr/bin/chromium /usr/bin/promtool /usr/sbin/pgbouncer
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --redis-cluster $(PYTEST_ARGS)
 
 # the browser tests again, writing their screenshots over docs/screenshots/ (the README's)
 .PHONY: screenshots
@@ -54,6 +59,15 @@ screenshots: install /usr/bin/chromium
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else \
 		echo "chromium is missing and this is not root: sudo apt-get install -y chromium"; \
+	fi
+
+# asyncpg behind PgBouncer's transaction pooling is tested against Debian's pgbouncer
+# (tests/integration/test_pgbouncer.py): installed here when it is missing and we are root
+/usr/sbin/pgbouncer:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; \
+	else \
+		echo "pgbouncer is missing and this is not root: sudo apt-get install -y pgbouncer"; \
 	fi
 
 bench: install /usr/bin/redis-benchmark

@@ -23,8 +23,8 @@ import logging
 from typing import Any
 
 from prometheus_client import Counter, Gauge
-from redis.asyncio import Redis
 
+from engine.store.redis_client import SaleRedis
 from engine.store.redis_figures import EventFigures, live_figures
 
 log = logging.getLogger("boxoffice.api")
@@ -59,7 +59,7 @@ LIVE_EVENTS = Gauge("boxoffice_live_events", "Events live in Redis (on sale)")
 _live: set[int] = set()
 
 
-async def refresh_live_figures(redis: Redis) -> None:
+async def refresh_live_figures(redis: SaleRedis) -> None:
     """Set the per-event gauges from Redis (a scrape is not a hot path); when Redis does not
     answer within a second, the last figures stay."""
     try:

@@ -20,6 +20,7 @@ counted in the same Prometheus metrics as the rest, under the same path template
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -31,11 +32,13 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 from api.auth import bearer_token
 from api.bodies import is_json_media_type
-from api.problems import PROBLEM_JSON, error_fields, status_of
+from api.problems import PROBLEM_JSON, STORE_ERRORS, error_fields, status_of, unavailable
 from api.services import services_of
 from engine.errors import BoxofficeError
 from engine.principal import Principal
 from engine.tokens import read_access_token
+
+log = logging.getLogger("boxoffice.api")
 
 # plain ASGI, typed loosely: this module speaks the protocol directly
 Scope = dict[str, Any]
@@ -128,6 +131,9 @@ class BoxofficeApp(Litestar):
         started = time.perf_counter()
         try:
             status = await serve(scope, receive, send, self._route)
+        except STORE_ERRORS as exc:  # raised before any response was sent: 503, as Litestar's
+            log.warning("Redis unavailable on %s %s: %r", scope["method"], template, exc)
+            status = await respond_error(send, unavailable(exc))
         except Exception:  # answered 500 by api/security_headers.py: count it as such
             self._metrics.observe(scope["method"], template, 500, started)
             raise

@@ -14,6 +14,9 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from redis.exceptions import ClusterError, RedisClusterException
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine import errors
 
@@ -34,6 +37,7 @@ STATUS_BY_ERROR: dict[type[errors.BoxofficeError], int] = {
     errors.AdmissionRequired: 403,
     errors.PaymentDeclined: 402,
     errors.HoldExpired: 410,
+    errors.StoreUnavailable: 503,
 }
 
 _CODE_BY_STATUS = {
@@ -138,7 +142,23 @@ def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
     )
 
 
+# what redis-py raises while the sale's Redis is unreachable or its cluster is failing over
+STORE_ERRORS = (RedisConnectionError, RedisTimeoutError, ClusterError, RedisClusterException)
+
+
+def unavailable(exc: Exception) -> errors.StoreUnavailable:
+    return errors.StoreUnavailable(f"{type(exc).__name__}: {exc}")
+
+
+def store_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The sale's Redis refused or dropped the connection, or its cluster is failing over:
+    503 with Retry-After, as errors.StoreUnavailable, not a 500."""
+    log.warning("Redis unavailable on %s %s: %r", request.method, request.url.path, exc)
+    return domain_error(request, unavailable(exc))
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    **dict.fromkeys(STORE_ERRORS, store_unavailable),
     errors.BoxofficeError: domain_error,
     ValidationException: validation_error,
     NotAuthorizedException: http_error,

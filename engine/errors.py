@@ -25,6 +25,8 @@
     │   ├── InvalidState              invalid_state
     │   ├── TicketsUsed               tickets_used (a cancel of an order admitted at the gate)
     │   └── IdempotencyInProgress     idempotency_in_progress; carries retry_after
+    ├── StoreUnavailable              store_unavailable  the sale's Redis did not answer (503)
+    │   └── PaymentNotReplicated      payment_not_replicated (no replica confirmed the payment)
     └── PurchaseRefused               a refused purchase: recorded with its reason
         ├── SeatUnavailable           seat_unavailable
         ├── SoldOut                   sold_out
@@ -177,6 +179,27 @@ class IdempotencyInProgress(Conflict):
     def __init__(self, retry_after: int = 1, detail: str | None = None) -> None:
         super().__init__(detail, retry_after=retry_after)
         self.retry_after = retry_after
+
+
+class StoreUnavailable(BoxofficeError):
+    """The sale's Redis did not answer (a master failing over, say): nothing was decided
+    that the caller was told about; the request may be sent again."""
+
+    code = "store_unavailable"
+    title = "The sale's store is unavailable; try again"
+
+    def __init__(self, detail: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class PaymentNotReplicated(StoreUnavailable):
+    """The payment was recorded on the event's Redis master, but no replica confirmed it
+    within the wait: it is not acknowledged, as that master's crash could still lose it.
+    The order then says what became of it: paid, or still reserved (and payable again)."""
+
+    code = "payment_not_replicated"
+    title = "The payment is not yet safely recorded; look at the order before paying again"
 
 
 class PurchaseRefused(BoxofficeError):

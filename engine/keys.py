@@ -1,7 +1,17 @@
 """Every Redis key name, built in one place.
 
 Inventory and waiting-room keys of one event share the hash tag `{ev:<id>}`, so each Lua
-script touches a single Redis Cluster slot. Keys that are not per event carry no tag.
+script touches a single Redis Cluster slot, and a cluster spreads events over its masters
+(one event lives on one master: that is the ceiling of one event's sale).
+
+Keys that are not per event carry no tag and are only ever read or written one key per
+command (never in a script or a MULTI with another key), so on a cluster each simply lives
+on the master of its own slot: a user's idempotency records and rate buckets are spread
+by user, the index of hydrated events, the ticket type -> event map and the revoked users
+are one key each, read once per process refresh or per cache miss, not per claim. The
+failed-login counters share one tag on purpose (lua/login_attempt.lua counts on all four
+at once); logins are bounded by argon2's CPU long before that one slot. ARQ's keys are on
+the job queue's standalone Redis.
 """
 
 from __future__ import annotations
@@ -118,6 +128,14 @@ def gate_keys(event_id: int) -> str:
     (engine/gate_keys.py LiveGateKeys). Written by hydration and by every key added; deleted
     with the event's other keys."""
     return f"{event_tag(event_id)}:gate_keys"
+
+
+def replication_mark(event_id: int) -> str:
+    """STRING rewritten after each confirmation that must reach a replica, on the same
+    connection, before WAIT: it is replicated after the confirmation, so a replica that has
+    it has the confirmation too, whether or not that confirmation itself wrote anything
+    (engine/store/scripts.py EventScript.call_replicated)."""
+    return f"{event_tag(event_id)}:replicated"
 
 
 def cancel_lease(home_event_id: int, order_id: str) -> str:

@@ -53,6 +53,21 @@ class Settings:
     mail_from: str | None  # None: engine.ticket_mail.DEFAULT_SENDER
     hsts_seconds: int = 0
     metrics_token: str | None = None
+    # REDIS_URL names a node of a Redis Cluster (engine/store/redis_client.py)
+    redis_cluster: bool = False
+    # PostgreSQL connections each API process may open (DB_POOL_SIZE); the worker's is its own
+    db_pool_size: int = 10
+    # a payment is acknowledged once this many replicas of the event's Redis master have it
+    # (REDIS_PAYMENT_REPLICAS; WAIT after the confirming script), waiting at most
+    # REDIS_PAYMENT_WAIT_MS: with 1, a master's crash right after a confirmation cannot take
+    # a payment the buyer was told about. 0 (the default) waits for none.
+    payment_replicas: int = 0
+    payment_wait_ms: int = 1000
+    worker_db_pool_size: int = 8  # the same for each ARQ worker process (WORKER_DB_POOL_SIZE)
+    # asyncpg's prepared-statement cache per connection (DB_STATEMENT_CACHE_SIZE): 0 behind
+    # PgBouncer in transaction pooling, where a connection's next transaction may run on
+    # another server connection that never saw the statement prepared
+    db_statement_cache_size: int = 100
     # what customers see: links in e-mails start with public_url; prices are in `currency`
     # (ISO 4217) and moments in `time_zone` (IANA), written per language by engine/locales.py
     public_url: str = "http://127.0.0.1:8000"
@@ -162,11 +177,23 @@ def load_settings() -> Settings:
             "DATABASE_URL and REDIS_URL must be set (`make run` starts embedded servers and "
             "sets them for you)"
         )
+    redis_cluster = _flag("REDIS_CLUSTER")
+    job_queue_redis_url = _env("QUEUE_REDIS_URL")
+    if redis_cluster and not job_queue_redis_url:
+        raise SettingsError(
+            "REDIS_CLUSTER=1 needs QUEUE_REDIS_URL: ARQ's job queue lives on a standalone Redis"
+        )
     return Settings(
         env=env,
         database_url=database_url,
         redis_url=redis_url,
-        job_queue_redis_url=_env("QUEUE_REDIS_URL", redis_url) or redis_url,
+        job_queue_redis_url=job_queue_redis_url or redis_url,
+        redis_cluster=redis_cluster,
+        db_pool_size=_int("DB_POOL_SIZE", 10),
+        worker_db_pool_size=_int("WORKER_DB_POOL_SIZE", 8),
+        payment_replicas=_int("REDIS_PAYMENT_REPLICAS", 0),
+        payment_wait_ms=_int("REDIS_PAYMENT_WAIT_MS", 1000),
+        db_statement_cache_size=_int("DB_STATEMENT_CACHE_SIZE", 100),
         host=_env("HOST", "127.0.0.1") or "127.0.0.1",
         port=_int("PORT", 8000),
         jwt_secret=_jwt_secret(env, data_dir),
@@ -274,6 +301,7 @@ class StackSettings:
     redis_url: str | None  # None: start an embedded Valkey under data_dir
     redis_appendfsync: str
     web_concurrency: int  # uvicorn worker processes (WEB_CONCURRENCY)
+    redis_cluster: bool = False  # REDIS_CLUSTER: without REDIS_URL, an embedded cluster
 
 
 def load_stack_settings() -> StackSettings:
@@ -284,6 +312,7 @@ def load_stack_settings() -> StackSettings:
         redis_url=_env("REDIS_URL"),
         redis_appendfsync=_redis_appendfsync(),
         web_concurrency=_int("WEB_CONCURRENCY", 1),
+        redis_cluster=_flag("REDIS_CLUSTER"),
     )
 
 

@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
-from redis.asyncio import Redis
 
 from engine import keys
 from engine.reconcile import reconcile_event
 from engine.store.lua_json import decode_document
 from engine.store.pg_orders import PgOrderRepair
+from engine.store.redis_client import SaleRedis
 from engine.store.resources import Resources
 from loadtests.setup import PlanEvent
 
@@ -88,7 +88,7 @@ class AuditResult:
 # --- draining ---------------------------------------------------------------------------
 
 
-async def pending_work(redis: Redis, event_ids: list[int]) -> dict[str, int]:
+async def pending_work(redis: SaleRedis, event_ids: list[int]) -> dict[str, int]:
     """What the workers still have to do: paid orders to persist, changes, refusals and gate
     scans to write, holds to expire."""
     async with redis.pipeline(transaction=False) as pipe:
@@ -113,7 +113,7 @@ async def pending_work(redis: Redis, event_ids: list[int]) -> dict[str, int]:
 
 
 async def wait_drained(
-    redis: Redis, event_ids: list[int], within_s: float, include_holds: bool = True
+    redis: SaleRedis, event_ids: list[int], within_s: float, include_holds: bool = True
 ) -> dict[str, int]:
     """Wait until the workers have nothing left to do; return what is left (empty if done)."""
     deadline = time.monotonic() + within_s
@@ -156,7 +156,7 @@ async def check_postgres_sold_once(pool: asyncpg.Pool, ids: list[int], result: A
 
 
 async def redis_state(
-    redis: Redis, event_id: int
+    redis: SaleRedis, event_id: int
 ) -> tuple[dict[str, str], dict[str, int], dict[str, dict[str, Any]], dict[str, int]]:
     """Seat marks, ticket-type counters, parts by order, and counts of one event."""
     async with redis.pipeline(transaction=False) as pipe:

@@ -12,6 +12,8 @@ Figures:
   (loadtests/pg_lock_baseline.py) by a second API process, same load settings, each run
   right after its Redis counterpart
 - worker_orders_per_s: paid orders driven to `completed` by two worker processes
+- cluster_claim_per_s, single_claim_many_events_per_s, http_claim_ga_1p_rps,
+  http_claim_ga_2p_rps: scale-out figures (loadtests/bench_cluster.py)
 - soldout_* (32 buyers) and soldout_512_* (512 buyers): the sell-out race
   (loadtests/bench_soldout.py), a fresh 1,000-unit GA pool each round, buyers looping claim
   then pay until it is sold out: the seconds it took, orders paid per second, the claims' and
@@ -46,6 +48,7 @@ from engine.settings import get_settings
 from engine.store.resources import Resources, open_resources
 from engine.store.scripts import script_source
 from engine.tokens import issue_access_token
+from loadtests.bench_cluster import api_processes, cluster_claims
 from loadtests.bench_gate import staff_and_codes, validations
 from loadtests.bench_login import Argon2Cost, argon2_cost, login_requests
 from loadtests.bench_queue import queued_polls
@@ -498,6 +501,12 @@ async def measure(
         stack.start_worker()
         figures["worker_orders_per_s"] = len(ids) / await wait_completed(resources, ids)
         stack.stop_children()
+
+        await settle(resources)
+        scale_out = await cluster_claims(stack, resources, sales.customers, seconds, rounds)
+        scale_out |= api_processes(stack, await scale_out_claims(resources, sales), seconds, rounds)
+        runs |= scale_out
+        figures |= {name: run["done_per_s"] for name, run in scale_out.items()}
     finally:
         await resources.close()
     figures["login_verify_ms"] = argon2.verify_ms
@@ -539,6 +548,16 @@ async def race_figures(
     return figures
 
 
+async def scale_out_claims(resources: Resources, sales: Sales) -> list[dict[str, Any]]:
+    """POST /orders of one GA ticket each, on an event of their own."""
+    partner = await create_partner(resources.pool)
+    sale = await open_sale(resources, partner, pools=(10_000_000,), limit=1000)
+    secret = resources.settings.jwt_secret
+    tokens = [issue_access_token(Principal(c, "customer"), secret, 86400) for c in sales.customers]
+    ga = [{"ticket_type_id": sale.pool_ids[0], "quantity": 1}] * len(tokens)
+    return order_requests(tokens, ga)
+
+
 async def redis_persistence(resources: Resources) -> str:
     """The Redis under test and how it persists: what every claim and payment pays for."""
     server = await resources.redis.info("server")
@@ -571,6 +590,12 @@ NOTES = {
     "login_per_s": "POST /auth/login, 500 customers with real argon2id hashes (see below)",
     "pg_lock_server_trivial_rps": "GET /health on the baseline's API process (a check, "
     "not in bench.json)",
+    "cluster_claim_per_s": "Orders.place, 1 process, 256 concurrent buyers over 12 events on a "
+    "3-master Redis Cluster (no replicas); rounds in turn with the next",
+    "single_claim_many_events_per_s": "the same over 12 events on the one Redis",
+    "http_claim_ga_1p_rps": "POST /orders, one GA ticket each, API of 1 uvicorn process",
+    "http_claim_ga_2p_rps": "the same, API of 2 uvicorn processes (WEB_CONCURRENCY=2); "
+    "rounds in turn with the 1-process API",
 }
 
 FIGURES = (
@@ -585,6 +610,10 @@ FIGURES = (
     "worker_orders_per_s",
     "queue_poll_rps",
     "gate_validate_rps",
+    "cluster_claim_per_s",
+    "single_claim_many_events_per_s",
+    "http_claim_ga_1p_rps",
+    "http_claim_ga_2p_rps",
     "login_per_s",
     "login_verify_ms",
     "login_verify_wall_ms",
@@ -612,6 +641,9 @@ RATIOS = (
     ("queue_poll_rps", "http_trivial_rps"),
     ("gate_validate_rps", "http_trivial_rps"),
     ("pg_lock_server_trivial_rps", "http_trivial_rps"),
+    ("cluster_claim_per_s", "single_claim_many_events_per_s"),
+    ("cluster_claim_per_s", "engine_claim_per_s"),
+    ("http_claim_ga_2p_rps", "http_claim_ga_1p_rps"),
 )
 
 

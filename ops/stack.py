@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from engine.settings import ROOT, StackSettings, get_settings, load_stack_settings
 from engine.store.migrate import apply_migrations
-from ops.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent
+from ops.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedRedisCluster, die_with_parent
 from ops.logs import configure_logging
 from ops.supervise import RestartFailed, Supervised, Supervisor, describe_exit
 
@@ -39,6 +40,7 @@ class Stack:
         self._settings = settings
         self.embedded_pg: EmbeddedPostgres | None = None
         self.embedded_redis: EmbeddedRedis | None = None
+        self.embedded_cluster: EmbeddedRedisCluster | None = None
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.supervisor = Supervisor()
 
@@ -57,12 +59,35 @@ class Stack:
             self.embedded_pg = EmbeddedPostgres(self.data_dir / "pg")
             os.environ["DATABASE_URL"] = self.embedded_pg.start()
             log.info("embedded PostgreSQL started", extra={"url": os.environ["DATABASE_URL"]})
-        if not self.settings.redis_url:
+        if self.settings.redis_cluster:
+            self._start_cluster()
+        elif not self.settings.redis_url:
             self.embedded_redis = EmbeddedRedis(
                 self.data_dir / "redis", appendfsync=self.settings.redis_appendfsync
             )
             os.environ["REDIS_URL"] = self.embedded_redis.start()
             log.info("embedded Valkey started", extra={"url": os.environ["REDIS_URL"]})
+
+    def _start_cluster(self) -> None:
+        """REDIS_CLUSTER=1: the sale's Redis is a cluster (REDIS_URL's, or 3 embedded masters
+        with a replica each, started afresh: its slot map names this run's ports) and the
+        job queue a standalone Redis (QUEUE_REDIS_URL's, or the embedded one)."""
+        if not os.environ.get("QUEUE_REDIS_URL"):
+            self.embedded_redis = EmbeddedRedis(
+                self.data_dir / "redis", appendfsync=self.settings.redis_appendfsync
+            )
+            os.environ["QUEUE_REDIS_URL"] = self.embedded_redis.start()
+            log.info("embedded Valkey started", extra={"url": os.environ["QUEUE_REDIS_URL"]})
+        if self.settings.redis_url:
+            return
+        folder = self.data_dir / "redis-cluster"
+        shutil.rmtree(folder, ignore_errors=True)
+        self.embedded_cluster = EmbeddedRedisCluster(
+            folder, masters=3, replicas=1, appendfsync=self.settings.redis_appendfsync
+        )
+        os.environ["REDIS_URL"] = self.embedded_cluster.start()
+        os.environ.setdefault("REDIS_PAYMENT_REPLICAS", "1")
+        log.info("embedded Redis Cluster started", extra={"url": os.environ["REDIS_URL"]})
 
     def supervise_services(self) -> None:
         """Watch the embedded servers started above; one that stops is started again (same
@@ -82,15 +107,22 @@ class Stack:
                 pg.pid(),
             )
         if (redis := self.embedded_redis) is not None:
+            self._watch_valkey("valkey", redis)
+        cluster_nodes = self.embedded_cluster.nodes if self.embedded_cluster else None
+        for index, node in enumerate(cluster_nodes or []):
+            # a node started again rejoins the cluster (its nodes.conf), as a replica if
+            # its replica took over meanwhile
+            self._watch_valkey(f"valkey-cluster-{index}", node)
 
-            def start_redis() -> int | None:
-                redis.start()
-                return redis.pid()
+    def _watch_valkey(self, name: str, redis: EmbeddedRedis) -> None:
+        def start_redis() -> int | None:
+            redis.start()
+            return redis.pid()
 
-            self.supervisor.watch(
-                Supervised("valkey", start_redis, exited=lambda: describe_exit(redis.exit_code())),
-                redis.pid(),
-            )
+        self.supervisor.watch(
+            Supervised(name, start_redis, exited=lambda: describe_exit(redis.exit_code())),
+            redis.pid(),
+        )
 
     def spawn(self, name: str, *args: str) -> None:
         def start() -> int:
@@ -136,6 +168,8 @@ class Stack:
                 child.wait()
         if self.embedded_redis:
             self.embedded_redis.stop()
+        if self.embedded_cluster:
+            self.embedded_cluster.stop()
         if self.embedded_pg:
             self.embedded_pg.stop()
         log.info("stack stopped")

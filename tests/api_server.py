@@ -32,8 +32,9 @@ DOCUMENTED_APP = "tests.api_server:create_documented_app"
 
 
 @contextmanager
-def running_api(app: str = "api.app:create_app", **env: str) -> Iterator[str]:
-    """The server's base URL; `env` is added to the test run's environment."""
+def running_api(app: str = "api.app:create_app", workers: int = 1, **env: str) -> Iterator[str]:
+    """The server's base URL; `env` is added to the test run's environment. With `workers`
+    above 1, uvicorn's own processes share the port, as under `make run`'s WEB_CONCURRENCY."""
     port = free_port()
     log_path = ROOT / ".data" / "test" / f"api-{os.getpid()}-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +43,7 @@ def running_api(app: str = "api.app:create_app", **env: str) -> Iterator[str]:
             [
                 *(sys.executable, "-m", "uvicorn", app, "--factory"),
                 *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+                *("--workers", str(workers)),
             ],
             cwd=ROOT,
             env={**os.environ, **env},
@@ -52,6 +54,8 @@ def running_api(app: str = "api.app:create_app", **env: str) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, server, log_path)
+        if workers > 1:
+            _wait_workers(server.pid, workers, log_path)
         yield base
     finally:
         server.terminate()
@@ -74,3 +78,31 @@ def _wait_ready(base: str, server: subprocess.Popen[bytes], log_path: Path) -> N
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"the API server did not start:\n{log_path.read_text()[-3000:]}")
+
+
+def worker_processes(pid: int) -> list[int]:
+    """The processes uvicorn started to serve (multiprocessing's spawn children of `pid`)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    found = []
+    for child in children:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            found.append(int(child))
+    return found
+
+
+def _wait_workers(pid: int, workers: int, log_path: Path) -> None:
+    """Until `workers` serving processes run: /ready answered by one does not mean the
+    others have started."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if len(worker_processes(pid)) >= workers:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"uvicorn did not start {workers} workers:\n{log_path.read_text()[-3000:]}")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from redis.asyncio import Redis
 
 from engine.settings import get_settings, reset_settings
+from engine.store.redis_client import SaleRedis, connect_sale_redis
 from engine.store.resources import Resources, open_resources
 from loadtests.bench_stack import UNMET_RATE_LIMITS
 from tests.services import RUN_DATA, TestServices, start_test_services
@@ -17,9 +17,42 @@ from tests.services import RUN_DATA, TestServices, start_test_services
 _ids = count(1)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--redis-cluster",
+        action="store_true",
+        default=os.environ.get("TEST_REDIS_CLUSTER") == "1",
+        help="run against a 3-master Redis Cluster started for the run (tests/services.py)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under --redis-cluster, only the tests marked `cluster` run (the sale engine, the
+    waiting room, the gate, the faults): the rest never touch the sale's Redis differently.
+    Without it, those marked `cluster_only` (a master's failover) are left to that session."""
+    if not config.getoption("--redis-cluster"):
+        alone = [item for item in items if not item.get_closest_marker("cluster_only")]
+        config.hook.pytest_deselected(items=[item for item in items if item not in alone])
+        items[:] = alone
+        return
+    chosen = [item for item in items if item.get_closest_marker("cluster")]
+    config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
+    items[:] = chosen
+
+
 @pytest.fixture(scope="session")
-def services() -> Iterator[TestServices]:
-    svc = start_test_services()
+def on_cluster(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--redis-cluster"))
+
+
+@pytest.fixture(scope="session")
+def services(on_cluster: bool) -> Iterator[TestServices]:
+    svc = start_test_services(cluster=on_cluster)
+    if svc.queue_redis_url:
+        # each master has a replica: a payment is acknowledged once one has it
+        os.environ.update(
+            REDIS_CLUSTER="1", QUEUE_REDIS_URL=svc.queue_redis_url, REDIS_PAYMENT_REPLICAS="1"
+        )
     os.environ.update(
         DATABASE_URL=svc.database_url,
         REDIS_URL=svc.redis_url,
@@ -41,15 +74,15 @@ def services() -> Iterator[TestServices]:
 
 
 @pytest.fixture(scope="session")
-async def redis(services: TestServices) -> AsyncIterator[Redis]:
-    client = Redis.from_url(services.redis_url)
+async def redis(services: TestServices) -> AsyncIterator[SaleRedis]:
+    client = connect_sale_redis(services.redis_url, cluster=services.cluster is not None)
     await client.flushdb()
     yield client
     await client.aclose()
 
 
 @pytest.fixture(scope="session")
-async def resources(services: TestServices, redis: Redis) -> AsyncIterator[Resources]:
+async def resources(services: TestServices, redis: SaleRedis) -> AsyncIterator[Resources]:
     """Connections in the test's own event loop, for direct SQL and Redis in tests.
 
     The app under AsyncTestClient runs in another thread and loop: never use
@@ -61,7 +94,7 @@ async def resources(services: TestServices, redis: Redis) -> AsyncIterator[Resou
 
 
 @pytest.fixture(scope="session")
-async def client(services: TestServices, redis: Redis) -> AsyncIterator[AsyncTestClient[Any]]:
+async def client(services: TestServices, redis: SaleRedis) -> AsyncIterator[AsyncTestClient[Any]]:
     from api.app import create_app
 
     async with AsyncTestClient(app=create_app()) as test_client:
@@ -69,7 +102,9 @@ async def client(services: TestServices, redis: Redis) -> AsyncIterator[AsyncTes
 
 
 @pytest.fixture(scope="session")
-async def documented(services: TestServices, redis: Redis) -> AsyncIterator[AsyncTestClient[Any]]:
+async def documented(
+    services: TestServices, redis: SaleRedis
+) -> AsyncIterator[AsyncTestClient[Any]]:
     """A client of the app built without hot paths: every request takes the documented
     handlers, to compare their answers with the hot paths' (api/hot_paths.py)."""
     from api.app import create_app

@@ -32,7 +32,7 @@ from workers.ticket_tasks import start_ticket_tasks, stop_ticket_tasks
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
-    resources = await open_resources(settings, pool_size=8)
+    resources = await open_resources(settings, pool_size=settings.worker_db_pool_size)
     persistence = build_persistence(
         resources, on_dead_letter=count_dead_letter, on_completed=observe_completed
     )

@@ -5,6 +5,11 @@ Payments of orders whose documents live in the same event that meet while its ca
 flight are sent together as one EVALSHA of lua/pay.lua, which locks, sells, marks paid and
 writes the outbox for each on its own: a payment costs one round trip shared with the
 others, as a claim does, its rate bucket included.
+
+With `replicas` (REDIS_PAYMENT_REPLICAS), the call is answered only once that many replicas
+of the event's master have what it did (EventScript.call_replicated: the script, a write of
+the replication mark and WAIT on one connection), so a master's crash cannot take a payment
+a buyer was told about; the wait costs one round trip per batch, not per payment.
 """
 
 from __future__ import annotations
@@ -35,8 +40,16 @@ _decode_replies = LuaJsonDecoder(list[PayReply]).decode
 
 
 class PayBatcher:
-    def __init__(self, scripts: EventScripts, per_customer: Rate = OFF) -> None:
+    def __init__(
+        self,
+        scripts: EventScripts,
+        per_customer: Rate = OFF,
+        replicas: int = 0,
+        replica_wait_ms: int = 1000,
+    ) -> None:
         self._scripts = scripts
+        self._replicas = replicas
+        self._replica_wait_ms = replica_wait_ms
         # the payments-per-customer bucket goes with the call (lua/pay.lua), as claims' do
         self._limits = [per_customer.requests, per_customer.window_ms]
         self._coalescer: Coalescer[int, dict[str, str], PayReply] = Coalescer(
@@ -48,4 +61,15 @@ class PayBatcher:
 
     async def _pay_batch(self, event_id: int, payments: list[dict[str, str]]) -> list[PayReply]:
         encoded = msgspec.json.encode(payments)
-        return _decode_replies(await self._scripts.pay(event_id, encoded, *self._limits))
+        if not self._replicas:
+            return _decode_replies(await self._scripts.pay(event_id, encoded, *self._limits))
+        raw, acked = await self._scripts.pay.call_replicated(
+            event_id, self._replicas, self._replica_wait_ms, encoded, *self._limits
+        )
+        replies = _decode_replies(raw)
+        paid = [p["o"] for p, reply in zip(payments, replies, strict=True) if reply.ok]
+        if paid and acked < self._replicas:
+            await self._scripts.await_replicas(
+                event_id, paid, self._replicas, self._replica_wait_ms
+            )
+        return replies

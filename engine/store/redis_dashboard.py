@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
-
 from engine import keys
 from engine.dashboard import LiveFigures
+from engine.store.redis_client import SaleRedis
 
 # waiting_room_keys order: cfg, state, pre, line, active, slots, ...
 _STATE, _PRE, _LINE, _ACTIVE = 1, 2, 3, 4
@@ -27,7 +26,7 @@ def _stream_total(reply: Any) -> int:
 
 
 class RedisLiveFigures:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: SaleRedis) -> None:
         self._redis = redis
 
     async def figures(self, event_id: int) -> LiveFigures:

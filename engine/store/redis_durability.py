@@ -10,16 +10,30 @@ an external Redis is the operator's to configure, so the API says at start-up wh
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from typing import Any
+
+from redis.asyncio import RedisCluster
 from redis.exceptions import ResponseError
 
+from engine.store.redis_client import SaleRedis
 
-async def durability_gaps(redis: Redis) -> list[str]:
-    """What in this Redis's persistence settings can lose confirmed payments; empty if none."""
+
+async def durability_gaps(redis: SaleRedis) -> list[str]:
+    """What in this Redis's persistence settings (each master's, in a cluster) can lose
+    confirmed payments; empty if none."""
     try:
-        config = await redis.config_get("append*")
+        if isinstance(redis, RedisCluster):
+            by_node = await redis.config_get("append*", target_nodes=RedisCluster.PRIMARIES)
+            gaps: list[str] = []
+            for node, config in sorted(by_node.items()):
+                gaps.extend(f"{node}: {gap}" for gap in _gaps(config))
+            return gaps
+        return _gaps(await redis.config_get("append*"))
     except ResponseError as exc:  # managed services often rename or forbid CONFIG
         return [f"cannot read Redis persistence settings ({exc}); check appendonly/appendfsync"]
+
+
+def _gaps(config: dict[str, Any]) -> list[str]:
     if config.get("appendonly") != "yes":
         return [
             "Redis appendonly is off: a Redis restart loses holds and every confirmed payment "

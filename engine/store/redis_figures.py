@@ -5,9 +5,9 @@ orders or seats."""
 from __future__ import annotations
 
 import msgspec
-from redis.asyncio import Redis
 
 from engine import keys
+from engine.store.redis_client import SaleRedis
 
 
 class EventFigures(msgspec.Struct, frozen=True):
@@ -21,11 +21,12 @@ class EventFigures(msgspec.Struct, frozen=True):
     active: int  # shopping slots in use
 
 
-async def live_figures(redis: Redis) -> tuple[int, dict[int, EventFigures]]:
-    """(Redis server time in ms, the figures of every event live in Redis)."""
+async def live_figures(redis: SaleRedis) -> tuple[int, dict[int, EventFigures]]:
+    """(Redis server time in ms, the figures of every event live in Redis). The time is a
+    command of its own: it has no key, which a cluster's pipeline could not route."""
     events = sorted(int(e) for e in await redis.smembers(keys.HYDRATED_EVENTS))
+    seconds, micros = await redis.time()
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.time()
         for event_id in events:
             # the room's own keys come first; the sale's keys after them are not needed here
             own = keys.waiting_room_keys(event_id)[: len(keys.WAITING_ROOM_KEY_NAMES)]
@@ -38,10 +39,9 @@ async def live_figures(redis: Redis) -> tuple[int, dict[int, EventFigures]]:
             pipe.hlen(room["wr:slots"])
             pipe.zcard(room["wr:active"])
         replies = await pipe.execute()
-    seconds, micros = replies[0]
     figures = {}
     for index, event_id in enumerate(events):
-        counts, outbox, oldest, pre, line, slots, active = replies[1 + 7 * index : 8 + 7 * index]
+        counts, outbox, oldest, pre, line, slots, active = replies[7 * index : 7 * index + 7]
         available, held, sold = (int(c or 0) for c in counts)
         figures[event_id] = EventFigures(
             available=available,

@@ -4,10 +4,10 @@ that scans verify codes with while PostgreSQL is slow or down (engine/gate_keys.
 from __future__ import annotations
 
 import msgspec
-from redis.asyncio import Redis
 
 from engine import keys
 from engine.gate_keys import EventKeyCopy, GateKey
+from engine.store.redis_client import SaleRedis
 
 PARTNER_FIELD = "partner"
 
@@ -23,7 +23,7 @@ def copy_fields(copy: EventKeyCopy) -> dict[str, bytes | str]:
 
 
 class RedisGateKeys:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: SaleRedis) -> None:
         self._redis = redis
 
     async def event_copy(self, event_id: int) -> EventKeyCopy | None:

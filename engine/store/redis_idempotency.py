@@ -4,17 +4,17 @@ msgpack, without a response while the first request runs, then with it."""
 from __future__ import annotations
 
 import msgspec
-from redis.asyncio import Redis
 
 from engine import keys
 from engine.idempotency import IdempotencyRecord
+from engine.store.redis_client import SaleRedis
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(IdempotencyRecord).decode
 
 
 class RedisIdempotencyStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: SaleRedis) -> None:
         self._redis = redis
 
     async def reserve(self, user_id: int, key: str, record: IdempotencyRecord, ttl: int) -> bool:

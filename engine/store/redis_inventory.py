@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import msgspec
-from redis.asyncio import Redis
 
 from engine import keys
 from engine.hydration import Availability, EventSnapshot
 from engine.live_tickets import LiveTicketStore, load_event_tickets
+from engine.store.redis_client import SaleRedis
 from engine.store.redis_gate_keys import copy_fields
 from engine.store.scripts import EventScripts
 
 
 class RedisInventory:
     def __init__(
-        self, redis: Redis, scripts: EventScripts, tickets: LiveTicketStore | None = None
+        self, redis: SaleRedis, scripts: EventScripts, tickets: LiveTicketStore | None = None
     ) -> None:
         self._redis = redis
         self._scripts = scripts

@@ -3,19 +3,18 @@ indexes, due holds, and refused-purchase streams."""
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from engine import keys
 from engine.live_tickets import LiveTicket
 from engine.order_document import OrderDocument
 from engine.order_ids import home_event_of
 from engine.store.lua_json import decode_document
+from engine.store.redis_client import SaleRedis
 from engine.store.redis_tickets import RedisTickets
 from engine.store.scripts import EventScripts
 
 
 class RedisOrderLog:
-    def __init__(self, redis: Redis, scripts: EventScripts) -> None:
+    def __init__(self, redis: SaleRedis, scripts: EventScripts) -> None:
         self._redis = redis
         self._scripts = scripts
 

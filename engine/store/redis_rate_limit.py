@@ -3,15 +3,14 @@ script call each (lua/rate_limit.lua)."""
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from engine import keys
 from engine.rate_limits import Rate
+from engine.store.redis_client import SaleRedis
 from engine.store.scripts import load_script
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: SaleRedis) -> None:
         self._take = load_script(redis, "rate_limit")
 
     async def take(self, scope: str, who: str, rate: Rate) -> int:

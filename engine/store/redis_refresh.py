@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from engine import keys
 from engine.refresh_tokens import Rotation
+from engine.store.redis_client import SaleRedis
 from engine.store.scripts import load_script
 
 
 class RedisRefreshStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: SaleRedis) -> None:
         self._redis = redis
         self._rotate = load_script(redis, "refresh_rotate", ())
 
     async def start(self, family_id: str, user_id: int, digest: str, ttl_ms: int) -> None:
         family = keys.refresh_family(family_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
+        # on one connection, in order, without MULTI (a Redis Cluster client sends none): a
+        # crash between the two leaves a family without expiry until its next rotation
+        async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(family, mapping={"user": str(user_id), "current": digest})
             pipe.pexpire(family, ttl_ms)
             await pipe.execute()

@@ -6,15 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from redis.asyncio import Redis
-
 from engine import keys
+from engine.store.redis_client import SaleRedis
 
 _VERSION = "v"
 
 
 class RedisRevocationCopy:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: SaleRedis) -> None:
         self._redis = redis
 
     async def version(self) -> str | None:
@@ -29,25 +28,25 @@ class RedisRevocationCopy:
             frozenset(int(user_id) for user_id in fields),
         )
 
+    # Each change is one HSET of the ids and a fresh version, or an HDEL of the ids followed by
+    # one: the version is written last, so a reader that sees a new version sees the ids that
+    # came with it. No MULTI, which Redis Cluster clients do not send.
+
     async def rebuild(self, user_ids: Iterable[int]) -> None:
         """Only adds, and sets a version only if there is none: a change published meanwhile
         (its own version, its own ids) is kept."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for user_id in user_ids:
-                pipe.hset(keys.REVOKED_USERS, str(user_id), "1")
-            pipe.hsetnx(keys.REVOKED_USERS, _VERSION, uuid.uuid4().hex)
-            await pipe.execute()
+        ids = {str(user_id): "1" for user_id in user_ids}
+        if ids:
+            await self._redis.hset(keys.REVOKED_USERS, mapping=ids)
+        await self._redis.hsetnx(keys.REVOKED_USERS, _VERSION, uuid.uuid4().hex)
 
     async def revoke(self, user_ids: Iterable[int]) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for user_id in user_ids:
-                pipe.hset(keys.REVOKED_USERS, str(user_id), "1")
-            pipe.hset(keys.REVOKED_USERS, _VERSION, uuid.uuid4().hex)
-            await pipe.execute()
+        fields = {str(user_id): "1" for user_id in user_ids}
+        fields[_VERSION] = uuid.uuid4().hex
+        await self._redis.hset(keys.REVOKED_USERS, mapping=fields)
 
     async def restore(self, user_ids: Iterable[int]) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for user_id in user_ids:
-                pipe.hdel(keys.REVOKED_USERS, str(user_id))
-            pipe.hset(keys.REVOKED_USERS, _VERSION, uuid.uuid4().hex)
-            await pipe.execute()
+        ids = [str(user_id) for user_id in user_ids]
+        if ids:
+            await self._redis.hdel(keys.REVOKED_USERS, *ids)
+        await self._redis.hset(keys.REVOKED_USERS, _VERSION, uuid.uuid4().hex)

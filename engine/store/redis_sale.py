@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.exceptions import ClusterError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from engine import keys
+from engine import errors, keys
 from engine.live_tickets import TicketLoader
 from engine.order_document import OrderDocument
 from engine.order_ids import home_event_of
@@ -24,6 +27,7 @@ from engine.rate_limits import OFF, Rate
 from engine.store.claim_batcher import ClaimBatcher, ClaimedLine
 from engine.store.lua_json import decode_document, encode
 from engine.store.pay_batcher import PayBatcher
+from engine.store.redis_client import SaleRedis
 from engine.store.scripts import EventScripts
 
 MAX_KNOWN_TYPES = 100_000
@@ -44,19 +48,29 @@ def _line(event_id: int, claimed: ClaimedLine) -> OrderLine:
     )
 
 
+# tries of a confirmation whose replicas did not answer, and the pause after a failed one:
+# together they outlast a master's failover (node timeout + election, a few seconds)
+REPLICATION_TRIES = 6
+REPLICATION_PAUSE_S = 0.5
+
+
 class RedisSaleStore:
     def __init__(
         self,
-        redis: Redis,
+        redis: SaleRedis,
         scripts: EventScripts,
         batcher: ClaimBatcher,
         tickets: TicketLoader | None = None,
         pay_rate: Rate = OFF,
+        payment_replicas: int = 0,
+        payment_wait_ms: int = 1000,
     ) -> None:
         self._redis = redis
+        self._payment_replicas = payment_replicas
+        self._payment_wait_ms = payment_wait_ms
         self._scripts = scripts
         self._batcher = batcher
-        self._payments = PayBatcher(scripts, pay_rate)
+        self._payments = PayBatcher(scripts, pay_rate, payment_replicas, payment_wait_ms)
         # a ticket type never moves to another event: its event, once found, is kept
         self._event_of_type: dict[int, int] = {}
         self._tickets = tickets
@@ -122,7 +136,33 @@ class RedisSaleStore:
         return _decode(await self._scripts.pay_begin(event_id, order_id, PAYMENT_GRACE_MS))
 
     async def confirm(self, event_id: int, order_id: str, payment_ref: str) -> str:
-        return _decode(await self._scripts.confirm(event_id, order_id, payment_ref))
+        if not self._payment_replicas:
+            return _decode(await self._scripts.confirm(event_id, order_id, payment_ref))
+        return await self._confirm_replicated(event_id, order_id, payment_ref)
+
+    async def _confirm_replicated(self, event_id: int, order_id: str, payment_ref: str) -> str:
+        """confirm.lua, answered only once `payment_replicas` replicas have its effect.
+
+        A try that fails (the master gone, its slots not yet taken over) or that too few
+        replicas confirm is made again, up to REPLICATION_TRIES: the script is idempotent,
+        and run on a replica just promoted it finds the part sold (the confirmation got
+        there) or paying (it did not: it is confirmed now). Then PaymentNotReplicated."""
+        failure: Exception | None = None
+        for _ in range(REPLICATION_TRIES):
+            try:
+                result, acked = await self._scripts.confirm.call_replicated(
+                    event_id, self._payment_replicas, self._payment_wait_ms, order_id, payment_ref
+                )
+            except (RedisConnectionError, RedisTimeoutError, ClusterError) as exc:
+                failure = exc
+                await asyncio.sleep(REPLICATION_PAUSE_S)
+                continue
+            outcome = _decode(result)
+            if outcome != "ok" or acked >= self._payment_replicas:
+                return outcome
+            failure = None
+        reason = f"last try: {failure!r}" if failure else "no replica confirmed it in time"
+        raise errors.PaymentNotReplicated(f"order {order_id}, event {event_id}: {reason}")
 
     async def release(
         self, event_id: int, order_id: str, mode: str, reason: str, refs: Sequence[str] = ()

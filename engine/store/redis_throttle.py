@@ -4,9 +4,8 @@ password is checked (lua/login_attempt.lua), so parallel attempts cannot outrun 
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from engine import keys
+from engine.store.redis_client import SaleRedis
 from engine.store.scripts import load_script
 
 KNOWN_PAIR_MS = 30 * 86_400_000  # a pair that logged in stays known for 30 days
@@ -24,7 +23,7 @@ def _keys(email: str, address: str) -> list[str]:
 class RedisLoginThrottle:
     def __init__(
         self,
-        redis: Redis,
+        redis: SaleRedis,
         per_pair: int,
         per_email: int,
         per_address: int,

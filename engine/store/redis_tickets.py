@@ -6,12 +6,12 @@ from collections import defaultdict
 from typing import Any
 
 import msgspec
-from redis.asyncio import Redis
 
 from engine import keys
 from engine.live_tickets import LiveTicket, LoggedScan, info_of, state_of
 from engine.moments import from_ms
 from engine.store.coalescing import Coalescer
+from engine.store.redis_client import SaleRedis
 from engine.store.scripts import EventScripts
 
 SCAN_BATCH = 256
@@ -23,7 +23,7 @@ def _text(raw: Any) -> str:
 
 
 class RedisTickets:
-    def __init__(self, redis: Redis, scripts: EventScripts) -> None:
+    def __init__(self, redis: SaleRedis, scripts: EventScripts) -> None:
         self._redis = redis
         self._scripts = scripts
         # scans of one event that meet while its call is in flight go in the next call

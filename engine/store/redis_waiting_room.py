@@ -14,10 +14,10 @@ from functools import lru_cache
 from typing import Any, cast
 
 import msgspec
-from redis.asyncio import Redis
 
 from engine import keys
 from engine.store.coalescing import Coalescer
+from engine.store.redis_client import SaleRedis
 from engine.store.scripts import load_script
 from engine.waiting_room import RoomPolicy, RoomSettings, Visit, VisitMode, WaitingRoom
 
@@ -96,7 +96,7 @@ async def _done(result: Awaitable[Any] | Any) -> Any:
 
 
 class RedisWaitingRoomStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: SaleRedis) -> None:
         self._redis = redis
         self._visit = load_script(redis, "waiting_room_visit", VISIT_HELPERS)
         self._slot = load_script(redis, "waiting_room_slot", ())
@@ -186,5 +186,5 @@ class RedisWaitingRoomStore:
         return bool(await self._slot(keys=keys.waiting_room_keys(event_id), args=args))
 
 
-def waiting_room(redis: Redis, secret: str, policy: RoomPolicy | None = None) -> WaitingRoom:
+def waiting_room(redis: SaleRedis, secret: str, policy: RoomPolicy | None = None) -> WaitingRoom:
     return WaitingRoom(RedisWaitingRoomStore(redis), secret, policy)

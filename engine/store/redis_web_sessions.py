@@ -4,9 +4,9 @@ with the session."""
 from __future__ import annotations
 
 import msgspec
-from redis.asyncio import Redis
 
 from engine import keys
+from engine.store.redis_client import SaleRedis
 from engine.web_sessions import WebSession
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -14,7 +14,7 @@ _decode = msgspec.msgpack.Decoder(WebSession).decode
 
 
 class RedisWebSessionStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: SaleRedis) -> None:
         self._redis = redis
 
     async def put(self, session_id: str, session: WebSession, ttl_seconds: int) -> None:

@@ -17,6 +17,7 @@ from engine.store.claim_batcher import ClaimBatcher
 from engine.store.pg_orders import PgOrderStore
 from engine.store.pg_sale import PgSaleReads
 from engine.store.pg_tickets import PgGateKeyStore, PgTicketStore
+from engine.store.redis_client import SaleRedis, connect_sale_redis
 from engine.store.redis_gate_keys import RedisGateKeys
 from engine.store.redis_inventory import RedisInventory
 from engine.store.redis_sale import RedisSaleStore
@@ -28,7 +29,7 @@ from engine.store.scripts import EventScripts
 class Resources:
     settings: Settings
     pool: asyncpg.Pool
-    redis: Redis
+    redis: SaleRedis
     job_queue_redis: Redis
     passwords: Passwords
     scripts: EventScripts = field(init=False)
@@ -50,7 +51,13 @@ class Resources:
         limits = self.settings.rate_limits
         batcher = ClaimBatcher(self.scripts, limits.claims_per_customer, limits.claims_per_address)
         self.sale_store = RedisSaleStore(
-            self.redis, self.scripts, batcher, self.ticket_loader, limits.pay_per_customer
+            self.redis,
+            self.scripts,
+            batcher,
+            self.ticket_loader,
+            limits.pay_per_customer,
+            payment_replicas=self.settings.payment_replicas,
+            payment_wait_ms=self.settings.payment_wait_ms,
         )
         self.sale_reads = PgSaleReads(self.pool)
         self.order_store = PgOrderStore(self.pool)
@@ -77,14 +84,21 @@ class Resources:
             self.pool.terminate()
 
 
-async def open_resources(settings: Settings, pool_size: int = 10) -> Resources:
+async def open_resources(settings: Settings, pool_size: int | None = None) -> Resources:
+    """Connections for one process: `pool_size` PostgreSQL connections at most (the API's
+    DB_POOL_SIZE unless given), the sale's Redis (a cluster client under REDIS_CLUSTER=1) and
+    the job queue's standalone Redis (the same client when both URLs agree)."""
     pool = await asyncpg.create_pool(
-        settings.database_url, min_size=1, max_size=pool_size, command_timeout=30
+        settings.database_url,
+        min_size=1,
+        max_size=pool_size or settings.db_pool_size,
+        command_timeout=30,
+        statement_cache_size=settings.db_statement_cache_size,
     )
-    redis = Redis.from_url(settings.redis_url, max_connections=512)
+    redis = connect_sale_redis(settings.redis_url, cluster=settings.redis_cluster)
     job_queue_redis = (
         redis
-        if settings.job_queue_redis_url == settings.redis_url
+        if isinstance(redis, Redis) and settings.job_queue_redis_url == settings.redis_url
         else Redis.from_url(settings.job_queue_redis_url)
     )
     passwords = Passwords(

@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+import pytest
 from arq import create_pool
 from arq.connections import RedisSettings
 from litestar.testing import AsyncTestClient
@@ -25,6 +26,8 @@ from tests.conftest import Actor, make_actor
 from tests.integration.test_tickets import issue_tickets, ticket_persister
 from tests.sale_setup import OnSale, open_sale, reconcile, seat_item
 from workers.tasks import sync_round
+
+pytestmark = pytest.mark.cluster
 
 ROUNDS = 40
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from redis.asyncio import Redis
 
 from engine import keys
@@ -19,6 +20,8 @@ from tests.concurrency.engine_client import (
 )
 from tests.conftest import Actor
 from tests.sale_setup import open_sale
+
+pytestmark = pytest.mark.cluster
 
 
 async def live_counts(redis: Redis, event_id: int) -> tuple[int, int, int]:

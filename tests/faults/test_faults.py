@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import pytest
+
 from engine import keys
 from engine.orders import EventClaim
 from engine.principal import Principal
@@ -23,6 +25,8 @@ from tests.faults.worker_process import (
 )
 from tests.sale_setup import open_sale, reconcile
 from workers.job_queue import ArqJobQueue
+
+pytestmark = pytest.mark.cluster
 
 
 async def paid_orders(resources: Resources, partner_id: int, count: int) -> list[str]:
@@ -106,11 +110,11 @@ async def test_api_killed_between_confirm_and_enqueue(resources: Resources, part
 
 async def test_postgres_outage_during_payments(resources: Resources, partner: Actor) -> None:
     proxy = PostgresProxy(get_settings().database_url)
-    await forget_started(resources.redis)
+    await forget_started(resources.job_queue_redis)
     worker = start_worker(DATABASE_URL=await proxy.start())
     try:
         # cut only once the worker is up: one cut during its start-up stops it for good
-        await wait_until_started(resources.redis)
+        await wait_until_started(resources.job_queue_redis)
         await proxy.cut()
         order_ids = await paid_orders(resources, partner.id, 50)
         await asyncio.sleep(10)

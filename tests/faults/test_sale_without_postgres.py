@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 from litestar.testing import AsyncTestClient
 
 from engine.hydration import hydrate
@@ -42,6 +43,8 @@ from tests.faults.worker_process import (
 )
 from tests.sale_setup import OnSale, open_sale, reconcile
 from tests.services import RUN_DATA
+
+pytestmark = pytest.mark.cluster
 
 QUICK_S = 1.0  # each answer within this: far above normal, far below the pool's 30 s timeout
 
@@ -116,12 +119,12 @@ async def test_claims_pays_cancels_and_queue_visits_go_on_while_postgres_hangs(
 
     proxy = PostgresProxy(get_settings().database_url)
     through_proxy = await proxy.start()
-    await forget_started(resources.redis)
+    await forget_started(resources.job_queue_redis)
     worker = start_worker(DATABASE_URL=through_proxy)
     paid: list[str] = []
     try:
         async with api_process(through_proxy) as api:
-            await wait_until_started(resources.redis)  # connected through the proxy
+            await wait_until_started(resources.job_queue_redis)  # connected through the proxy
             # a ticket completed by the worker (which creates the event's gate key) before
             # the stall: the fresh API process has not seen the key
             ticket_code = await completed_ticket_code(api, resources, gate_buyer, plain)
@@ -214,8 +217,15 @@ async def completed_ticket_code(
     paid = await api.post(f"/orders/{order_id}/pay", headers=buyer.headers, json=pay)
     assert paid.status_code == 202, paid.text
     assert await wait_for_status(resources.pool, [order_id], "completed", 30) == 1
-    tickets = await api.get(f"/orders/{order_id}/tickets", headers=buyer.headers)
-    assert tickets.status_code == 200, tickets.text
+    # PostgreSQL says completed first; the order's document in Redis follows (complete.lua),
+    # and the tickets are listed once it does
+    deadline = time.monotonic() + 10
+    while True:
+        tickets = await api.get(f"/orders/{order_id}/tickets", headers=buyer.headers)
+        assert tickets.status_code == 200, tickets.text
+        if tickets.json()["items"] or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
     code: str = tickets.json()["items"][0]["code"]
     return code
 

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import msgspec
+import pytest
 from arq.connections import RedisSettings, create_pool
 
 from engine import keys
@@ -27,6 +28,8 @@ from tests.faults.worker_process import kill, start_worker, wait_for_status
 from tests.sale_setup import open_sale, reconcile
 from workers.job_queue import ArqJobQueue
 from workers.tasks import sync_round
+
+pytestmark = pytest.mark.cluster
 
 
 async def dead_letter_rows(resources: Resources, order_ids: list[str]) -> list[Any]:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
+import pytest
 from litestar.testing import AsyncTestClient
 
 from engine import keys
@@ -25,6 +26,8 @@ from engine.store.redis_revocation import RedisRevocationCopy
 from engine.store.resources import Resources
 from tests.conftest import Actor, make_actor, make_staff
 from tests.sale_setup import open_sale, seat_item
+
+pytestmark = pytest.mark.cluster
 
 PASSWORD = "correct horse"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
@@ -19,6 +20,8 @@ from tests.conftest import Actor
 from tests.integration.test_events import assert_problem, create_event, list_all
 from tests.integration.test_orders_flow import persister
 from tests.sale_setup import open_sale, seat_item
+
+pytestmark = pytest.mark.cluster
 
 
 async def _event_gone_from_redis(redis: Redis, event_id: int) -> None:

@@ -29,6 +29,8 @@ from tests.conftest import Actor, make_actor, make_staff
 from tests.integration.test_tickets import cancel_and_persist, issue_tickets, ticket_persister
 from tests.sale_setup import open_sale
 
+pytestmark = pytest.mark.cluster
+
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "result"}
 
 

@@ -18,6 +18,8 @@ from engine.ticket_codes import mint, parse
 from tests.conftest import Actor
 from tests.sale_setup import open_sale, reconcile
 
+pytestmark = pytest.mark.cluster
+
 FORGER = Ed25519PrivateKey.generate()
 
 

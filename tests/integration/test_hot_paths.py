@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from api.hot_paths import HOT_BODY_LIMIT, _small_body
@@ -14,6 +15,8 @@ from tests.conftest import Actor
 from tests.integration.test_tickets import issue_tickets
 from tests.integration.test_waiting_room import room_sale
 from tests.sale_setup import open_sale, seat_item
+
+pytestmark = pytest.mark.cluster
 
 
 async def requests_counted(client: AsyncTestClient[Any], path: str, status: int) -> float:

@@ -30,6 +30,8 @@ from tests.integration.test_tickets import cancel_and_persist, issue_tickets
 from tests.integration.test_waiting_room import room_sale
 from tests.sale_setup import OnSale, open_sale, seat_item
 
+pytestmark = pytest.mark.cluster
+
 # fields that differ between two requests by nature, not by who answered
 VOLATILE = {
     "id",

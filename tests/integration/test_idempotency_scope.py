@@ -7,12 +7,15 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from engine import keys
 from engine.store.resources import Resources
 from tests.conftest import Actor, make_actor
 from tests.sale_setup import OnSale, open_sale, seat_item
+
+pytestmark = pytest.mark.cluster
 
 
 def order_body(sale: OnSale, seat_index: int) -> dict[str, Any]:

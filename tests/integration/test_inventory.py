@@ -14,6 +14,8 @@ from engine.store.resources import Resources
 from tests.conftest import Actor, make_staff
 from tests.sale_setup import open_sale, seat_item
 
+pytestmark = pytest.mark.cluster
+
 Client = AsyncTestClient[Any]
 
 

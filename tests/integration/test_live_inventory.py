@@ -17,6 +17,8 @@ from tests.concurrency.engine_client import RecordingJobQueue
 from tests.conftest import Actor
 from tests.sale_setup import open_sale, seat_item
 
+pytestmark = pytest.mark.cluster
+
 
 async def test_deleted_seat_cannot_be_claimed_and_held_seat_cannot_be_deleted(
     client: AsyncTestClient[Any], resources: Resources, partner: Actor, customer: Actor

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from engine import keys
@@ -19,6 +20,8 @@ from loadtests.setup import PlanEvent
 from tests.conftest import Actor
 from tests.integration.test_orders_flow import persister
 from tests.sale_setup import open_sale, seat_item
+
+pytestmark = pytest.mark.cluster
 
 
 async def drain_refusals(resources: Resources, event_id: int) -> None:

@@ -22,6 +22,8 @@ from tests import services as test_services
 from tests.api_server import running_api
 from tests.conftest import unique_email
 
+pytestmark = pytest.mark.cluster
+
 PASSWORD = "correct horse"
 
 

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from engine.store.resources import Resources
 from tests.conftest import Actor
 from tests.sale_setup import open_sale, seat_item
+
+pytestmark = pytest.mark.cluster
 
 
 async def test_one_order_across_two_events_pays_and_cancels(

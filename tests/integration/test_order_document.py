@@ -24,6 +24,8 @@ from tests.concurrency.engine_client import claim, create_customers, engine_orde
 from tests.conftest import Actor
 from tests.sale_setup import open_sale
 
+pytestmark = pytest.mark.cluster
+
 
 async def stored(resources: Resources, order_id: str) -> bytes:
     raw = await resources.redis.hget(keys.event_key(home_event_of(order_id), "orders"), order_id)

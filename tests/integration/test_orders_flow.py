@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from engine.persistence import Persister
@@ -9,6 +10,8 @@ from engine.store.redis_order_log import RedisOrderLog
 from engine.store.resources import Resources
 from tests.conftest import Actor
 from tests.sale_setup import open_sale, seat_item
+
+pytestmark = pytest.mark.cluster
 
 
 def persister(resources: Resources) -> Persister:

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import msgspec
+import pytest
 from litestar.testing import AsyncTestClient
 
 from engine import keys
@@ -14,6 +15,8 @@ from engine.store.redis_idempotency import RedisIdempotencyStore
 from engine.store.resources import Resources
 from tests.conftest import Actor, make_actor
 from tests.sale_setup import open_sale, seat_item
+
+pytestmark = pytest.mark.cluster
 
 
 async def reserve(

@@ -8,6 +8,7 @@ import random
 from collections import Counter
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from engine import errors, keys
@@ -18,6 +19,8 @@ from engine.store.resources import Resources
 from tests.concurrency.engine_client import claim, create_customers, engine_orders
 from tests.conftest import Actor
 from tests.sale_setup import OnSale, open_sale, seat_item
+
+pytestmark = pytest.mark.cluster
 
 PAY = {"payment_token": "tok_visa"}
 

@@ -29,6 +29,8 @@ from workers.job_queue import ArqJobQueue
 from workers.persist_batcher import PersistBatcher
 from workers.tasks import IN_PROGRESS_MS, LEASE_STALE_MS
 
+pytestmark = pytest.mark.cluster
+
 
 @pytest.fixture
 async def arq() -> AsyncIterator[ArqRedis]:

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from engine.persistence import Persister
@@ -23,6 +24,8 @@ from engine.ticket_mail import MailDelivery, MailLook
 from engine.ticket_qr import render_qr
 from tests.conftest import Actor, make_actor
 from tests.sale_setup import OnSale, open_sale, seat_item
+
+pytestmark = pytest.mark.cluster
 
 
 def ticket_persister(resources: Resources) -> Persister:

@@ -39,6 +39,7 @@ from engine.hydration import hydrate
 from engine.orders import EventClaim, Orders, requested_items
 from engine.principal import Principal
 from engine.settings import get_settings
+from engine.store.redis_client import connect_sale_redis
 from engine.store.redis_waiting_room import RedisWaitingRoomStore
 from engine.store.resources import Resources
 from engine.waiting_room import QueueStatus, RoomPolicy, WaitingRoom, eta_seconds, fair_order
@@ -49,6 +50,8 @@ from tests.concurrency.engine_client import (
 )
 from tests.conftest import Actor, make_actor
 from tests.sale_setup import OnSale, open_sale
+
+pytestmark = pytest.mark.cluster
 
 FAST = 60_000  # admissions per minute: a thousand a second, so only the cap holds people back
 
@@ -117,7 +120,7 @@ async def room_of_another_process(
     """A waiting room on Redis connections of its own, sharing nothing with the others in this
     process but the servers: what a second API process has."""
     policy.setdefault("joins_per_address", 10**9)
-    redis = Redis.from_url(get_settings().redis_url)
+    redis = connect_sale_redis(get_settings().redis_url, cluster=get_settings().redis_cluster)
     store = RedisWaitingRoomStore(redis)
     try:
         yield WaitingRoom(store, get_settings().jwt_secret, RoomPolicy(**policy))

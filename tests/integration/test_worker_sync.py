@@ -32,6 +32,8 @@ from tests.pg_refusals import TransientRefusal
 from tests.sale_setup import open_sale
 from workers.tasks import sync_round
 
+pytestmark = pytest.mark.cluster
+
 
 @pytest.fixture
 async def worker_ctx(resources: Resources) -> AsyncIterator[dict[str, Any]]:

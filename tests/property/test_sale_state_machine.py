@@ -29,6 +29,8 @@ from engine.store.resources import Resources, open_resources
 from tests.concurrency.engine_client import RecordingJobQueue, create_customers, engine_orders
 from tests.sale_setup import open_sale
 
+pytestmark = pytest.mark.cluster
+
 SEATS, POOL, LIMIT = 6, 5, 4
 
 

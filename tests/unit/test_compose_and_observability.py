@@ -112,7 +112,9 @@ def test_the_observability_profile_mounts_files_that_exist(compose: dict[str, An
 
 
 def test_every_setting_given_to_the_app_is_read(compose: dict[str, Any]) -> None:
-    read = set(re.findall(r'_(?:env|int|rate|share|generated_secret)\("([A-Z0-9_]+)"', _settings()))
+    read = set(
+        re.findall(r'_(?:env|int|rate|share|flag|generated_secret)\("([A-Z0-9_]+)"', _settings())
+    )
     given = set(compose["x-app-environment"]) - {"BOXOFFICE_ENV", "FORWARDED_ALLOW_IPS"}
     assert given <= read, given - read
 

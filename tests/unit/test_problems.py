@@ -42,6 +42,8 @@ DOCUMENTED_STATUS: dict[type[errors.BoxofficeError], int] = {
     errors.AdmissionRequired: 403,
     errors.PaymentDeclined: 402,
     errors.HoldExpired: 410,
+    errors.StoreUnavailable: 503,
+    errors.PaymentNotReplicated: 503,
 }
 
 

@@ -27,7 +27,9 @@ _NAMES = (
     "HSTS_SECONDS", "METRICS_TOKEN", "SMTP_URL", "MAIL_FROM", "WEB_CONCURRENCY",
     "TICKET_SIGNING_KEY_PREVIOUS", "ACCESS_LOG_SAMPLE", "WORKER_METRICS_PORT",
     "PASSWORD_THREADS", "REFRESH_TTL_SECONDS",
-    "PUBLIC_URL", "CURRENCY", "TIME_ZONE",
+    "PUBLIC_URL", "CURRENCY", "TIME_ZONE", "REDIS_CLUSTER",
+    "DB_POOL_SIZE", "WORKER_DB_POOL_SIZE", "DB_STATEMENT_CACHE_SIZE", "REDIS_PAYMENT_REPLICAS",
+    "REDIS_PAYMENT_WAIT_MS",
 )  # fmt: skip
 
 
@@ -251,6 +253,38 @@ def test_metrics_token_and_hsts_are_off_unless_set(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("HSTS_SECONDS", "a year")
     with pytest.raises(SettingsError, match="HSTS_SECONDS must be an integer"):
         load_settings()
+
+
+def test_a_redis_cluster_needs_a_standalone_queue_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_CLUSTER", "1")
+    with pytest.raises(SettingsError, match="QUEUE_REDIS_URL"):
+        load_settings()
+    monkeypatch.setenv("QUEUE_REDIS_URL", "redis://queue.invalid:6379/0")
+    settings = load_settings()
+    assert settings.redis_cluster
+    assert settings.job_queue_redis_url == "redis://queue.invalid:6379/0"
+    assert (settings.payment_replicas, settings.payment_wait_ms) == (0, 1000)
+    monkeypatch.setenv("REDIS_PAYMENT_REPLICAS", "1")
+    monkeypatch.setenv("REDIS_PAYMENT_WAIT_MS", "250")
+    assert (load_settings().payment_replicas, load_settings().payment_wait_ms) == (1, 250)
+    monkeypatch.setenv("REDIS_CLUSTER", "maybe")
+    with pytest.raises(SettingsError, match="REDIS_CLUSTER must be 1/0"):
+        load_settings()
+
+
+def test_pool_sizes_and_statement_cache_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings()
+    assert (defaults.db_pool_size, defaults.worker_db_pool_size) == (10, 8)
+    assert defaults.db_statement_cache_size == 100
+    monkeypatch.setenv("DB_POOL_SIZE", "3")
+    monkeypatch.setenv("WORKER_DB_POOL_SIZE", "2")
+    monkeypatch.setenv("DB_STATEMENT_CACHE_SIZE", "0")
+    given = load_settings()
+    assert (given.db_pool_size, given.worker_db_pool_size, given.db_statement_cache_size) == (
+        3,
+        2,
+        0,
+    )
 
 
 def test_what_customers_see_has_defaults_and_refuses_bad_values(
