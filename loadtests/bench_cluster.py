@@ -35,17 +35,20 @@ BUYERS = 256
 async def spread_claims(
     orders: Orders, customers: list[int], sales: list[OnSale], seconds: float
 ) -> float:
-    """Claims of one GA unit each for `seconds`, buyer i on event i mod len(sales)."""
+    """Claims of one GA unit each for `seconds`, buyer i on event i mod len(sales), each claim
+    for the next of the customers, so none meets the per-customer limit however fast it goes."""
     done = 0
     deadline = time.perf_counter() + seconds
 
     async def buyer(index: int) -> None:
         nonlocal done
-        customer = Principal(customers[index % len(customers)], "customer")
         sale = sales[index % len(sales)]
         claim = [EventClaim(sale.event_id, pools={sale.pool_ids[0]: 1})]
+        turn = index
         while time.perf_counter() < deadline:
+            customer = Principal(customers[turn % len(customers)], "customer")
             await orders.place(customer, claim, "")
+            turn += BUYERS
             done += 1
 
     started = time.perf_counter()

@@ -24,7 +24,15 @@ from web.panel_common import PHASE_LABELS, owned_event, partner_of, phase_of
 Done = Annotated[str | None, QueryParameter(max_length=40)]
 Show = Annotated[str, QueryParameter(max_length=20)]
 Cursor = Annotated[str | None, QueryParameter(max_length=1000)]
-EVENT_FIELDS = ("name", "venue", "starts_at", "ends_at", "description", "cover_image_url")
+EVENT_FIELDS = (
+    "name",
+    "venue",
+    "time_zone",
+    "starts_at",
+    "ends_at",
+    "description",
+    "cover_image_url",
+)
 SHOWS = ("all", "draft", "on_sale", "sale_upcoming", "published", "past", "cancelled", "archived")
 
 
@@ -41,6 +49,7 @@ def _form_of(event: Event) -> dict[str, str]:
     return {
         "name": event.name,
         "venue": event.venue,
+        "time_zone": event.time_zone or "",
         "description": event.description,
         "cover_image_url": event.cover_image_url or "",
         "starts_at": moment(event.starts_at),
@@ -130,7 +139,7 @@ class PanelEventPages(Controller):
         fields = await form_fields(request)
         wanted = _event_form(fields)
         # an emptied optional box clears the field; the required ones must stay filled
-        for name in ("ends_at", "cover_image_url"):
+        for name in ("ends_at", "cover_image_url", "time_zone"):
             if wanted[name] == "":
                 wanted[name] = None
         try:
