@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -31,11 +30,8 @@ async def test_the_venue_time_zone_is_set_and_shown_for_editing(
     created = await _create(browser_client, "America/Sao_Paulo")
     assert created.status_code == 303, created.text
     event_path = created.headers["location"].split("?")[0]
-    event_id = int(re.findall(r"\d+", event_path)[-1])
-    page = await browser_client.get(event_path)
+    page = await browser_client.get(event_path)  # the form as read back from the catalogue
     assert 'name="time_zone" type="text" value="America/Sao_Paulo"' in page.text
-    public = await browser_client.get(f"/events/{event_id}")
-    assert public.json()["time_zone"] == "America/Sao_Paulo"
 
 
 async def test_an_unknown_time_zone_is_refused_on_its_field(
