@@ -4,11 +4,13 @@ replicas. `make test` installs the package when it is missing and it runs as roo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +38,12 @@ def pgbouncer(database_url: str, server_pool: int = 2) -> Iterator[str]:
     if not Path(PGBOUNCER).exists():
         raise RuntimeError("pgbouncer is missing: sudo apt-get install -y pgbouncer")
     host, port, user, database = _server_of(database_url)
+    forwarder = None
+    if host.startswith("/"):
+        # PgBouncer runs as `nobody`, who may not enter the folder of the embedded server's
+        # Unix socket: it reaches the server through a TCP port of this process instead
+        forwarder = _UnixForwarder(f"{host}/.s.PGSQL.{port}")
+        host, port = "127.0.0.1", forwarder.port
     folder = Path(tempfile.mkdtemp(prefix="bx-pgbouncer-"))
     listen = free_port()
     (folder / "userlist.txt").write_text(f'"{user}" ""\n')
@@ -70,6 +78,45 @@ def pgbouncer(database_url: str, server_pool: int = 2) -> Iterator[str]:
         process.terminate()
         process.wait(10)
         shutil.rmtree(folder, ignore_errors=True)
+        if forwarder is not None:
+            forwarder.close()
+
+
+class _UnixForwarder:
+    """A TCP port on 127.0.0.1 whose connections are passed on to a Unix socket, byte for
+    byte, by two threads a connection."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            server.connect(self._path)
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:  # each socket is read by one thread, which closes it when done
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+        source.close()
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes], folder: Path) -> None:
