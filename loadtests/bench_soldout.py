@@ -6,18 +6,13 @@ accepted and the units Redis has sold with the pool."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import tempfile
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 from engine import keys
-from engine.settings import ROOT
 from engine.store.resources import Resources
+from loadtests.bench_stack import run_load_module
 from loadtests.setup_data import OnSale, open_sale
 
 POOL_UNITS = 1_000
@@ -51,26 +46,12 @@ async def soldout_runs(
 
 def soldout_race(port: int, sale: OnSale, tokens: list[str]) -> dict[str, Any]:
     """One race in loadtests/soldout_load.py's own process; its JSON summary."""
-    with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as file:
-        file.write("\n".join(tokens))
-    path = Path(file.name)
-    try:
-        output = subprocess.run(
-            [
-                sys.executable,
-                *("-m", "loadtests.soldout_load", "--port", str(port)),
-                *("--pool", str(sale.pool_ids[0]), "--tokens", str(path)),
-                *("--clients", str(len(tokens))),
-            ],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    finally:
-        path.unlink()
-    result: dict[str, Any] = json.loads(output)
-    return result
+    return run_load_module(
+        "loadtests.soldout_load",
+        tokens,
+        "--tokens",
+        *("--port", str(port), "--pool", str(sale.pool_ids[0]), "--clients", str(len(tokens))),
+    )
 
 
 async def oversold(resources: Resources, sale: OnSale, paid: int, units: int = POOL_UNITS) -> int:

@@ -197,26 +197,25 @@ def http_load(
     port: int, requests: list[dict[str, Any]], seconds: float, repeat: bool, connections: int = 64
 ) -> dict[str, Any]:
     """One run of loadtests/http_load.py in its own process; its JSON summary."""
-    # a file of its own: other benchmark runs in this tree may be loading at the same time
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as file:
-        file.write("\n".join(json.dumps(r) for r in requests))
+    return run_load_module(
+        "loadtests.http_load",
+        [json.dumps(r) for r in requests],
+        "--requests",
+        *("--port", str(port), "--connections", str(connections), "--seconds", str(seconds)),
+        *(["--repeat"] if repeat else []),
+    )
+
+
+def run_load_module(module: str, lines: list[str], file_flag: str, *args: str) -> dict[str, Any]:
+    """`python -m module file_flag FILE *args` in its own process, FILE holding `lines`; the
+    JSON summary it prints. The file is one of its own: other benchmark runs in this tree may
+    be loading at the same time."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lines", delete=False) as file:
+        file.write("\n".join(lines))
     path = Path(file.name)
     try:
         output = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "loadtests.http_load",
-                "--port",
-                str(port),
-                "--requests",
-                str(path),
-                "--connections",
-                str(connections),
-                "--seconds",
-                str(seconds),
-            ]
-            + (["--repeat"] if repeat else []),
+            [sys.executable, "-m", module, file_flag, str(path), *args],
             cwd=ROOT,
             check=True,
             capture_output=True,
