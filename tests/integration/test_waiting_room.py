@@ -427,6 +427,12 @@ async def test_partner_pauses_resumes_and_retunes_the_room_live(
     assert (await change({"paused": False}))["eta_seconds"] == 10
     assert (await change({"admit_per_minute": 3}))["eta_seconds"] == 20
     admitted = await change({"admit_per_minute": 6000, "max_active": 2})
+    # 6,000 a minute is one admission each 10 ms from the last one: a poll sooner waits
+    deadline = time.monotonic() + 2
+    while admitted["state"] == "waiting" and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+        polled = await client.get(f"/events/{sale.event_id}/queue", headers=other.headers)
+        admitted = polled.json()
     assert admitted["state"] == "admitted" and admitted["admission_token"]
 
     await change({"enabled": False})
