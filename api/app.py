@@ -31,7 +31,7 @@ from api.operations import count_dead_letters, health, metrics_guard, ready
 from api.orders import serve_claim, serve_pay
 from api.problems import EXCEPTION_HANDLERS
 from api.security_headers import ResponseHeaders
-from api.services import services_of
+from api.services import keep_services, services_of
 from api.tickets import serve_validate
 from api.waiting_room import serve_queue
 from engine.settings import get_settings
@@ -90,7 +90,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         log.warning(gap)
     job_queue = await ArqJobQueue.connect(settings.job_queue_redis_url)
     services = build_services(resources, job_queue)
-    app.state.services = services
+    keep_services(app, services)
     revoked = services.revoked_users
     try:
         await revoked.refresh()

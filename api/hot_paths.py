@@ -52,7 +52,8 @@ Serve = Callable[[Scope, Receive, Send, ASGIApp], Awaitable[int | None]]
 HOT_BODY_LIMIT = 64 * 1024  # claims and scans are tiny; larger bodies go the long way
 # hot paths with a path parameter: template -> (the path's last segment, its pattern, the
 # parameter's name and type), matched only on paths ending so
-_PATTERNS: dict[str, tuple[str, re.Pattern[str], str, type]] = {
+_Pattern = tuple[str, re.Pattern[str], str, type]
+_PATTERNS: dict[str, _Pattern] = {
     "/events/{event_id:int}/queue": (
         "/queue",
         re.compile(r"/events/([1-9][0-9]{0,17})/queue"),
@@ -85,14 +86,18 @@ class BoxofficeApp(Litestar):
         super().__init__(*args, **kwargs)
         self._response_headers = response_headers  # api/security_headers.py
         self._routes: dict[tuple[str, str], tuple[str, Serve]] = {}
-        self._patterned: dict[str, list[tuple[str, Serve]]] = {}  # by method
+        # by method: (the path's pattern, its metrics label, its serve function)
+        self._patterned: dict[str, list[tuple[_Pattern, str, Serve]]] = {}
         self._metrics = HotMetrics(prometheus)
 
     def hot_path(self, method: str, template: str, serve: Serve) -> None:
+        """Serve `template`'s requests with `serve`, counted under its metrics label (worked
+        out here, once)."""
+        label = metrics_path(template)
         if template in _PATTERNS:
-            self._patterned.setdefault(method, []).append((template, serve))
+            self._patterned.setdefault(method, []).append((_PATTERNS[template], label, serve))
         else:
-            self._routes[(method, template)] = (template, serve)
+            self._routes[(method, template)] = (label, serve)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -115,30 +120,29 @@ class BoxofficeApp(Litestar):
         await super().__call__(scope, receive, send)  # type: ignore[arg-type]
 
     def _patterned_route(self, scope: Scope, method: str, path: str) -> tuple[str, Serve] | None:
-        for template, serve in self._patterned[method]:
-            suffix, pattern, name, kind = _PATTERNS[template]
+        for (suffix, pattern, name, kind), label, serve in self._patterned[method]:
             if path.endswith(suffix):
                 match = pattern.fullmatch(path)
                 if match is not None:
                     scope["path_params"] = {name: kind(match.group(1))}
-                    return metrics_path(template), serve
+                    return label, serve
         return None
 
     async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, template: str, serve: Serve
+        self, scope: Scope, receive: Receive, send: Send, label: str, serve: Serve
     ) -> None:
         scope["app"] = self
         started = time.perf_counter()
         try:
             status = await serve(scope, receive, send, self._route)
         except STORE_ERRORS as exc:  # raised before any response was sent: 503, as Litestar's
-            log.warning("Redis unavailable on %s %s: %r", scope["method"], template, exc)
+            log.warning("Redis unavailable on %s %s: %r", scope["method"], label, exc)
             status = await respond_error(send, unavailable(exc))
         except Exception:  # answered 500 by api/security_headers.py: count it as such
-            self._metrics.observe(scope["method"], template, 500, started)
+            self._metrics.observe(scope["method"], label, 500, started)
             raise
         if status is not None:  # passed on: Litestar's middleware counted it
-            self._metrics.observe(scope["method"], template, status, started)
+            self._metrics.observe(scope["method"], label, status, started)
 
 
 def metrics_path(template: str) -> str:
@@ -183,11 +187,12 @@ class HotMetrics:
         self._errors = middleware.requests_error_count(labels)
         self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
-    def observe(self, method: str, template: str, status: int, started: float) -> None:
-        key = (method, template, status)
+    def observe(self, method: str, path: str, status: int, started: float) -> None:
+        """One answer to `method` on `path` (a label of `metrics_path`) with `status`."""
+        key = (method, path, status)
         children = self._children.get(key)
         if children is None:
-            labels = (method, _PATH_PARAM_TYPE.sub("}", template), status, self._app_name)
+            labels = (method, path, status, self._app_name)
             errors = self._errors.labels(*labels) if status >= 500 else None
             children = self._count.labels(*labels), self._time.labels(*labels), errors
             self._children[key] = children
@@ -195,9 +200,6 @@ class HotMetrics:
         children[1].observe(time.perf_counter() - started)
         if children[2] is not None:
             children[2].inc()
-
-
-_PATH_PARAM_TYPE = re.compile(r":\w+}")  # "{event_id:int}" -> "{event_id}", as Litestar labels
 
 
 async def _never_called(scope: Any, receive: Any, send: Any) -> None:

@@ -39,7 +39,10 @@ QueueState = Literal["waiting", "admitted", "sold_out", "closed"]
 VisitMode = Literal["join", "status"]
 
 
-@dataclass(frozen=True)
+# eq=False: a policy is compared and hashed by identity; the waiting-room store batches
+# polls by (event, policy) object (engine/store/redis_waiting_room.py), and hashing the
+# fields on every poll cost more than the batching saves
+@dataclass(frozen=True, eq=False)
 class RoomPolicy:
     admission_seconds: int = 300  # an admitted customer has this long to start an order
     joins_per_address: int = 20  # new joins of one event's queue from one client address ...

@@ -86,7 +86,7 @@ async def resources(services: TestServices, redis: SaleRedis) -> AsyncIterator[R
     """Connections in the test's own event loop, for direct SQL and Redis in tests.
 
     The app under AsyncTestClient runs in another thread and loop: never use
-    `client.app.state.services.resources` from a test.
+    `services_of(client.app).resources` from a test.
     """
     opened = await open_resources(get_settings(), pool_size=5)
     yield opened

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
+from api.services import services_of
 from engine.settings import ROOT, get_settings, reset_settings
 from engine.store.resources import Resources
 from ops.embedded import die_with_parent, free_port
@@ -128,7 +129,7 @@ async def test_an_unexpected_error_on_a_hot_path_is_a_logged_500_problem(
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the engine broke")
 
-    monkeypatch.setattr(client.app.state.services.orders, "place", broken)
+    monkeypatch.setattr(services_of(client.app).orders, "place", broken)
     response = await client.post(
         "/orders",
         headers={**customer.headers, "X-Request-ID": "claim-500"},

@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 from redis.exceptions import ClusterDownError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from api.services import services_of
 from engine.store.resources import Resources
 from tests.conftest import Actor
 from tests.sale_setup import open_sale, seat_item
@@ -34,7 +35,7 @@ async def claim_while_unreachable(
     async def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise failure
 
-    monkeypatch.setattr(api.app.state.services.orders, "place", unreachable)
+    monkeypatch.setattr(services_of(api.app).orders, "place", unreachable)
     response = await api.post(
         "/orders", headers=customer.headers, json={"items": [seat_item(sale, sale.seat_ids[0])]}
     )
