@@ -1,13 +1,14 @@
 """Access log lines, and the business outcomes they carry, for every answer.
 
-`AccessLog` runs inside api/security_headers.py's `ResponseHeaders` (so the request id is
-set and goes into each line, ops/logs.py) around everything that answers: the hot paths, the
-documented handlers, Litestar's own errors and the pages. For each answer it writes one JSON
-line on the `boxoffice.access` logger: method, path, status, duration, client address, the
-problem `code` of a refusal. The hot paths (claims, waiting-room visits, gate scans), sent by
-the thousand a second, are sampled: a share ACCESS_LOG_SAMPLE (engine/settings.py, 0.01 by
-default) of their answers below 500 is logged, each such line saying `sampled`; every other
-answer, and every 5xx, is logged.
+`AccessLog` is begun and finished by api/security_headers.py's `ResponseHeaders` (so the
+request id is set and goes into each line, ops/logs.py) around everything that answers: the
+hot paths, the documented handlers, Litestar's own errors and the pages; its send wrapper,
+the one every answer passes through, shows each message to the request's `Answer`. For each
+answer it writes one JSON line on the `boxoffice.access` logger: method, path, status,
+duration, client address, the problem `code` of a refusal. The hot paths (claims,
+waiting-room visits, gate scans), sent by the thousand a second, are sampled: a share
+ACCESS_LOG_SAMPLE (engine/settings.py, 0.01 by default) of their answers below 500 is
+logged, each such line saying `sampled`; every other answer, and every 5xx, is logged.
 
 It also counts claims, payments, cancellations and scans by result
 (api/business_metrics.py), reading the result from the answer: the status, and the `code`
@@ -20,12 +21,11 @@ import logging
 import random
 import re
 import time
-from dataclasses import dataclass
 
 import msgspec
 
 from api.business_metrics import count_outcome
-from api.hot_paths import ASGIApp, Message, Receive, Scope, Send
+from api.hot_paths import Message, Scope
 
 log = logging.getLogger("boxoffice.access")
 
@@ -60,50 +60,56 @@ def logged_path(path: str) -> str:
     return "/tickets/{code}/validate" if _CODE_IN_PATH.fullmatch(path) else path
 
 
-@dataclass
-class _Answer:
-    status: int = 0
-    problem: bool = False
-    replayed: bool = False
-    code: str | None = None
+class Answer:
+    """What one request was answered, seen as its messages go out (`see`)."""
+
+    __slots__ = ("action", "code", "problem", "replayed", "started", "status")
+
+    def __init__(self, action: str | None) -> None:
+        self.started = time.perf_counter()
+        self.action = action
+        self.status = 0
+        self.problem = False
+        self.replayed = False
+        self.code: str | None = None
+
+    def see(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            for name, value in message.get("headers", ()):
+                if name == b"content-type":
+                    self.problem = value.startswith(_PROBLEM)
+                elif name == b"idempotent-replayed":
+                    self.replayed = True
+        elif self.problem and self.code is None and message["type"] == "http.response.body":
+            self.code = _code_of(message.get("body", b""))
 
 
 class AccessLog:
+    """Begun and finished around each request by api/security_headers.py's `ResponseHeaders`,
+    whose one send wrapper shows the `Answer` every message."""
+
     def __init__(self, hot_sample: float) -> None:
         self.hot_sample = hot_sample
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
-        started = time.perf_counter()
-        action = action_of(scope["method"], scope["path"])
-        answer = _Answer()
+    def begin(self, scope: Scope) -> Answer:
+        return Answer(action_of(scope["method"], scope["path"]))
 
-        async def observed(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answer.status = message["status"]
-                for name, value in message.get("headers", ()):
-                    if name == b"content-type":
-                        answer.problem = value.startswith(_PROBLEM)
-                    elif name == b"idempotent-replayed":
-                        answer.replayed = True
-            elif answer.problem and answer.code is None and message["type"] == "http.response.body":
-                answer.code = _code_of(message.get("body", b""))
-            await send(message)
+    def finish(self, scope: Scope, answer: Answer) -> None:
+        """Count the outcome and write the line (or not: a sampled hot path)."""
+        if answer.action is not None:
+            count_outcome(answer.action, _result(answer.action, answer))
+        self._log(scope, answer, time.perf_counter() - answer.started)
 
-        try:
-            await app(scope, receive, observed)
-        except Exception:
-            answer.status = answer.status or 500  # ResponseHeaders answers it so
-            raise
-        finally:
-            if action is not None:
-                count_outcome(action, _result(action, answer))
-            self._log(scope, action, answer, time.perf_counter() - started)
-
-    def _log(self, scope: Scope, action: str | None, answer: _Answer, seconds: float) -> None:
+    def _log(self, scope: Scope, answer: Answer, seconds: float) -> None:
+        action = answer.action
         hot = action in ("claim", "scan") or (
             scope["method"] in ("GET", "POST") and _QUEUE.fullmatch(scope["path"]) is not None
         )
         if hot and answer.status < 500 and random.random() >= self.hot_sample:
+            return
+        level = logging.WARNING if answer.status >= 500 else logging.INFO
+        if not log.isEnabledFor(level):
             return
         client = scope.get("client")
         fields: dict[str, object] = {
@@ -117,7 +123,6 @@ class AccessLog:
             fields["code"] = answer.code
         if hot and answer.status < 500:
             fields["sampled"] = self.hot_sample
-        level = logging.WARNING if answer.status >= 500 else logging.INFO
         log.log(level, "%s %s %d", scope["method"], fields["path"], answer.status, extra=fields)
 
 
@@ -128,7 +133,7 @@ def _code_of(body: bytes) -> str:
         return "unknown"
 
 
-def _result(action: str, answer: _Answer) -> str:
+def _result(action: str, answer: Answer) -> str:
     if answer.status >= 500:
         return "error"
     if answer.replayed:

@@ -14,7 +14,8 @@ that write their responses themselves (api/hot_paths.py) and the pages alike:
 - `Strict-Transport-Security` when HSTS_SECONDS is set (the API is served over TLS);
 - an exception that escapes before anything was sent is logged and answered as a 500
   problem+json, rather than uvicorn's plain-text one without these headers;
-- the access log line of the answer (api/access_log.py), written inside, with the id set.
+- the access log line of the answer (api/access_log.py), written with the id still set; the
+  one send wrapper here shows each message to the access log's record of the answer.
 
 It runs on every claim, so it allocates little: the constant headers are built once, the
 request id of a request without one is a per-process prefix and a counter.
@@ -80,12 +81,14 @@ class ResponseHeaders:
         if hsts_seconds > 0:
             common.append((b"strict-transport-security", b"max-age=%d" % hsts_seconds))
         self.common: tuple[tuple[bytes, bytes], ...] = tuple(common)
-        self.access_log = access_log  # api/access_log.py: inside, so lines carry the id
+        self.access_log = access_log  # api/access_log.py: its lines carry the request id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
         request_id = request_id_of(scope["headers"])
         context = REQUEST_ID.set(request_id)
         added = (*self.common, (b"x-request-id", request_id))
+        access_log = self.access_log
+        answer = None if access_log is None else access_log.begin(scope)
         started = False
 
         async def send_with_headers(message: Message) -> None:
@@ -96,19 +99,20 @@ class ResponseHeaders:
                 if _is_html(headers):
                     headers.append((b"content-security-policy", _policy_of(scope["path"])))
                 message["headers"] = headers
+            if answer is not None:
+                answer.see(message)
             await send(message)
 
         try:
-            if self.access_log is None:
-                await app(scope, receive, send_with_headers)
-            else:
-                await self.access_log(scope, receive, send_with_headers, app)
+            await app(scope, receive, send_with_headers)
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if started:  # half an answer: uvicorn closes the connection
                 raise
             await respond(send_with_headers, 500, _INTERNAL_ERROR, _PROBLEM)
         finally:
+            if access_log is not None and answer is not None:
+                access_log.finish(scope, answer)  # with the request id still set
             REQUEST_ID.reset(context)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from api.access_log import AccessLog, action_of, logged_path
+from api.security_headers import ResponseHeaders
 from ops.logs import ArqFields, JsonFormatter
 
 
@@ -40,7 +41,7 @@ async def logged(
 ) -> list[logging.LogRecord]:
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="boxoffice.access"):
-        await access(scope(method, path), receive, ignore, app)
+        await ResponseHeaders(access_log=access)(scope(method, path), receive, ignore, app)
     return [r for r in caplog.records if r.name == "boxoffice.access"]
 
 
@@ -65,11 +66,35 @@ async def test_an_exception_is_logged_as_a_500(caplog: pytest.LogCaptureFixture)
     async def broken(scope: Any, receive: Any, send: Any) -> None:
         raise RuntimeError("boom")
 
-    caplog.clear()
-    with caplog.at_level(logging.INFO, logger="boxoffice.access"), pytest.raises(RuntimeError):
-        await AccessLog(0.0)(scope("POST", "/tickets/validate"), receive, ignore, broken)
-    (line,) = [r for r in caplog.records if r.name == "boxoffice.access"]
-    assert line.status == 500
+    (line,) = await logged(AccessLog(0.0), "POST", "/tickets/validate", broken, caplog)
+    assert line.status == 500 and line.levelno == logging.WARNING
+
+
+class Lines(logging.Handler):
+    """The lines as written: formatted when logged, while the request's id is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+async def test_a_line_carries_the_request_id() -> None:
+    asked = scope("GET", "/events")
+    asked["headers"] = [(b"x-request-id", b"trace-42")]
+    lines, logger = Lines(), logging.getLogger("boxoffice.access")
+    logger.addHandler(lines)
+    level, logger.level = logger.level, logging.INFO
+    try:
+        await ResponseHeaders(access_log=AccessLog(0.0))(asked, receive, ignore, answering(200))
+    finally:
+        logger.removeHandler(lines)
+        logger.setLevel(level)
+    (line,) = lines.lines
+    assert (line["request_id"], line["status"], line["path"]) == ("trace-42", 200, "/events")
 
 
 def test_actions_and_paths() -> None:
