@@ -30,24 +30,28 @@ local per_customer, customer_ms = tonumber(ARGV[2] or '0'), tonumber(ARGV[3] or 
 local per_address, address_ms = tonumber(ARGV[4] or '0'), tonumber(ARGV[5] or '0')
 local rate_on = per_customer > 0 or per_address > 0
 local by_customer, by_address
+local customer_of, address_of = {}, {}  -- each claim's bucket fields, by its place in the call
 
 local function open_rate_buckets()
-  local customer_fields, address_fields = {}, {}
+  local address_fields = {}
   for i, claim in ipairs(claims) do
-    customer_fields[i] = 'c:' .. claim.c
-    if claim.a then address_fields[#address_fields + 1] = 'a:' .. claim.a end
+    customer_of[i] = 'c:' .. claim.c
+    if claim.a then
+      address_of[i] = 'a:' .. claim.a
+      address_fields[#address_fields + 1] = address_of[i]
+    end
   end
-  by_customer = open_buckets(K_RATE, customer_fields, per_customer, customer_ms)
+  by_customer = open_buckets(K_RATE, customer_of, per_customer, customer_ms)
   by_address = open_buckets(K_RATE, address_fields, per_address, address_ms)
 end
 
--- 0 when the claim may go on (a token taken from each of its buckets), else the ms until it may
-local function rate_wait(claim)
-  local customer = 'c:' .. claim.c
+-- 0 when the i-th claim may go on (a token taken from each of its buckets), else the ms until
+-- it may
+local function rate_wait(i)
+  local customer, address = customer_of[i], address_of[i]
   local customer_at, wait = peek_token(by_customer, customer, now)
   if wait > 0 then return wait end
-  if claim.a then
-    local address = 'a:' .. claim.a
+  if address then
     local address_at, address_wait = peek_token(by_address, address, now)
     if address_wait > 0 then return address_wait end
     charge(by_address, address, address_at)
@@ -56,9 +60,9 @@ local function rate_wait(claim)
   return 0
 end
 
-local function claim_one(claim)
+local function claim_one(i, claim)
   if rate_on then
-    local wait = rate_wait(claim)
+    local wait = rate_wait(i)
     if wait > 0 then return {err = 'rate_limited', x = wait} end
   end
   if meta[1] ~= 'published' then return refuse(claim, 'sale_not_open', 'event is not on sale') end
@@ -139,7 +143,7 @@ local function claim_one(claim)
 end
 
 if rate_on then open_rate_buckets() end
-for i, claim in ipairs(claims) do results[i] = claim_one(claim) end
+for i, claim in ipairs(claims) do results[i] = claim_one(i, claim) end
 if rate_on then  -- every bucket is full again once the longer window has passed unused
   local expire_ms = math.max(per_customer > 0 and customer_ms or 0,
                              per_address > 0 and address_ms or 0)
