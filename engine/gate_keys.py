@@ -277,14 +277,23 @@ class GateKeys:
     async def _checker(self, partner_id: int, event_id: int, key_id: int) -> _Checker | None:
         wanted = (event_id, key_id)
         known = self._verifying.get(partner_id)
-        if known is not None and (wanted in known.keys or not self._due(known, event_id)):
-            return known.keys.get(wanted)
-        # one reload serves every request waiting for it
+        if known is not None:
+            checker = known.keys.get(wanted)
+            if checker is not None:
+                return checker
+            if not self._due(known, event_id) and not self._reloading(partner_id, event_id):
+                return None  # read lately, and that key was not there
+        # one reload serves every request waiting for it: those arriving while it runs wait
+        # for it rather than find no key yet and call a genuine code invalid
         async with self._lock(partner_id, event_id):
             known = self._verifying.setdefault(partner_id, _PartnerKeys(_NEVER, {}))
             if wanted not in known.keys and self._due(known, event_id):
                 await self._reload(known, partner_id, event_id)
         return known.keys.get(wanted)
+
+    def _reloading(self, partner_id: int, event_id: int) -> bool:
+        lock = self._locks.get((partner_id, event_id))
+        return lock is not None and lock.locked()
 
     def _lock(self, partner_id: int, event_id: int) -> asyncio.Lock:
         """One per event, so a scan that waits on PostgreSQL holds up no live event's."""

@@ -4,6 +4,7 @@ reconciler after Redis lost its data."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import NoReturn
 
 import pytest
@@ -185,3 +186,42 @@ async def test_a_fresh_scanner_verifies_codes_of_several_live_events_at_once(
     scanner = GateKeys(PostgresUnreachable(), secret(), Clock(), live=resources.live_gate_keys)
     for code in codes:
         assert await scanner.verify(code, partner.id) is not None
+
+
+class SlowCopies(CountedCopies):
+    """The Redis copies, each read taking 50 ms: a window in which other scans arrive."""
+
+    async def event_copy(self, event_id: int) -> EventKeyCopy | None:
+        await asyncio.sleep(0.05)
+        return await super().event_copy(event_id)
+
+
+async def test_scans_arriving_while_a_fresh_scanner_reads_the_keys_wait_for_them(
+    resources: Resources, partner: Actor
+) -> None:
+    """A gate's first scans after the API (re)starts come together: those that arrive while
+    the event's keys are being read wait for that read instead of finding no key and calling
+    genuine tickets invalid; and one read serves them all."""
+    sale = await open_sale(resources, partner.id)
+    signer = resources.gate_keys()
+    codes = [await code_of(signer, sale.event_id, f"{n:020d}") for n in range(64)]
+    copies = SlowCopies(resources)
+    scanner = GateKeys(PostgresUnreachable(), secret(), Clock(), live=copies)
+    verified = await asyncio.gather(*(scanner.verify(code, partner.id) for code in codes))
+    assert all(parts is not None for parts in verified)
+    assert copies.reads == 1
+
+
+async def test_scans_arriving_while_keys_are_read_from_postgres_wait_for_them(
+    resources: Resources, partner: Actor
+) -> None:
+    """The same for an event not in Redis, whose keys come from PostgreSQL."""
+    sale = await open_sale(resources, partner.id)
+    signer = resources.gate_keys()
+    codes = [await code_of(signer, sale.event_id, f"{n:020d}") for n in range(64)]
+    await resources.inventory.forget(sale.event_id)
+    scanner = GateKeys(
+        PgGateKeyStore(resources.pool), secret(), Clock(), live=SlowCopies(resources)
+    )
+    verified = await asyncio.gather(*(scanner.verify(code, partner.id) for code in codes))
+    assert all(parts is not None for parts in verified)
