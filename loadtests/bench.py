@@ -21,6 +21,9 @@ Figures:
 - cpu_us_per_request: for each HTTP figure, the CPU microseconds the API process and Redis
   spent per request (from /proc), median over the rounds: a figure a busy machine moves less
   than requests per second
+- app_us_per_request: the app's own CPU per request for /health, a poll, a claim and a scan,
+  its ASGI entry called in-process with no HTTP (loadtests/bench_app_cost.py): the steadiest
+  figure, the one to compare when a change to a hot path is in question
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from engine.settings import get_settings
 from engine.store.resources import Resources, open_resources
 from engine.store.scripts import script_source
 from engine.tokens import issue_access_token
+from loadtests import bench_app_cost
 from loadtests.bench_cluster import api_processes, cluster_claims
 from loadtests.bench_gate import staff_and_codes, validations
 from loadtests.bench_login import Argon2Cost, argon2_cost, login_requests
@@ -227,6 +231,7 @@ HEALTH = [{"path": "/health"}]
 
 
 RACE_SIZES = (32, 512)  # buyers in the sell-out race
+APP_COST_REQUESTS = 10_000  # of each kind a round, for the app's CPU without HTTP
 
 
 async def set_up(
@@ -874,6 +879,8 @@ def main() -> None:
         figures, runs, redis, argon2 = asyncio.run(
             measure(stack, args.seconds, args.backlog, args.queued, args.rounds)
         )
+        print("the app's CPU per request, without HTTP", flush=True)
+        app_cost = asyncio.run(bench_app_cost.measure(APP_COST_REQUESTS, args.rounds))
     finally:
         stack.stop()
     if set(figures) != set(FIGURES):
@@ -888,9 +895,13 @@ def main() -> None:
         "verify_threads": argon2.threads,
     }
     bench["cpu_us_per_request"] = cpu_us_per_request(runs)
+    bench["app_us_per_request"] = {
+        kind: app_cost[f"app_us_per_{kind}"] for kind in bench_app_cost.KINDS
+    }
     (out / "bench.json").write_text(json.dumps(bench, indent=2) + "\n")
     values = {name: figures[name] for name in FIGURES}
     text = report(values, runs, args.seconds, args.rounds, redis, argon2)
+    text += "\n".join(bench_app_cost.report_rows(app_cost)) + "\n"
     (out / "bench.md").write_text(text)
     print(text)
 
