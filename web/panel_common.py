@@ -1,4 +1,5 @@
-"""What the panel's pages share: the partner behind the page and the event it is about."""
+"""What the panel's pages share: the partner behind the page, the event it is about, and the
+frame every page of one event is drawn in."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from litestar import Request
+from litestar.response import Template
 
 from api.services import services_of
 from engine.catalogue import Event, EventDetail
 from engine.errors import NotFound
 from engine.principal import Principal
+from web.notices import notice
+from web.pages import render
 from web.sessions import require
 
 Phase = Literal[
@@ -59,3 +63,29 @@ PHASE_LABELS: dict[str, str] = {
     "published": "Published",
     "past": "Past",
 }
+
+
+async def event_page(
+    request: Request[Any, Any, Any],
+    event: EventDetail,
+    template: str,
+    tab: str,
+    status: int = 200,
+    done: str | None = None,
+    **context: Any,
+) -> Template:
+    """One of an event's panel pages: `template` with what the event's heading and tabs read
+    (the event, its phase and the phase labels, the open `tab`) and the notice `done` names,
+    plus the page's own `context`. The caller loads `event` (owned_event) first, so another
+    partner's event is a 404 before the page reads anything else about it."""
+    return await render(
+        request,
+        template,
+        status,
+        event=event,
+        phase=phase_of(event),
+        phase_labels=PHASE_LABELS,
+        tab=tab,
+        notice=notice(done),
+        **context,
+    )

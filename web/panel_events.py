@@ -19,7 +19,7 @@ from engine.pagination import Page
 from web.forms import as_utc, convert, field_errors, filled, form_fields
 from web.notices import notice
 from web.pages import render
-from web.panel_common import PHASE_LABELS, owned_event, partner_of, phase_of
+from web.panel_common import PHASE_LABELS, event_page, owned_event, partner_of, phase_of
 
 Done = Annotated[str | None, QueryParameter(max_length=40)]
 Show = Annotated[str, QueryParameter(max_length=20)]
@@ -121,16 +121,14 @@ class PanelEventPages(Controller):
         self, request: Request[Any, Any, Any], event_id: PathId, done: Done = None
     ) -> Template:
         event = await owned_event(request, event_id)
-        return await render(
+        return await event_page(
             request,
+            event,
             "panel/event.html",
-            event=event,
-            phase=phase_of(event),
-            phase_labels=PHASE_LABELS,
+            "overview",
+            done=done,
             form=_form_of(event),
             errors={},
-            notice=notice(done),
-            tab="overview",
         )
 
     @post("/events/{event_id:int}")
@@ -149,17 +147,15 @@ class PanelEventPages(Controller):
             )
         except InvalidInput as exc:
             event = await owned_event(request, event_id)
-            return await render(
+            return await event_page(
                 request,
+                event,
                 "panel/event.html",
+                "overview",
                 422,
-                event=event,
-                phase=phase_of(event),
-                phase_labels=PHASE_LABELS,
                 form=fields,
                 errors=field_errors(exc),
                 error=exc.detail,
-                tab="overview",
             )
         return Redirect(f"/panel/events/{event_id}?done=saved", status_code=303)
 

@@ -17,9 +17,7 @@ from engine.errors import BoxofficeError, InvalidInput
 from engine.inventory import NewTicketType, Seat, SeatChanges, TicketTypeChanges
 from engine.lineup import NewAttraction
 from web.forms import as_cents, as_utc, convert, field_errors, filled, form_fields
-from web.notices import notice
-from web.pages import render
-from web.panel_common import PHASE_LABELS, owned_event, partner_of, phase_of
+from web.panel_common import event_page, owned_event, partner_of
 from web.panel_events import Done
 from web.seat_map import draw
 
@@ -98,19 +96,17 @@ class PanelInventoryPages(Controller):
     ) -> Template:
         event = await owned_event(request, event_id)
         seats, more = await all_seats(request, event_id)
-        return await render(
+        return await event_page(
             request,
+            event,
             "panel/inventory.html",
+            "inventory",
             status,
-            event=event,
-            phase=phase_of(event),
-            phase_labels=PHASE_LABELS,
-            tab="inventory",
+            done,
             seat_map=draw(seats),
             seat_total=len(seats),
             more_seats=more,
             map_limit=MAP_LIMIT,
-            notice=notice(done),
             errors=errors or {},
             form=form or {},
         )

@@ -17,9 +17,7 @@ from api.types import PathId
 from engine.catalogue import SaleChanges, SaleWindow, WaitingRoomChanges
 from engine.errors import BoxofficeError, InvalidInput
 from web.forms import as_utc, convert, field_errors, form_fields
-from web.notices import notice
-from web.pages import render
-from web.panel_common import PHASE_LABELS, owned_event, partner_of, phase_of
+from web.panel_common import event_page, owned_event, partner_of
 from web.panel_events import Done
 
 SALE_FIELDS = ("starts_at", "ends_at", "hold_seconds", "max_tickets_per_customer")
@@ -82,18 +80,16 @@ class PanelSalePages(Controller):
         error: str | None = None,
     ) -> Template:
         event = await owned_event(request, event_id)
-        return await render(
+        return await event_page(
             request,
+            event,
             "panel/sale.html",
+            "sale",
             status,
-            event=event,
-            phase=phase_of(event),
-            phase_labels=PHASE_LABELS,
-            tab="sale",
+            done,
             form=form or form_of(event.sale),
             errors=errors or {},
             error=error,
-            notice=notice(done),
             now=datetime.now(UTC),
         )
 
