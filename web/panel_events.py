@@ -14,12 +14,20 @@ from api.events import EventIn, EventPatch
 from api.services import services_of
 from api.types import PathId
 from engine.catalogue import Event, EventChanges, EventQuery, NewEvent
-from engine.errors import InvalidInput
+from engine.errors import BoxofficeError, InvalidInput
 from engine.pagination import Page
+from engine.principal import Principal
 from web.forms import as_utc, convert, field_errors, filled, form_fields
 from web.notices import notice
 from web.pages import render
-from web.panel_common import PHASE_LABELS, owned_event, partner_of, phase_of
+from web.panel_common import (
+    PHASE_LABELS,
+    event_page,
+    form_action,
+    owned_event,
+    partner_of,
+    phase_of,
+)
 
 Done = Annotated[str | None, QueryParameter(max_length=40)]
 Show = Annotated[str, QueryParameter(max_length=20)]
@@ -97,6 +105,8 @@ class PanelEventPages(Controller):
 
     @post("/events")
     async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Not a form_action: the new event's page is known only from the engine's answer,
+        and the form it draws again is not an event's page."""
         partner = await partner_of(request)
         fields = await form_fields(request)
         try:
@@ -121,47 +131,45 @@ class PanelEventPages(Controller):
         self, request: Request[Any, Any, Any], event_id: PathId, done: Done = None
     ) -> Template:
         event = await owned_event(request, event_id)
-        return await render(
+        return await event_page(
             request,
+            event,
             "panel/event.html",
-            event=event,
-            phase=phase_of(event),
-            phase_labels=PHASE_LABELS,
+            "overview",
+            done=done,
             form=_form_of(event),
             errors={},
-            notice=notice(done),
-            tab="overview",
         )
 
     @post("/events/{event_id:int}")
     async def update(self, request: Request[Any, Any, Any], event_id: PathId) -> Response[Any]:
-        partner = await partner_of(request)
-        fields = await form_fields(request)
-        wanted = _event_form(fields)
-        # an emptied optional box clears the field; the required ones must stay filled
-        for name in ("ends_at", "cover_image_url", "time_zone"):
-            if wanted[name] == "":
-                wanted[name] = None
-        try:
+        async def save(partner: Principal, fields: dict[str, str]) -> None:
+            wanted = _event_form(fields)
+            # an emptied optional box clears the field; the required ones must stay filled
+            for name in ("ends_at", "cover_image_url", "time_zone"):
+                if wanted[name] == "":
+                    wanted[name] = None
             data = convert(wanted, EventPatch)
             await services_of(request.app).catalogue.update(
                 partner, event_id, EventChanges(**msgspec.structs.asdict(data))
             )
-        except InvalidInput as exc:
+
+        async def refused(status: int, exc: BoxofficeError, fields: dict[str, str]) -> Template:
             event = await owned_event(request, event_id)
-            return await render(
+            errors = field_errors(exc) if isinstance(exc, InvalidInput) else {}
+            return await event_page(
                 request,
+                event,
                 "panel/event.html",
-                422,
-                event=event,
-                phase=phase_of(event),
-                phase_labels=PHASE_LABELS,
+                "overview",
+                status,
                 form=fields,
-                errors=field_errors(exc),
+                errors=errors,
                 error=exc.detail,
-                tab="overview",
             )
-        return Redirect(f"/panel/events/{event_id}?done=saved", status_code=303)
+
+        page = f"/panel/events/{event_id}"
+        return await form_action(request, save, page, "saved", refused, (InvalidInput,))
 
     @post("/events/{event_id:int}/publish")
     async def publish(self, request: Request[Any, Any, Any], event_id: PathId) -> Response[Any]:

@@ -16,10 +16,16 @@ from api.types import PathId
 from engine.errors import BoxofficeError, InvalidInput
 from engine.inventory import NewTicketType, Seat, SeatChanges, TicketTypeChanges
 from engine.lineup import NewAttraction
+from engine.principal import Principal
 from web.forms import as_cents, as_utc, convert, field_errors, filled, form_fields
-from web.notices import notice
-from web.pages import render
-from web.panel_common import PHASE_LABELS, owned_event, partner_of, phase_of
+from web.panel_common import (
+    FormAction,
+    event_page,
+    form_action,
+    owned_event,
+    partner_of,
+    refusal_status,
+)
 from web.panel_events import Done
 from web.seat_map import draw
 
@@ -98,19 +104,17 @@ class PanelInventoryPages(Controller):
     ) -> Template:
         event = await owned_event(request, event_id)
         seats, more = await all_seats(request, event_id)
-        return await render(
+        return await event_page(
             request,
+            event,
             "panel/inventory.html",
+            "inventory",
             status,
-            event=event,
-            phase=phase_of(event),
-            phase_labels=PHASE_LABELS,
-            tab="inventory",
+            done,
             seat_map=draw(seats),
             seat_total=len(seats),
             more_seats=more,
             map_limit=MAP_LIMIT,
-            notice=notice(done),
             errors=errors or {},
             form=form or {},
         )
@@ -119,14 +123,33 @@ class PanelInventoryPages(Controller):
         self,
         request: Request[Any, Any, Any],
         event_id: int,
-        exc: BoxofficeError,
         form: str,
+        status: int,
+        exc: BoxofficeError,
         fields: dict[str, str],
     ) -> Template:
+        """The page again with the refusal beside the form named `form` (each field's error
+        and the typed values under `form.<field>`, the message under `form`)."""
         errors = _errors_for(exc, form) if isinstance(exc, InvalidInput) else {form: exc.detail}
-        status = 422 if isinstance(exc, InvalidInput) else 409
         prefixed = {f"{form}.{name}": value for name, value in fields.items()}
         return await self._page(request, event_id, status, errors=errors, form=prefixed)
+
+    async def _submit(
+        self,
+        request: Request[Any, Any, Any],
+        event_id: int,
+        form: str,
+        done: str,
+        action: FormAction,
+    ) -> Response[Any]:
+        """`action` posted from the inventory's form `form`, ending on the notice `done`."""
+        return await form_action(
+            request,
+            action,
+            f"/panel/events/{event_id}/inventory",
+            done,
+            lambda status, exc, fields: self._refused(request, event_id, form, status, exc, fields),
+        )
 
     @get("/inventory")
     async def inventory(
@@ -136,9 +159,7 @@ class PanelInventoryPages(Controller):
 
     @post("/seats/rows")
     async def add_rows(self, request: Request[Any, Any, Any], event_id: PathId) -> Response[Any]:
-        partner = await partner_of(request)
-        fields = await form_fields(request)
-        try:
+        async def create(partner: Principal, fields: dict[str, str]) -> None:
             wanted = filled(dict(fields))
             wanted["rows"] = row_names(fields.get("rows", ""))
             as_cents(wanted, "price", "price_cents")
@@ -146,26 +167,23 @@ class PanelInventoryPages(Controller):
             await services_of(request.app).inventory.create_seats(
                 partner, event_id, data.new_seats()
             )
-        except BoxofficeError as exc:
-            return await self._refused(request, event_id, exc, "rows", fields)
-        return Redirect(f"/panel/events/{event_id}/inventory?done=seats", status_code=303)
+
+        return await self._submit(request, event_id, "rows", "seats", create)
 
     @post("/seats/list")
     async def add_list(self, request: Request[Any, Any, Any], event_id: PathId) -> Response[Any]:
-        partner = await partner_of(request)
-        fields = await form_fields(request)
-        try:
+        async def create(partner: Principal, fields: dict[str, str]) -> None:
             data = convert({"seats": pasted_seats(fields.get("list", ""))}, SeatsIn)
             await services_of(request.app).inventory.create_seats(
                 partner, event_id, data.new_seats()
             )
-        except BoxofficeError as exc:
-            return await self._refused(request, event_id, exc, "list", fields)
-        return Redirect(f"/panel/events/{event_id}/inventory?done=seats", status_code=303)
+
+        return await self._submit(request, event_id, "list", "seats", create)
 
     @post("/seats/change")
     async def change_seat(self, request: Request[Any, Any, Any], event_id: PathId) -> Response[Any]:
-        """Reprice, move to another section or remove one available seat, named by label."""
+        """Reprice, move to another section or remove one available seat, named by label.
+        Not a form_action: removing and saving end on different notices."""
         partner = await partner_of(request)
         fields = await form_fields(request)
         inventory = services_of(request.app).inventory
@@ -189,31 +207,27 @@ class PanelInventoryPages(Controller):
                 partner, found.id, SeatChanges(data.price_cents, data.section)
             )
         except BoxofficeError as exc:
-            return await self._refused(request, event_id, exc, "seat", fields)
+            status = refusal_status(exc)
+            return await self._refused(request, event_id, "seat", status, exc, fields)
         return Redirect(f"/panel/events/{event_id}/inventory?done=seat_saved", status_code=303)
 
     @post("/ticket-types")
     async def add_type(self, request: Request[Any, Any, Any], event_id: PathId) -> Response[Any]:
-        partner = await partner_of(request)
-        fields = await form_fields(request)
-        try:
+        async def create(partner: Principal, fields: dict[str, str]) -> None:
             wanted = filled(dict(fields))
             as_cents(wanted, "price", "price_cents")
             data = convert(wanted, TicketTypeIn)
             await services_of(request.app).inventory.create_ticket_type(
                 partner, event_id, NewTicketType(data.name, data.price_cents, data.quantity)
             )
-        except BoxofficeError as exc:
-            return await self._refused(request, event_id, exc, "type", fields)
-        return Redirect(f"/panel/events/{event_id}/inventory?done=type_added", status_code=303)
+
+        return await self._submit(request, event_id, "type", "type_added", create)
 
     @post("/ticket-types/{type_id:int}")
     async def change_type(
         self, request: Request[Any, Any, Any], event_id: PathId, type_id: PathId
     ) -> Response[Any]:
-        partner = await partner_of(request)
-        fields = await form_fields(request)
-        try:
+        async def change(partner: Principal, fields: dict[str, str]) -> None:
             wanted = filled(dict(fields))
             as_cents(wanted, "price", "price_cents")
             data = convert(wanted, TicketTypePatch)
@@ -222,29 +236,23 @@ class PanelInventoryPages(Controller):
                 type_id,
                 TicketTypeChanges(data.name, data.price_cents, data.quantity),
             )
-        except BoxofficeError as exc:
-            return await self._refused(request, event_id, exc, f"type{type_id}", {})
-        return Redirect(f"/panel/events/{event_id}/inventory?done=type_saved", status_code=303)
+
+        return await self._submit(request, event_id, f"type{type_id}", "type_saved", change)
 
     @post("/ticket-types/{type_id:int}/delete")
     async def remove_type(
         self, request: Request[Any, Any, Any], event_id: PathId, type_id: PathId
     ) -> Response[Any]:
-        partner = await partner_of(request)
-        try:
+        async def remove(partner: Principal, _: dict[str, str]) -> None:
             await services_of(request.app).inventory.delete_ticket_type(partner, type_id)
-        except BoxofficeError as exc:
-            return await self._refused(request, event_id, exc, f"type{type_id}", {})
-        return Redirect(f"/panel/events/{event_id}/inventory?done=type_removed", status_code=303)
+
+        return await self._submit(request, event_id, f"type{type_id}", "type_removed", remove)
 
     @post("/lineup")
     async def add_to_lineup(
         self, request: Request[Any, Any, Any], event_id: PathId
     ) -> Response[Any]:
-        partner = await partner_of(request)
-        fields = await form_fields(request)
-        lineup = services_of(request.app).lineup
-        try:
+        async def add(partner: Principal, fields: dict[str, str]) -> None:
             attraction = convert(
                 filled({"name": fields.get("name", ""), "genre": fields.get("genre", "")}),
                 AttractionIn,
@@ -254,13 +262,13 @@ class PanelInventoryPages(Controller):
                 when["performs_at"] = fields["performs_at"]
             as_utc(when, "performs_at")
             performs_at = convert(when, LineupIn).performs_at
+            lineup = services_of(request.app).lineup
             created = await lineup.create_attraction(
                 partner, NewAttraction(attraction.name, attraction.genre)
             )
             await lineup.add(partner, event_id, created.id, performs_at)
-        except BoxofficeError as exc:
-            return await self._refused(request, event_id, exc, "lineup", fields)
-        return Redirect(f"/panel/events/{event_id}/inventory?done=lineup_added", status_code=303)
+
+        return await self._submit(request, event_id, "lineup", "lineup_added", add)
 
     @post("/lineup/{attraction_id:int}/delete")
     async def remove_from_lineup(

@@ -13,8 +13,7 @@ from litestar.response import Template
 from api.services import services_of
 from api.types import PathId
 from engine.dashboard import REPORT_EVERY_S, Snapshot
-from web.pages import render
-from web.panel_common import PHASE_LABELS, owned_event, partner_of, phase_of
+from web.panel_common import event_page, owned_event, partner_of
 
 POLL_MS = 2000
 WithHistory = Annotated[bool, QueryParameter()]
@@ -27,13 +26,11 @@ class PanelLivePages(Controller):
     @get("/live")
     async def live(self, request: Request[Any, Any, Any], event_id: PathId) -> Template:
         event = await owned_event(request, event_id)
-        return await render(
+        return await event_page(
             request,
+            event,
             "panel/live.html",
-            event=event,
-            phase=phase_of(event),
-            phase_labels=PHASE_LABELS,
-            tab="live",
+            "live",
             poll_ms=POLL_MS,
             report_every_s=int(REPORT_EVERY_S),
         )

@@ -12,8 +12,7 @@ from litestar.response import Stream, Template
 from api.reports import csv_download
 from api.services import services_of
 from api.types import PathId
-from web.pages import render
-from web.panel_common import PHASE_LABELS, owned_event, partner_of, phase_of
+from web.panel_common import event_page, owned_event, partner_of
 
 STATUSES = ("reserved", "paid", "completed", "expired", "payment_failed", "cancelled")
 PAGE = 50
@@ -45,13 +44,11 @@ class PanelOrderPages(Controller):
         customers = await reports.customers(
             partner, event_id, sorted({order.customer_id for order in orders})
         )
-        return await render(
+        return await event_page(
             request,
+            event,
             "panel/orders.html",
-            event=event,
-            phase=phase_of(event),
-            phase_labels=PHASE_LABELS,
-            tab="orders",
+            "orders",
             orders=orders,
             customers=customers,
             statuses=STATUSES,
@@ -69,13 +66,11 @@ class PanelOrderPages(Controller):
         reports = services_of(request.app).reports
         found = await reports.order(partner, event_id, order_id)
         customers = await reports.customers(partner, event_id, [found.customer_id])
-        return await render(
+        return await event_page(
             request,
+            event,
             "panel/order.html",
-            event=event,
-            phase=phase_of(event),
-            phase_labels=PHASE_LABELS,
-            tab="orders",
+            "orders",
             order=found,
             customer=customers.get(found.customer_id),
         )

@@ -16,10 +16,9 @@ from api.services import services_of
 from api.types import PathId
 from engine.catalogue import SaleChanges, SaleWindow, WaitingRoomChanges
 from engine.errors import BoxofficeError, InvalidInput
+from engine.principal import Principal
 from web.forms import as_utc, convert, field_errors, form_fields
-from web.notices import notice
-from web.pages import render
-from web.panel_common import PHASE_LABELS, owned_event, partner_of, phase_of
+from web.panel_common import event_page, form_action, owned_event, partner_of
 from web.panel_events import Done
 
 SALE_FIELDS = ("starts_at", "ends_at", "hold_seconds", "max_tickets_per_customer")
@@ -82,18 +81,16 @@ class PanelSalePages(Controller):
         error: str | None = None,
     ) -> Template:
         event = await owned_event(request, event_id)
-        return await render(
+        return await event_page(
             request,
+            event,
             "panel/sale.html",
+            "sale",
             status,
-            event=event,
-            phase=phase_of(event),
-            phase_labels=PHASE_LABELS,
-            tab="sale",
+            done,
             form=form or form_of(event.sale),
             errors=errors or {},
             error=error,
-            notice=notice(done),
             now=datetime.now(UTC),
         )
 
@@ -105,22 +102,25 @@ class PanelSalePages(Controller):
 
     @post("/")
     async def open_sale(self, request: Request[Any, Any, Any], event_id: PathId) -> Response[Any]:
-        partner = await partner_of(request)
-        fields = await form_fields(request)
-        try:
+        async def open_window(partner: Principal, fields: dict[str, str]) -> None:
             window = convert(sale_body(fields), SaleIn).window()
             await services_of(request.app).catalogue.open_sale(partner, event_id, window)
-        except InvalidInput as exc:
+
+        async def refused(status: int, exc: BoxofficeError, fields: dict[str, str]) -> Template:
+            errors = _errors(exc) if isinstance(exc, InvalidInput) else None
             return await self._page(
-                request, event_id, 422, form=fields, errors=_errors(exc), error=exc.detail
+                request, event_id, status, form=fields, errors=errors, error=exc.detail
             )
-        except BoxofficeError as exc:
-            return await self._page(request, event_id, 409, form=fields, error=exc.detail)
-        return Redirect(f"/panel/events/{event_id}/sale?done=sale_opened", status_code=303)
+
+        page = f"/panel/events/{event_id}/sale"
+        return await form_action(request, open_window, page, "sale_opened", refused)
 
     async def _change(
         self, request: Request[Any, Any, Any], event_id: int, changes: SaleChanges, done: str
     ) -> Response[Any]:
+        """A change to the running sale from one of its buttons. Not a form_action: there are
+        no typed fields to show again, and every refusal is 409 with the window's own values
+        in the form."""
         partner = await partner_of(request)
         try:
             await services_of(request.app).catalogue.change_sale(partner, event_id, changes)

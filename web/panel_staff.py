@@ -10,11 +10,12 @@ from litestar.response import Redirect, Template
 from api.accounts import StaffIn
 from api.services import services_of
 from api.types import PathId
-from engine.errors import EmailTaken, InvalidInput
-from web.forms import convert, field_errors, filled, form_fields
+from engine.errors import BoxofficeError, EmailTaken, InvalidInput
+from engine.principal import Principal
+from web.forms import convert, field_errors, filled
 from web.notices import notice
 from web.pages import render
-from web.panel_common import partner_of
+from web.panel_common import form_action, partner_of
 from web.panel_events import Done
 
 
@@ -50,20 +51,18 @@ class PanelStaffPages(Controller):
 
     @post("/")
     async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        partner = await partner_of(request)
-        fields = await form_fields(request)
-        try:
+        async def add(partner: Principal, fields: dict[str, str]) -> None:
             data = convert(filled(fields), StaffIn)
             await services_of(request.app).accounts.create_staff(
                 partner, data.name, data.email, data.password
             )
-        except InvalidInput as exc:
-            return await self._page(
-                request, 422, form=fields, errors=field_errors(exc), error=exc.detail
-            )
-        except EmailTaken as exc:
-            return await self._page(request, 409, form=fields, error=exc.detail)
-        return Redirect("/panel/staff?done=staff_added", status_code=303)
+
+        async def refused(status: int, exc: BoxofficeError, fields: dict[str, str]) -> Template:
+            errors = field_errors(exc) if isinstance(exc, InvalidInput) else None
+            return await self._page(request, status, form=fields, errors=errors, error=exc.detail)
+
+        refusals = (InvalidInput, EmailTaken)
+        return await form_action(request, add, "/panel/staff", "staff_added", refused, refusals)
 
     @post("/{staff_id:int}/disable")
     async def disable(self, request: Request[Any, Any, Any], staff_id: PathId) -> Response[Any]:
