@@ -47,6 +47,7 @@ from api.hot_paths import (
     respond_json,
 )
 from api.orders import OrderIn, split_items
+from api.services import services_of
 from engine import errors
 from engine.orders import HistoryEntry, Order, OrderLine
 
@@ -245,9 +246,10 @@ class ClaimKind:
     parse: Callable[[bytes], Any]
     claim: Callable[[RowLockClaims, int, Any], Awaitable[Order]]
 
-    async def place(self, state: Any, customer_id: int, items: Any) -> Order:
+    async def place(self, app: Any, customer_id: int, items: Any) -> Order:
+        state = app.state
         if "row_lock_claims" not in state:
-            state.row_lock_claims = RowLockClaims(state.services.resources.pool)
+            state.row_lock_claims = RowLockClaims(services_of(app).resources.pool)
         return await self.claim(state.row_lock_claims, customer_id, items)
 
 
@@ -266,7 +268,7 @@ def served_directly(kind: ClaimKind) -> Serve:
             return None
         customer, items = served
         try:
-            order = await kind.place(scope["app"].state, customer.user_id, items)
+            order = await kind.place(scope["app"], customer.user_id, items)
         except errors.BoxofficeError as exc:
             return await respond_error(send, exc)
         return await respond_json(send, 201, order)
@@ -277,7 +279,7 @@ def served_directly(kind: ClaimKind) -> Serve:
 async def _answer(request: Request[Any, Any, Any], kind: ClaimKind) -> Response[bytes]:
     customer = provide_customer(request)
     items = kind.parse(await request.body())
-    order = await kind.place(request.app.state, customer.user_id, items)
+    order = await kind.place(request.app, customer.user_id, items)
     return Response(encode_json(order), status_code=201, media_type=MediaType.JSON)
 
 
