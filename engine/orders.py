@@ -254,6 +254,8 @@ def refusal_error(outcome: ClaimOutcome) -> errors.BoxofficeError:
         return errors.NotFound(f"No such seat in this event: {_ids(outcome.detail)}")
     if outcome.code == "unknown_ticket_type":
         return errors.NotFound(f"No such ticket type: {_ids(outcome.detail)}")
+    if outcome.code == "order_exists":  # the same claim sent twice: the first one holds
+        return errors.InvalidState(f"Order {outcome.detail} already holds in this event")
     cls = REFUSAL_ERRORS.get(outcome.code or "", errors.PurchaseRefused)
     if cls is errors.SeatUnavailable:
         return cls(f"Seats not available: {_ids(outcome.detail)}", seats=_int_ids(outcome.detail))

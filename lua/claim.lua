@@ -8,7 +8,9 @@
 --          lua/_bucket.lua: read once and written once for the whole batch); without one in
 --          either it takes neither and is refused {err='rate_limited', x=ms to wait}, not
 --          recorded as a refused purchase: it was never looked at.
--- Each claim is all or nothing; claims of the batch are independent of one another.
+-- Each claim is all or nothing; claims of the batch are independent of one another. A claim
+-- whose order id already holds in this event is refused {err='order_exists'} and changes
+-- nothing.
 -- Ids travel as strings (Lua prints large numbers in exponent form).
 -- Returns a JSON list, one entry per claim: {ok=1, e=expires_ms, l=[lines], d=the document's
 -- JSON (home), as stored: encoded once}
@@ -61,6 +63,10 @@ local function rate_wait(i)
 end
 
 local function claim_one(i, claim)
+  -- an order id holds once per event: a claim sent again (a client that resent it after a
+  -- broken connection, or twice in one batch) would otherwise hold a second time under the
+  -- same id, and only one of the two holds would ever be released
+  if redis.call('HEXISTS', K_PARTS, claim.o) == 1 then return {err = 'order_exists', x = claim.o} end
   if rate_on then
     local wait = rate_wait(i)
     if wait > 0 then return {err = 'rate_limited', x = wait} end

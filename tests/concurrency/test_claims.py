@@ -9,7 +9,8 @@ import pytest
 from redis.asyncio import Redis
 
 from engine import keys
-from engine.orders import EventClaim
+from engine.order_ids import new_order_id
+from engine.orders import ClaimOutcome, EventClaim
 from engine.store.resources import Resources
 from tests.concurrency.engine_client import (
     claim,
@@ -121,3 +122,25 @@ async def test_per_customer_limit_holds_under_parallel_requests(
     tally = counts(await claims_from_processes(jobs, processes=4))
     assert tally == {"ok": 4, "limit_exceeded": 16}
     assert await live_counts(resources.redis, sale.event_id) == (36, 4, 0)
+
+
+async def test_a_claim_sent_again_holds_once_and_is_released_whole(
+    resources: Resources, partner: Actor
+) -> None:
+    """One order id holds once per event: the same claim sent twice together (one batch) and
+    once more afterwards holds its units once; releasing the order puts every unit back."""
+    sale = await open_sale(resources, partner.id, pools=(10,))
+    (buyer,) = await create_customers(resources.pool, 1)
+    order_id = new_order_id(sale.event_id)
+    claim_of = EventClaim(sale.event_id, pools={sale.pool_ids[0]: 2})
+
+    async def send() -> ClaimOutcome:
+        return await resources.sale_store.claim(order_id, buyer, claim_of, True, "{}")
+
+    outcomes = [*await asyncio.gather(send(), send(), send()), await send()]
+    assert sum(o.ok for o in outcomes) == 1
+    assert sorted(o.code or "" for o in outcomes if not o.ok) == ["order_exists"] * 3
+    assert await live_counts(resources.redis, sale.event_id) == (8, 2, 0)
+
+    await resources.sale_store.release(sale.event_id, order_id, "cancel", "cancelled")
+    assert await live_counts(resources.redis, sale.event_id) == (10, 0, 0)
