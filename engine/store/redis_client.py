@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TypeAlias
 
 from redis.asyncio import Redis, RedisCluster
-from redis.backoff import ExponentialBackoff
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ClusterDownError, SlotNotCoveredError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -39,7 +40,11 @@ def connect_sale_redis(url: str, *, cluster: bool, max_connections: int = 512) -
     """A client of the sale's Redis at `url`: a cluster client when `cluster` is set (the
     URL names any one node; its path, the logical database, must be 0 or absent)."""
     if not cluster:
-        single: Redis = Redis.from_url(url, max_connections=max_connections)
+        # no command sent again after a broken connection or a timeout, as SaleCluster: it
+        # may have run (redis-py 5 retries nothing by default; 6 would retry three times)
+        single: Redis = Redis.from_url(
+            url, max_connections=max_connections, retry=AsyncRetry(NoBackoff(), 0)
+        )
         return single
     cluster_client: RedisCluster = SaleCluster.from_url(
         url,
