@@ -13,7 +13,7 @@ from api.inventory import SeatPatch, SeatsIn, TicketTypeIn, TicketTypePatch
 from api.lineup import AttractionIn, LineupIn
 from api.services import services_of
 from api.types import PathId
-from engine.errors import BoxofficeError, InvalidInput
+from engine.errors import BoxofficeError, Conflict, InvalidInput
 from engine.inventory import NewTicketType, Seat, SeatChanges, TicketTypeChanges
 from engine.lineup import NewAttraction
 from engine.principal import Principal
@@ -89,6 +89,11 @@ def _errors_for(exc: InvalidInput, form: str) -> dict[str, str]:
     return {f"{form}.{name}": message for name, message in errors.items()} | {form: exc.detail}
 
 
+# what a ticket type's own form shows beside it; a type the partner does not have (NotFound)
+# has no form on the page to show it beside: the pages' error handler answers 404
+_TYPE_REFUSALS: tuple[type[BoxofficeError], ...] = (InvalidInput, Conflict)
+
+
 class PanelInventoryPages(Controller):
     path = "/panel/events/{event_id:int}"
     include_in_schema = False
@@ -141,6 +146,7 @@ class PanelInventoryPages(Controller):
         form: str,
         done: str,
         action: FormAction,
+        refusals: tuple[type[BoxofficeError], ...] = (BoxofficeError,),
     ) -> Response[Any]:
         """`action` posted from the inventory's form `form`, ending on the notice `done`."""
         return await form_action(
@@ -149,6 +155,7 @@ class PanelInventoryPages(Controller):
             f"/panel/events/{event_id}/inventory",
             done,
             lambda status, exc, fields: self._refused(request, event_id, form, status, exc, fields),
+            refusals,
         )
 
     @get("/inventory")
@@ -237,7 +244,9 @@ class PanelInventoryPages(Controller):
                 TicketTypeChanges(data.name, data.price_cents, data.quantity),
             )
 
-        return await self._submit(request, event_id, f"type{type_id}", "type_saved", change)
+        return await self._submit(
+            request, event_id, f"type{type_id}", "type_saved", change, _TYPE_REFUSALS
+        )
 
     @post("/ticket-types/{type_id:int}/delete")
     async def remove_type(
@@ -246,7 +255,9 @@ class PanelInventoryPages(Controller):
         async def remove(partner: Principal, _: dict[str, str]) -> None:
             await services_of(request.app).inventory.delete_ticket_type(partner, type_id)
 
-        return await self._submit(request, event_id, f"type{type_id}", "type_removed", remove)
+        return await self._submit(
+            request, event_id, f"type{type_id}", "type_removed", remove, _TYPE_REFUSALS
+        )
 
     @post("/lineup")
     async def add_to_lineup(

@@ -73,3 +73,17 @@ async def test_a_taken_staff_email_is_a_409_with_the_form_as_typed(
     taken = await browser_client.post("/panel/staff", data=staff)
     assert taken.status_code == 409
     assert "already registered" in taken.text and f'value="{email}"' in taken.text
+
+
+async def test_a_ticket_type_the_partner_does_not_have_is_a_404_page(
+    browser_client: AsyncTestClient[Any],
+) -> None:
+    """No form of that type is on the page to show a refusal beside: the answer is the 404
+    page, not the inventory again with the message nowhere to be seen."""
+    event, token = await _partner_with_event(browser_client)
+    for path in ("/ticket-types/999999999", "/ticket-types/999999999/delete"):
+        answer = await browser_client.post(
+            f"{event}{path}", data={"csrf_token": token, "name": "VIP"}
+        )
+        assert answer.status_code == 404, path
+        assert "text/html" in answer.headers["content-type"]
