@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,8 +18,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from api import events, inventory, lineup, orders, reports, tickets, waiting_room
+from api import events, inventory, lineup, orders, process_metrics, reports, tickets, waiting_room
 from api.access_log import AccessLog
 from api.accounts import AccountController
 from api.auth import AUTH_DEPENDENCIES
@@ -79,6 +81,8 @@ class MetricsController(PrometheusController):
         resources = services_of(request.app).resources
         await count_dead_letters(resources)
         await refresh_live_figures(resources.redis)
+        if process_metrics.shared():  # several API processes: all of theirs, added up
+            return Response(process_metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
         return await super().get.fn(self)  # type: ignore[no-any-return]
 
 
@@ -106,6 +110,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             await refresher
         await job_queue.close()
         await resources.close()
+        process_metrics.process_exited(os.getpid())
 
 
 def settle_heap() -> None:

@@ -38,23 +38,29 @@ EVENT_UNITS = Gauge(
     "boxoffice_event_units",
     "Units (seats and general admission) of each live event, by state",
     ["event_id", "state"],
+    multiprocess_mode="mostrecent",
 )
 WAITING_ROOM = Gauge(
     "boxoffice_waiting_room_customers",
     "Customers in each live event's waiting room: waiting, admitted, active (shopping)",
     ["event_id", "state"],
+    multiprocess_mode="mostrecent",
 )
 OUTBOX = Gauge(
     "boxoffice_outbox_orders",
     "Paid orders of each live event not yet written to PostgreSQL",
     ["event_id"],
+    multiprocess_mode="mostrecent",
 )
 OUTBOX_OLDEST = Gauge(
     "boxoffice_outbox_oldest_seconds",
     "Seconds since the longest-waiting paid order of each live event was paid (0: none)",
     ["event_id"],
+    multiprocess_mode="mostrecent",
 )
-LIVE_EVENTS = Gauge("boxoffice_live_events", "Events live in Redis (on sale)")
+LIVE_EVENTS = Gauge(
+    "boxoffice_live_events", "Events live in Redis (on sale)", multiprocess_mode="mostrecent"
+)
 
 _live: set[int] = set()
 

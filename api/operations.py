@@ -23,6 +23,7 @@ DEAD_LETTERS = Gauge(
     "boxoffice_dead_letter_orders",
     "Orders PostgreSQL refused for good and keeps as dead letters, by reason",
     ["reason"],
+    multiprocess_mode="mostrecent",  # set at each scrape (api/process_metrics.py)
 )
 
 

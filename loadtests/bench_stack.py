@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from api.process_metrics import launch_environment
 from engine.settings import ROOT, load_stack_settings, reset_settings
 from engine.store.migrate import apply_migrations
 from ops.embedded import (
@@ -139,8 +140,13 @@ class BenchStack:
     def start_api(self, workers: int = 1, app: str = "api.app:create_app", **env: str) -> str:
         """Serve `app` (a uvicorn factory, e.g. loadtests.pg_lock_baseline:create_app)."""
         self.port = free_port()
+        metrics = launch_environment(self.data / f"api-metrics-{self.port}", workers)
         self._spawn(
-            *api_arguments("127.0.0.1", self.port, workers, app), "--log-level", "warning", **env
+            *api_arguments("127.0.0.1", self.port, workers, app),
+            "--log-level",
+            "warning",
+            **metrics,
+            **env,
         )
         base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60

@@ -25,6 +25,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from api.process_metrics import launch_environment
 from engine.settings import ROOT, StackSettings, get_settings, load_stack_settings
 from engine.store.migrate import apply_migrations
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedRedisCluster, die_with_parent
@@ -124,9 +125,14 @@ class Stack:
             redis.pid(),
         )
 
-    def spawn(self, name: str, *args: str) -> None:
+    def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         def start() -> int:
-            child = subprocess.Popen([sys.executable, *args], cwd=ROOT, preexec_fn=die_with_parent)
+            child = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=ROOT,
+                env={**os.environ, **env} if env else None,
+                preexec_fn=die_with_parent,
+            )
             self.children[name] = child
             return child.pid
 
@@ -136,8 +142,11 @@ class Stack:
 
     def start_processes(self) -> None:
         settings = get_settings()
+        processes = self.settings.web_concurrency
         self.spawn(
-            "api", *api_arguments(settings.host, settings.port, self.settings.web_concurrency)
+            "api",
+            *api_arguments(settings.host, settings.port, processes),
+            env=launch_environment(self.data_dir / "api-metrics", processes),
         )
         if (ROOT / "workers" / "settings.py").exists():
             self.spawn("worker", "-m", "workers")

@@ -5,6 +5,7 @@ client addresses of their own (uvicorn takes X-Forwarded-For from 127.0.0.1)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from api.process_metrics import launch_environment
 from engine.settings import ROOT
 from ops.embedded import die_with_parent, free_port
 
@@ -34,9 +36,11 @@ DOCUMENTED_APP = "tests.api_server:create_documented_app"
 @contextmanager
 def running_api(app: str = "api.app:create_app", workers: int = 1, **env: str) -> Iterator[str]:
     """The server's base URL; `env` is added to the test run's environment. With `workers`
-    above 1, uvicorn's own processes share the port, as under `make run`'s WEB_CONCURRENCY."""
+    above 1, uvicorn's own processes share the port and their metrics, as under `make run`'s
+    WEB_CONCURRENCY."""
     port = free_port()
     log_path = ROOT / ".data" / "test" / f"api-{os.getpid()}-{port}.log"
+    metrics = launch_environment(log_path.with_suffix(".metrics"), workers)  # as make run
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
@@ -46,7 +50,7 @@ def running_api(app: str = "api.app:create_app", workers: int = 1, **env: str) -
                 *("--workers", str(workers)),
             ],
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, **metrics, **env},
             stdout=log,
             stderr=log,
             preexec_fn=die_with_parent,
@@ -64,6 +68,7 @@ def running_api(app: str = "api.app:create_app", workers: int = 1, **env: str) -
         except subprocess.TimeoutExpired:
             server.kill()
         log_path.unlink(missing_ok=True)
+        shutil.rmtree(log_path.with_suffix(".metrics"), ignore_errors=True)
 
 
 def _wait_ready(base: str, server: subprocess.Popen[bytes], log_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from engine import keys
 from engine.principal import Principal
@@ -122,3 +123,33 @@ async def test_the_customer_limit_holds_through_two_api_processes(
     ]
     assert outcomes(await post_all(http, claims)) == {"ok": 4, "limit_exceeded": 16}
     assert await live_counts(resources, sale.event_id) == (36, 4, 0)
+
+
+def counted(metrics: str, name: str, **labels: str) -> float:
+    """The sum of `name`'s samples whose labels include `labels`, from /metrics' text."""
+    total = 0.0
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                total += sample.value
+    return total
+
+
+async def test_metrics_add_up_every_process(http: httpx.AsyncClient) -> None:
+    """/metrics answers for all the processes, whichever one the scrape reaches: the answers
+    of both (told apart by their request ids, whose prefix is per process) are counted in
+    every scrape, and a claim's outcome likewise."""
+    before = counted((await http.get("/metrics")).text, "boxoffice_requests_total", path="/ready")
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def ready() -> str:
+        async with gate:
+            answer = await http.get("/ready")
+            assert answer.status_code == 200
+            return answer.headers["x-request-id"][:12]
+
+    prefixes = await asyncio.gather(*(ready() for _ in range(300)))
+    assert len(set(prefixes)) == PROCESSES  # both processes answered some
+    for _ in range(8):  # scrapes land on either process
+        scrape = (await http.get("/metrics")).text
+        assert counted(scrape, "boxoffice_requests_total", path="/ready") - before == 300
