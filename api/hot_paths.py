@@ -32,6 +32,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 from api.auth import bearer_token
 from api.bodies import is_json_media_type
+from api.options_allow import with_full_allow
 from api.problems import PROBLEM_JSON, STORE_ERRORS, error_fields, status_of, unavailable
 from api.services import services_of
 from engine.errors import BoxofficeError
@@ -113,6 +114,8 @@ class BoxofficeApp(Litestar):
         if route is not None and _small_body(scope):
             await self._serve(scope, receive, send, *route)
             return
+        if method == "OPTIONS":  # Litestar's own answer, with every method in Allow
+            send = with_full_allow(self, scope, send)
         await super().__call__(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
