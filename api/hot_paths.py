@@ -34,6 +34,7 @@ from api.auth import bearer_token
 from api.bodies import is_json_media_type
 from api.options_allow import with_full_allow
 from api.problems import PROBLEM_JSON, STORE_ERRORS, error_fields, status_of, unavailable
+from api.route_templates import untyped
 from api.services import services_of
 from engine.errors import BoxofficeError
 from engine.principal import Principal
@@ -94,7 +95,7 @@ class BoxofficeApp(Litestar):
     def hot_path(self, method: str, template: str, serve: Serve) -> None:
         """Serve `template`'s requests with `serve`, counted under its metrics label (worked
         out here, once)."""
-        label = metrics_path(template)
+        label = untyped(template)  # as Litestar's middleware labels its own routes
         if template in _PATTERNS:
             self._patterned.setdefault(method, []).append((_PATTERNS[template], label, serve))
         else:
@@ -148,12 +149,6 @@ class BoxofficeApp(Litestar):
             self._metrics.observe(scope["method"], label, status, started)
 
 
-def metrics_path(template: str) -> str:
-    """The path a route's requests are counted under, as Litestar's middleware counts them:
-    its template without the parameters' types (`/orders/{order_id}/pay`)."""
-    return re.sub(r"\{(\w+):\w+\}", r"{\1}", template)
-
-
 def _small_body(scope: Scope) -> bool:
     """A body of a declared size the hot path may read whole; chunked or large bodies go to
     Litestar, which enforces the app's limit."""
@@ -191,7 +186,8 @@ class HotMetrics:
         self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     def observe(self, method: str, path: str, status: int, started: float) -> None:
-        """One answer to `method` on `path` (a label of `metrics_path`) with `status`."""
+        """One answer to `method` on `path` (the route's untyped template,
+        api/route_templates.py) with `status`."""
         key = (method, path, status)
         children = self._children.get(key)
         if children is None:

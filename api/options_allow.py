@@ -10,9 +10,10 @@ writes the methods of the path's route as the app holds them once built.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
+
+from api.route_templates import untyped
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]  # as api/hot_paths.py, which imports this
 
@@ -35,14 +36,11 @@ def with_full_allow(app: Any, scope: dict[str, Any], send: Send) -> Send:
     return send_allow
 
 
-_PARAMETER_TYPE = re.compile(r"\{(\w+):\w+\}")
-
-
 def methods_of(app: Any, template: str | None) -> Collection[str]:
     """The methods of the route whose template (as the router writes it in the scope, without
     the parameters' types: `/events/{event_id}`) is `template`. OPTIONS is rare: the app's
     routes are looked through each time, so routes registered late are found too."""
     for path, handlers in app.route_handler_method_map.items():
-        if _PARAMETER_TYPE.sub(r"{\1}", path) == template:
+        if untyped(path) == template:
             return [method for method in handlers if method.isupper()]
     return []
